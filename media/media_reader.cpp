@@ -1,0 +1,197 @@
+#include "media/media_reader.hpp"
+
+#include <fcntl.h>
+#include <sndfile.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <samplerate.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "media/media_error.hpp"
+
+namespace loophole::media {
+
+namespace {
+
+SNDFILE* open_for_reading(const std::string& path, SF_INFO& info) {
+  info = SF_INFO{};
+  SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+  if (f)
+    return f;
+  if (access(path.c_str(), R_OK) != 0)
+    throw media_error(failure::not_found, path + ": " + std::strerror(errno));
+  throw media_error(failure::unreadable, path + ": " + sf_strerror(nullptr));
+}
+
+void check_shape(const std::string& path, const SF_INFO& info) {
+  if (info.channels < 1 || info.channels > 32)
+    throw media_error(failure::unreadable,
+                      path + ": " + std::to_string(info.channels) + " channels (1 to 32 supported)");
+  if (info.samplerate < 1000 || info.samplerate > 768000)
+    throw media_error(failure::unreadable,
+                      path + ": sample rate " + std::to_string(info.samplerate) + " Hz");
+  if (info.frames < 0 || info.frames > (int64_t{1} << 40))
+    throw media_error(failure::unreadable, path + ": implausible length");
+}
+
+std::string format_name(const SF_INFO& info) {
+  SF_FORMAT_INFO major{info.format & SF_FORMAT_TYPEMASK, nullptr, nullptr};
+  SF_FORMAT_INFO minor{info.format & SF_FORMAT_SUBMASK, nullptr, nullptr};
+  std::string name;
+  if (sf_command(nullptr, SFC_GET_FORMAT_INFO, &major, sizeof major) == 0 && major.name)
+    name = major.name;
+  if (sf_command(nullptr, SFC_GET_FORMAT_INFO, &minor, sizeof minor) == 0 && minor.name)
+    name += std::string{" / "} + minor.name;
+  return name;
+}
+
+} // namespace
+
+std::string content_hash(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw media_error(failure::not_found, path + ": " + std::strerror(errno));
+  struct stat st {};
+  fstat(fd, &st);
+  XXH128_hash_t h{};
+  if (st.st_size == 0) {
+    h = XXH3_128bits(nullptr, 0);
+  } else {
+    auto size = static_cast<size_t>(st.st_size);
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      close(fd);
+      throw media_error(failure::unreadable, path + ": " + std::strerror(errno));
+    }
+    madvise(p, size, MADV_SEQUENTIAL);
+    h = XXH3_128bits(p, size);
+    munmap(p, size);
+  }
+  close(fd);
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return hex;
+}
+
+media_probe probe(const std::string& path) {
+  SF_INFO info;
+  SNDFILE* f = open_for_reading(path, info);
+  sf_close(f);
+  check_shape(path, info);
+  media_probe p;
+  p.path = path;
+  p.format = format_name(info);
+  p.channels = static_cast<uint16_t>(info.channels);
+  p.frames = info.frames;
+  p.sample_rate = static_cast<uint32_t>(info.samplerate);
+  p.media_id = content_hash(path);
+  return p;
+}
+
+int64_t resampled_length(int64_t frames, uint32_t from, uint32_t to) noexcept {
+  if (from == to)
+    return frames;
+  // frames < 2^40 and rates < 2^20 (checked when probing): no overflow.
+  const auto num = static_cast<uint64_t>(frames) * to * 2u + from;
+  return static_cast<int64_t>(num / (uint64_t{from} * 2u));
+}
+
+decoded_media decode_resampled(const std::string& path, uint32_t rate, resample_quality quality) {
+  SF_INFO info;
+  SNDFILE* f = open_for_reading(path, info);
+  check_shape(path, info);
+  const auto nc = static_cast<size_t>(info.channels);
+  std::vector<float> in(static_cast<size_t>(info.frames) * nc);
+  const auto got = sf_readf_float(f, in.data(), info.frames);
+  sf_close(f);
+  if (got != info.frames)
+    throw media_error(failure::unreadable, path + ": decoded " + std::to_string(got) + " of " +
+                                             std::to_string(info.frames) + " frames");
+  const auto from = static_cast<uint32_t>(info.samplerate);
+  const int64_t out_frames = resampled_length(info.frames, from, rate);
+  std::vector<float> out(static_cast<size_t>(out_frames) * nc, 0.0f);
+  if (from == rate) {
+    out = in;
+  } else {
+    // One pass over the whole file with end_of_input: deterministic, and the
+    // converter's delay is flushed. The output is then cut or padded to the
+    // exact length every other part of Pulse computes.
+    const int type = quality == resample_quality::best     ? SRC_SINC_BEST_QUALITY
+                     : quality == resample_quality::medium ? SRC_SINC_MEDIUM_QUALITY
+                                                           : SRC_SINC_FASTEST;
+    std::vector<float> tmp(static_cast<size_t>(out_frames + 64) * nc, 0.0f);
+    SRC_DATA d{};
+    d.data_in = in.data();
+    d.input_frames = info.frames;
+    d.data_out = tmp.data();
+    d.output_frames = out_frames + 64;
+    d.src_ratio = static_cast<double>(rate) / from;
+    d.end_of_input = 1;
+    if (int err = src_simple(&d, type, info.channels); err != 0)
+      throw media_error(failure::unreadable, path + ": resampling: " + src_strerror(err));
+    std::copy_n(tmp.begin(), std::min<size_t>(tmp.size(), out.size()), out.begin());
+  }
+  decoded_media m;
+  m.channels = static_cast<uint16_t>(nc);
+  m.frames = out_frames;
+  m.samples.resize(out.size());
+  for (size_t c = 0; c < nc; ++c)
+    for (size_t i = 0; i < static_cast<size_t>(out_frames); ++i)
+      m.samples[c * static_cast<size_t>(out_frames) + i] = out[i * nc + c];
+  return m;
+}
+
+media_stream::media_stream(const std::string& path) : path_(path) {
+  SF_INFO info;
+  file_ = open_for_reading(path, info);
+  check_shape(path, info);
+  channels_ = static_cast<uint16_t>(info.channels);
+  frames_ = info.frames;
+}
+
+media_stream::~media_stream() {
+  if (file_)
+    sf_close(static_cast<SNDFILE*>(file_));
+}
+
+void media_stream::read(int64_t first, int64_t count, float* dest, int64_t stride) {
+  auto* f = static_cast<SNDFILE*>(file_);
+  if (first < 0 || count < 0 || first + count > frames_)
+    throw media_error(failure::unreadable, path_ + ": frames [" + std::to_string(first) + ", " +
+                                             std::to_string(first + count) + ") are outside the file");
+  if (first != position_) {
+    if (sf_seek(f, first, SEEK_SET) != first)
+      throw media_error(failure::unreadable, path_ + ": cannot seek to frame " +
+                                               std::to_string(first));
+    position_ = first;
+  }
+  constexpr int64_t chunk = 16384;
+  const auto nc = static_cast<size_t>(channels_);
+  interleaved_.resize(static_cast<size_t>(chunk) * nc);
+  for (int64_t done = 0; done < count;) {
+    const int64_t n = std::min(chunk, count - done);
+    const auto got = sf_readf_float(f, interleaved_.data(), n);
+    if (got != n)
+      throw media_error(failure::unreadable, path_ + ": file ends at frame " +
+                                               std::to_string(position_ + std::max<sf_count_t>(got, 0)) +
+                                               ", before its header's " + std::to_string(frames_));
+    for (size_t c = 0; c < nc; ++c) {
+      float* d = dest + static_cast<int64_t>(c) * stride + done;
+      const float* s = interleaved_.data() + c;
+      for (int64_t i = 0; i < n; ++i)
+        d[i] = s[static_cast<size_t>(i) * nc];
+    }
+    position_ += n;
+    done += n;
+  }
+}
+
+} // namespace loophole::media

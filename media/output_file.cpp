@@ -1,0 +1,368 @@
+#include "media/output_file.hpp"
+
+#include <fcntl.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "media/media_error.hpp"
+
+namespace loophole::media {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(output_format x) noexcept {
+  switch (x) {
+    case output_format::wav:
+      return "wav";
+    case output_format::rf64:
+      return "rf64";
+    case output_format::flac:
+      return "flac";
+    case output_format::aiff:
+      return "aiff";
+    case output_format::ogg:
+      return "ogg";
+    case output_format::opus:
+      return "opus";
+    case output_format::mp3:
+      return "mp3";
+  }
+  return "unknown";
+}
+
+std::optional<output_format> parse_output_format(std::string_view name) noexcept {
+  std::string lower;
+  for (char c : name)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "aif")
+    return output_format::aiff;
+  if (lower == "wave")
+    return output_format::wav;
+  for (auto f : {output_format::wav, output_format::rf64, output_format::flac, output_format::aiff,
+                 output_format::ogg, output_format::opus, output_format::mp3})
+    if (to_string(f) == lower)
+      return f;
+  return std::nullopt;
+}
+
+std::optional<output_format> format_of_path(std::string_view path) noexcept {
+  auto dot = path.rfind('.');
+  auto slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
+    return std::nullopt;
+  return parse_output_format(path.substr(dot + 1));
+}
+
+bool is_lossy(output_format f) noexcept {
+  return f == output_format::ogg || f == output_format::opus || f == output_format::mp3;
+}
+
+std::string check_encoding(output_format format, uint16_t bits, uint32_t rate) {
+  switch (format) {
+    case output_format::wav:
+    case output_format::rf64:
+    case output_format::aiff:
+      if (bits != 0 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
+        return "takes 8, 16, 24 or 32-bit integer or 32-bit float samples";
+      return {};
+    case output_format::flac:
+      if (bits != 8 && bits != 16 && bits != 24)
+        return "takes 8, 16 or 24-bit integer samples";
+      if (rate > 655350)
+        return "cannot store a sample rate above 655350 Hz";
+      return {};
+    case output_format::ogg:
+      return {};
+    case output_format::opus:
+      if (rate != 8000 && rate != 12000 && rate != 16000 && rate != 24000 && rate != 48000)
+        return "takes only 8, 12, 16, 24 or 48 kHz (the session is at " +
+               std::to_string(rate) + " Hz)";
+      return {};
+    case output_format::mp3:
+      if (rate > 48000)
+        return "takes at most 48 kHz (the session is at " + std::to_string(rate) + " Hz)";
+      return {};
+  }
+  return "is unknown";
+}
+
+namespace {
+
+int subtype_of(uint16_t bits, bool wav_like) {
+  switch (bits) {
+    case 0:
+      return SF_FORMAT_FLOAT;
+    case 8:
+      return wav_like ? SF_FORMAT_PCM_U8 : SF_FORMAT_PCM_S8;
+    case 16:
+      return SF_FORMAT_PCM_16;
+    case 24:
+      return SF_FORMAT_PCM_24;
+    default:
+      return SF_FORMAT_PCM_32;
+  }
+}
+
+int sndfile_format(const output_spec& s) {
+  switch (s.format) {
+    case output_format::wav: {
+      // RF64 once the data chunk cannot be described by a 32-bit size.
+      const auto bytes = static_cast<uint64_t>(s.frames) * s.channels *
+                         (s.bits == 0 ? 4u : s.bits / 8u);
+      const int container = bytes > 0xFFFF0000ull ? SF_FORMAT_RF64 : SF_FORMAT_WAV;
+      return container | subtype_of(s.bits, true);
+    }
+    case output_format::rf64:
+      return SF_FORMAT_RF64 | subtype_of(s.bits, true);
+    case output_format::aiff:
+      return SF_FORMAT_AIFF | subtype_of(s.bits, false);
+    case output_format::flac:
+      return SF_FORMAT_FLAC | subtype_of(s.bits, false);
+    case output_format::ogg:
+      return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
+    case output_format::opus:
+      return SF_FORMAT_OGG | SF_FORMAT_OPUS;
+    case output_format::mp3:
+      return SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+  }
+  return 0;
+}
+
+void copy_field(char* dest, size_t size, const std::string& value) {
+  std::memset(dest, 0, size);
+  std::memcpy(dest, value.data(), std::min(size, value.size()));
+}
+
+} // namespace
+
+output_file::output_file(output_spec spec) : spec_(std::move(spec)) {
+  const fs::path target{spec_.path};
+  if (auto why = check_encoding(spec_.format, spec_.bits, spec_.sample_rate); !why.empty())
+    throw media_error(failure::unsupported,
+                      spec_.path + ": " + std::string{to_string(spec_.format)} + " " + why);
+  std::error_code ec;
+  if (fs::is_directory(target, ec))
+    throw media_error(failure::unwritable, spec_.path + ": is a directory");
+  if (fs::exists(target, ec) && !spec_.force)
+    throw media_error(failure::exists, spec_.path + ": exists (use --force to replace it)");
+  const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
+  if (!fs::is_directory(dir, ec))
+    throw media_error(failure::unwritable, spec_.path + ": folder " + dir.string() +
+                                             " does not exist");
+  auto pattern = (dir / ("." + target.filename().string() + ".partial-XXXXXX")).string();
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  fd_ = mkostemp(buf.data(), O_CLOEXEC);
+  if (fd_ < 0)
+    throw media_error(failure::unwritable,
+                      spec_.path + ": cannot create a file in " + dir.string() + ": " +
+                        std::strerror(errno));
+  temp_path_ = buf.data();
+  fchmod(fd_, 0644);
+
+  SF_INFO info{};
+  info.samplerate = static_cast<int>(spec_.sample_rate);
+  info.channels = spec_.channels;
+  info.format = sndfile_format(spec_);
+  if (!sf_format_check(&info))
+    fail_io("libsndfile refuses " + std::string{to_string(spec_.format)} + " with " +
+            std::to_string(spec_.channels) + " channels at " +
+            std::to_string(spec_.sample_rate) + " Hz");
+  auto* f = sf_open_fd(fd_, SFM_WRITE, &info, SF_FALSE);
+  if (!f)
+    fail_io(std::string{"cannot start encoding: "} + sf_strerror(nullptr));
+  file_ = f;
+  // A PEAK chunk carries the time of writing, which would make two renders
+  // of the same session differ.
+  sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
+  if (is_lossy(spec_.format)) {
+    double q = std::clamp(spec_.vbr_quality, 0.0, 1.0);
+    // libsndfile's scale is compression level: 0 best quality, 1 smallest.
+    double level = 1.0 - q;
+    sf_command(f, SFC_SET_VBR_ENCODING_QUALITY, &level, sizeof level);
+  }
+  if (spec_.format == output_format::wav || spec_.format == output_format::rf64) {
+    SF_BROADCAST_INFO bext{};
+    copy_field(bext.description, sizeof bext.description, spec_.title);
+    copy_field(bext.originator, sizeof bext.originator, spec_.artist.empty() ? "Loophole"
+                                                                              : spec_.artist);
+    copy_field(bext.originator_reference, sizeof bext.originator_reference, "");
+    copy_field(bext.origination_date, sizeof bext.origination_date, spec_.date);
+    copy_field(bext.origination_time, sizeof bext.origination_time,
+               spec_.date.empty() ? "" : "00:00:00");
+    bext.time_reference_low = static_cast<uint32_t>(static_cast<uint64_t>(spec_.time_reference));
+    bext.time_reference_high =
+      static_cast<uint32_t>(static_cast<uint64_t>(spec_.time_reference) >> 32);
+    bext.version = 1;
+    const std::string history =
+      "A=" + std::string{spec_.bits == 0 ? "PCM_FLOAT" : "PCM"} +
+      ",F=" + std::to_string(spec_.sample_rate) + ",W=" + std::to_string(spec_.bits == 0 ? 32
+                                                                              : spec_.bits) +
+      ",M=" + (spec_.channels == 1 ? "mono" : spec_.channels == 2 ? "stereo" : "multichannel") +
+      ",T=Loophole\r\n";
+    copy_field(bext.coding_history, sizeof bext.coding_history, history);
+    bext.coding_history_size = static_cast<uint32_t>(history.size());
+    if (sf_command(f, SFC_SET_BROADCAST_INFO, &bext, sizeof bext) != SF_TRUE)
+      fail_io("cannot add the BWF bext chunk");
+  }
+  auto tag = [&](int id, const std::string& value) {
+    if (!value.empty())
+      sf_set_string(f, id, value.c_str());
+  };
+  tag(SF_STR_TITLE, spec_.title);
+  tag(SF_STR_ARTIST, spec_.artist);
+  tag(SF_STR_COMMENT, spec_.comment);
+  tag(SF_STR_DATE, spec_.date);
+  tag(SF_STR_SOFTWARE, "Loophole");
+}
+
+output_file::~output_file() {
+  if (file_)
+    sf_close(static_cast<SNDFILE*>(file_));
+  if (fd_ >= 0)
+    close(fd_);
+  if (!committed_ && !temp_path_.empty())
+    unlink(temp_path_.c_str());
+}
+
+void output_file::fail_io(const std::string& what) {
+  throw media_error(failure::io, spec_.path + ": " + what);
+}
+
+void output_file::write_int(const int32_t* samples, int64_t frames) {
+  auto got = sf_writef_int(static_cast<SNDFILE*>(file_), samples, frames);
+  if (got != frames)
+    fail_io("write failed after " + std::to_string(written_ + std::max<int64_t>(got, 0)) +
+            " frames: " + sf_strerror(static_cast<SNDFILE*>(file_)));
+  written_ += frames;
+}
+
+void output_file::write_float(const float* samples, int64_t frames) {
+  auto got = sf_writef_float(static_cast<SNDFILE*>(file_), samples, frames);
+  if (got != frames)
+    fail_io("write failed after " + std::to_string(written_ + std::max<int64_t>(got, 0)) +
+            " frames: " + sf_strerror(static_cast<SNDFILE*>(file_)));
+  written_ += frames;
+}
+
+void output_file::commit() {
+  if (written_ != spec_.frames)
+    fail_io("wrote " + std::to_string(written_) + " frames, expected " +
+            std::to_string(spec_.frames));
+  auto* f = static_cast<SNDFILE*>(std::exchange(file_, nullptr));
+  sf_write_sync(f);
+  if (int err = sf_error(f); err != 0) {
+    std::string msg = sf_strerror(f);
+    sf_close(f);
+    fail_io("encoding failed: " + msg);
+  }
+  if (sf_close(f) != 0)
+    fail_io("closing the encoder failed");
+  if (spec_.format == output_format::ogg || spec_.format == output_format::opus)
+    normalise_ogg_serial(temp_path_, 0x4C4F4F50u); // "LOOP"
+  if (fsync(fd_) != 0)
+    fail_io(std::string{"sync failed: "} + std::strerror(errno));
+  close(std::exchange(fd_, -1));
+
+  // Re-open the finished file and check it says what we wrote.
+  SF_INFO check{};
+  SNDFILE* r = sf_open(temp_path_.c_str(), SFM_READ, &check);
+  if (!r)
+    fail_io(std::string{"the written file does not re-open: "} + sf_strerror(nullptr));
+  sf_close(r);
+  const bool frames_ok = is_lossy(spec_.format) ? check.frames >= spec_.frames - 4096
+                                                : check.frames == spec_.frames;
+  if (check.channels != spec_.channels || check.samplerate != static_cast<int>(spec_.sample_rate) ||
+      !frames_ok)
+    fail_io("the written file holds " + std::to_string(check.frames) + " frames of " +
+            std::to_string(check.channels) + " channels at " + std::to_string(check.samplerate) +
+            " Hz, expected " + std::to_string(spec_.frames) + " of " +
+            std::to_string(spec_.channels) + " at " + std::to_string(spec_.sample_rate));
+
+  const unsigned flags = spec_.force ? 0u : RENAME_NOREPLACE;
+  if (renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, spec_.path.c_str(), flags) != 0) {
+    if (errno == EEXIST)
+      throw media_error(failure::exists, spec_.path + ": appeared while rendering; not replaced");
+    fail_io(std::string{"rename into place failed: "} + std::strerror(errno));
+  }
+  committed_ = true;
+  // Sync the folder so the rename itself survives a power cut.
+  const fs::path target{spec_.path};
+  const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+}
+
+namespace {
+
+std::array<uint32_t, 256> make_ogg_crc_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t r = i << 24;
+    for (int k = 0; k < 8; ++k)
+      r = (r & 0x80000000u) ? (r << 1) ^ 0x04C11DB7u : r << 1;
+    t[i] = r;
+  }
+  return t;
+}
+
+} // namespace
+
+void normalise_ogg_serial(const std::string& path, uint32_t serial) {
+  static const auto table = make_ogg_crc_table();
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    throw media_error(failure::io, path + ": " + std::strerror(errno));
+  struct stat st {};
+  fstat(fd, &st);
+  std::vector<unsigned char> data(static_cast<size_t>(st.st_size));
+  if (pread(fd, data.data(), data.size(), 0) != static_cast<ssize_t>(data.size())) {
+    close(fd);
+    throw media_error(failure::io, path + ": short read while finishing the Ogg stream");
+  }
+  size_t pos = 0;
+  while (pos + 27 <= data.size()) {
+    if (std::memcmp(&data[pos], "OggS", 4) != 0) {
+      close(fd);
+      throw media_error(failure::io, path + ": not an Ogg page at byte " + std::to_string(pos));
+    }
+    const size_t segments = data[pos + 26];
+    size_t len = 27 + segments;
+    if (pos + len > data.size())
+      break;
+    for (size_t i = 0; i < segments; ++i)
+      len += data[pos + 27 + i];
+    if (pos + len > data.size())
+      break;
+    for (int i = 0; i < 4; ++i) {
+      data[pos + 14 + static_cast<size_t>(i)] = static_cast<unsigned char>(serial >> (8 * i));
+      data[pos + 22 + static_cast<size_t>(i)] = 0;
+    }
+    uint32_t crc = 0;
+    for (size_t i = 0; i < len; ++i)
+      crc = (crc << 8) ^ table[((crc >> 24) ^ data[pos + i]) & 0xFFu];
+    for (int i = 0; i < 4; ++i)
+      data[pos + 22 + static_cast<size_t>(i)] = static_cast<unsigned char>(crc >> (8 * i));
+    pos += len;
+  }
+  if (pwrite(fd, data.data(), data.size(), 0) != static_cast<ssize_t>(data.size())) {
+    close(fd);
+    throw media_error(failure::io, path + ": write failed while finishing the Ogg stream");
+  }
+  close(fd);
+}
+
+} // namespace loophole::media

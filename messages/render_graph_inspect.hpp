@@ -1,0 +1,47 @@
+#pragma once
+
+// CAF inspection of the DSP library's RenderGraph, which itself knows nothing
+// of CAF. Found by argument-dependent lookup in loophole::signal.
+
+#include "caf/meta/type_name.hpp"
+#include "messages/inspect_helpers.hpp"
+#include "signal/render_graph.hpp"
+
+namespace loophole::signal {
+
+LOOPHOLE_INSPECT_OPTIONALS_IN_THIS_NAMESPACE
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, parameter& x) {
+  return f(caf::meta::type_name("parameter"), x.name, x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, media_region& x) {
+  return f(caf::meta::type_name("media_region"), x.media_index, x.timeline_start,
+           x.source_offset, x.length);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, media_descriptor& x) {
+  return f(caf::meta::type_name("media_descriptor"), x.media_id, x.channels, x.frames);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, render_node& x) {
+  return f(caf::meta::type_name("render_node"), x.id, x.label, x.kind, x.partition, x.channels,
+           x.inputs, x.params, x.media);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_info& x) {
+  return f(caf::meta::type_name("partition_info"), x.label);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, render_graph& x) {
+  return f(caf::meta::type_name("render_graph"), x.sample_rate, x.mode, x.first_frame,
+           x.frame_count, x.media, x.nodes, x.partitions, x.output_node);
+}
+
+} // namespace loophole::signal

@@ -1,0 +1,156 @@
+#pragma once
+
+// Internal messages of a render: what is asked, what the media pool hands
+// out, what the timeline resolver plans, and what comes back. Plain structs
+// with a free `inspect`, exchanged between Pulse's actors only (the wire
+// protocol to Signal is messages/wire).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+#include "messages/inspect_helpers.hpp"
+#include "messages/render_graph_inspect.hpp"
+#include "messages/session_document.hpp"
+
+namespace loophole::messages {
+
+/// A time range of the session to render, in the session's time values.
+struct time_range {
+  time_value start;
+  time_value end;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, time_range& x) {
+  return f(caf::meta::type_name("time_range"), x.start, x.end);
+}
+
+/// What the user asked of a mixdown render (CLI flags over configuration).
+struct render_settings {
+  std::string output_path;
+  std::string format;          ///< wav, rf64, flac, aiff, ogg, opus, mp3
+  uint16_t bits = 24;          ///< 0: 32-bit float; else integer bits
+  bool dither = true;          ///< TPDF when reducing to <= 24-bit integer
+  uint64_t dither_seed = 0;    ///< 0: the fixed default seed
+  uint32_t workers = 0;        ///< Signal instances; 0: one per core
+  std::optional<time_range> range;
+  bool force = false;          ///< Replace an existing output file.
+  double vbr_quality = 0.7;    ///< Ogg Vorbis / Opus / MP3 quality in [0, 1]
+  uint32_t segment_frames = 65536;
+  uint32_t block_frames = 1024;
+  uint32_t segments_in_flight = 4;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, render_settings& x) {
+  return f(caf::meta::type_name("render_settings"), x.output_path, x.format, x.bits, x.dither,
+           x.dither_seed, x.workers, x.range, x.force, x.vbr_quality, x.segment_frames,
+           x.block_frames, x.segments_in_flight);
+}
+
+/// What the media pool knows of a file once it has been probed.
+struct media_info {
+  std::string path;
+  std::string media_id;      ///< Content hash of the file (XXH3-128, hex).
+  uint16_t channels = 0;
+  int64_t source_frames = 0; ///< At the file's own rate.
+  uint32_t source_rate = 0;
+  int64_t frames = 0;        ///< At the session rate, after resampling.
+  uint32_t sample_rate = 0;  ///< The session rate it was probed for.
+  std::string format;        ///< libsndfile's name of the container.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, media_info& x) {
+  return f(caf::meta::type_name("media_info"), x.path, x.media_id, x.channels, x.source_frames,
+           x.source_rate, x.frames, x.sample_rate, x.format);
+}
+
+/// A decoded media buffer Pulse holds in shared memory for Signal to read:
+/// `channels` planes of `frames` floats.
+struct media_lease {
+  media_info info;
+  std::string shm_name;
+  uint64_t bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, media_lease& x) {
+  return f(caf::meta::type_name("media_lease"), x.info, x.shm_name, x.bytes);
+}
+
+/// The timeline resolver's result: the graph, and the files it plays
+/// (index-aligned with `graph.media`).
+struct render_plan {
+  signal::render_graph graph;
+  std::vector<media_info> media;
+  project_metadata metadata;
+  std::vector<std::string> notes; ///< Things the user should know (muted tracks, ...).
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, render_plan& x) {
+  return f(caf::meta::type_name("render_plan"), x.graph, x.media, x.metadata, x.notes);
+}
+
+/// Progress of a running render, sent to whoever asked for the job.
+struct render_progress {
+  uint64_t job = 0;
+  int64_t frames_done = 0;
+  int64_t frames_total = 0;
+  double elapsed_seconds = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, render_progress& x) {
+  return f(caf::meta::type_name("render_progress"), x.job, x.frames_done, x.frames_total,
+           x.elapsed_seconds);
+}
+
+/// What a finished render reports.
+struct render_summary {
+  uint64_t job = 0;
+  std::string output_path;
+  std::string format;
+  uint16_t bits = 0;
+  uint16_t channels = 0;
+  uint32_t sample_rate = 0;
+  int64_t frames = 0;
+  double peak = 0;            ///< Largest absolute sample value written (full scale 1).
+  double elapsed_seconds = 0; ///< Wall time of the render job.
+  uint32_t workers = 0;
+  uint32_t worker_restarts = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, render_summary& x) {
+  return f(caf::meta::type_name("render_summary"), x.job, x.output_path, x.format, x.bits,
+           x.channels, x.sample_rate, x.frames, x.peak, x.elapsed_seconds, x.workers,
+           x.worker_restarts);
+}
+
+/// The state a Signal instance is in, as its supervisor reports it.
+enum class instance_state : uint8_t { starting = 0, ready = 1, busy = 2, restarting = 3,
+                                      failed = 4, stopped = 5 };
+
+std::string to_string(instance_state x);
+
+/// A supervisor's report about its instance.
+struct instance_status {
+  std::string instance;
+  int64_t pid = 0;
+  instance_state state = instance_state::starting;
+  uint32_t restarts = 0;
+  std::string last_failure;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, instance_status& x) {
+  return f(caf::meta::type_name("instance_status"), x.instance, x.pid, x.state, x.restarts,
+           x.last_failure);
+}
+
+} // namespace loophole::messages

@@ -1,0 +1,114 @@
+#pragma once
+
+// The session as the user wrote it (session format v1, docs/session-format.md):
+// musical and clock time, paths as written, nothing resolved yet. The session
+// actor owns it; the timeline resolver turns it into a RenderGraph.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+#include "messages/inspect_helpers.hpp"
+
+namespace loophole::messages {
+
+LOOPHOLE_INSPECT_OPTIONALS_IN_THIS_NAMESPACE
+
+/// The unit of a time value. Numbering is stable (stored in messages).
+enum class time_unit : uint8_t { beats = 0, seconds = 1, samples = 2 };
+
+std::string to_string(time_unit x);
+
+/// A position or a length in one of the session's time bases.
+struct time_value {
+  time_unit unit = time_unit::samples;
+  double value = 0.0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, time_value& x) {
+  return f(caf::meta::type_name("time_value"), x.unit, x.value);
+}
+
+struct fade_spec {
+  time_value length;
+  std::string shape = "linear";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fade_spec& x) {
+  return f(caf::meta::type_name("fade_spec"), x.length, x.shape);
+}
+
+struct clip_spec {
+  std::string media;       ///< As written in the session file.
+  std::string media_path;  ///< Resolved against the session file's folder.
+  time_value position;
+  time_value source_offset;
+  std::optional<time_value> length; ///< Absent: to the end of the media.
+  double gain_db = 0.0;
+  std::optional<fade_spec> fade_in;
+  std::optional<fade_spec> fade_out;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
+  return f(caf::meta::type_name("clip_spec"), x.media, x.media_path, x.position,
+           x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out);
+}
+
+struct track_spec {
+  std::string id;
+  std::string name;
+  uint16_t channels = 2;
+  double gain_db = 0.0;
+  double pan = 0.0;
+  bool mute = false;
+  bool solo = false;
+  std::vector<clip_spec> clips;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
+  return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
+           x.mute, x.solo, x.clips);
+}
+
+struct project_metadata {
+  std::string title;
+  std::string artist;
+  std::string comment;
+  std::string date; ///< YYYY-MM-DD or empty.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, project_metadata& x) {
+  return f(caf::meta::type_name("project_metadata"), x.title, x.artist, x.comment, x.date);
+}
+
+/// A whole session document.
+struct session_document {
+  static constexpr uint32_t current_version = 1;
+
+  std::string path; ///< The file it was read from (for errors and relative media).
+  uint32_t version = current_version;
+  uint32_t sample_rate = 48000;
+  double bpm = 120.0;
+  uint32_t beats_per_bar = 4;
+  uint32_t beat_unit = 4;
+  project_metadata metadata;
+  double master_gain_db = 0.0;
+  uint16_t master_channels = 2;
+  std::vector<track_spec> tracks;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_document& x) {
+  return f(caf::meta::type_name("session_document"), x.path, x.version, x.sample_rate, x.bpm,
+           x.beats_per_bar, x.beat_unit, x.metadata, x.master_gain_db, x.master_channels,
+           x.tracks);
+}
+
+} // namespace loophole::messages

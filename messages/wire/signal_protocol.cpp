@@ -1,0 +1,333 @@
+#include "messages/wire/signal_protocol.hpp"
+
+#include <msgpack.hpp>
+
+namespace loophole::wire {
+
+namespace {
+
+// -- the wire form of each message (MessagePack maps, append-only keys) ------
+
+struct wire_param {
+  std::string name;
+  double value = 0;
+  MSGPACK_DEFINE_MAP(name, value)
+};
+
+struct wire_region {
+  uint32_t media_index = 0;
+  int64_t timeline_start = 0;
+  int64_t source_offset = 0;
+  int64_t length = 0;
+  MSGPACK_DEFINE_MAP(media_index, timeline_start, source_offset, length)
+};
+
+struct wire_node {
+  uint32_t id = 0;
+  std::string label;
+  uint8_t kind = 0;
+  uint32_t partition = 0;
+  uint16_t channels = 0;
+  std::vector<uint32_t> inputs;
+  std::vector<wire_param> params;
+  std::optional<wire_region> media;
+  MSGPACK_DEFINE_MAP(id, label, kind, partition, channels, inputs, params, media)
+};
+
+struct wire_media {
+  std::string media_id;
+  uint16_t channels = 0;
+  int64_t frames = 0;
+  MSGPACK_DEFINE_MAP(media_id, channels, frames)
+};
+
+struct wire_graph {
+  uint32_t format_version = signal::render_graph::format_version;
+  uint32_t sample_rate = 0;
+  uint8_t mode = 0;
+  int64_t first_frame = 0;
+  int64_t frame_count = 0;
+  std::vector<wire_media> media;
+  std::vector<wire_node> nodes;
+  std::vector<std::string> partitions;
+  uint32_t output_node = 0;
+  MSGPACK_DEFINE_MAP(format_version, sample_rate, mode, first_frame, frame_count, media, nodes,
+                     partitions, output_node)
+};
+
+struct wire_load_job {
+  uint64_t job = 0;
+  wire_graph graph;
+  std::vector<uint32_t> partitions;
+  std::string bus_shm;
+  uint64_t bus_bytes = 0;
+  uint32_t slots = 0;
+  uint32_t segment_frames = 0;
+  uint32_t block_frames = 0;
+  MSGPACK_DEFINE_MAP(job, graph, partitions, bus_shm, bus_bytes, slots, segment_frames,
+                     block_frames)
+};
+
+struct wire_hello {
+  uint32_t protocol = 0;
+  int64_t pid = 0;
+  std::string instance;
+  std::string build;
+  MSGPACK_DEFINE_MAP(protocol, pid, instance, build)
+};
+
+struct wire_job {
+  uint64_t job = 0;
+  MSGPACK_DEFINE_MAP(job)
+};
+
+struct wire_render_task {
+  uint64_t job = 0;
+  uint64_t task = 0;
+  uint32_t partition = 0;
+  uint32_t slot = 0;
+  int64_t first_frame = 0;
+  uint32_t frames = 0;
+  MSGPACK_DEFINE_MAP(job, task, partition, slot, first_frame, frames)
+};
+
+struct wire_task_done {
+  uint64_t job = 0;
+  uint64_t task = 0;
+  double peak = 0;
+  uint64_t elapsed_ns = 0;
+  MSGPACK_DEFINE_MAP(job, task, peak, elapsed_ns)
+};
+
+struct wire_failure {
+  uint64_t job = 0;
+  uint64_t task = 0;
+  uint32_t code = 0;
+  std::string message;
+  MSGPACK_DEFINE_MAP(job, task, code, message)
+};
+
+struct wire_heartbeat {
+  uint64_t sequence = 0;
+  uint64_t tasks_done = 0;
+  MSGPACK_DEFINE_MAP(sequence, tasks_done)
+};
+
+struct wire_empty {
+  bool reserved = false; // MSGPACK_DEFINE_MAP needs at least one member
+  MSGPACK_DEFINE_MAP(reserved)
+};
+
+// -- conversions between the wire form and the library types ----------------
+
+wire_graph to_wire(const signal::render_graph& g) {
+  wire_graph w;
+  w.sample_rate = g.sample_rate;
+  w.mode = static_cast<uint8_t>(g.mode);
+  w.first_frame = g.first_frame;
+  w.frame_count = g.frame_count;
+  for (const auto& m : g.media)
+    w.media.push_back({m.media_id, m.channels, m.frames});
+  for (const auto& n : g.nodes) {
+    wire_node wn{n.id, n.label, static_cast<uint8_t>(n.kind), n.partition, n.channels,
+                 n.inputs, {}, std::nullopt};
+    for (const auto& p : n.params)
+      wn.params.push_back({p.name, p.value});
+    if (n.media)
+      wn.media = wire_region{n.media->media_index, n.media->timeline_start,
+                             n.media->source_offset, n.media->length};
+    w.nodes.push_back(std::move(wn));
+  }
+  for (const auto& p : g.partitions)
+    w.partitions.push_back(p.label);
+  w.output_node = g.output_node;
+  return w;
+}
+
+signal::render_graph from_wire(const wire_graph& w) {
+  if (w.format_version != signal::render_graph::format_version)
+    throw std::runtime_error("render graph format " + std::to_string(w.format_version) +
+                             " is not the supported " +
+                             std::to_string(signal::render_graph::format_version));
+  if (w.mode > static_cast<uint8_t>(signal::render_mode::anticipative))
+    throw std::runtime_error("unknown render mode " + std::to_string(w.mode));
+  signal::render_graph g;
+  g.sample_rate = w.sample_rate;
+  g.mode = static_cast<signal::render_mode>(w.mode);
+  g.first_frame = w.first_frame;
+  g.frame_count = w.frame_count;
+  for (const auto& m : w.media)
+    g.media.push_back({m.media_id, m.channels, m.frames});
+  for (const auto& wn : w.nodes) {
+    if (wn.kind > static_cast<uint8_t>(signal::node_kind::output))
+      throw std::runtime_error("node " + std::to_string(wn.id) + ": unknown node kind " +
+                               std::to_string(wn.kind));
+    signal::render_node n;
+    n.id = wn.id;
+    n.label = wn.label;
+    n.kind = static_cast<signal::node_kind>(wn.kind);
+    n.partition = wn.partition;
+    n.channels = wn.channels;
+    n.inputs = wn.inputs;
+    for (const auto& p : wn.params)
+      n.params.push_back({p.name, p.value});
+    if (wn.media)
+      n.media = signal::media_region{wn.media->media_index, wn.media->timeline_start,
+                                     wn.media->source_offset, wn.media->length};
+    g.nodes.push_back(std::move(n));
+  }
+  for (const auto& p : w.partitions)
+    g.partitions.push_back({p});
+  g.output_node = w.output_node;
+  return g;
+}
+
+template <class Body>
+std::string pack(message_type type, const Body& body) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(3);
+  pk.pack(protocol_version);
+  pk.pack(static_cast<uint8_t>(type));
+  pk.pack(body);
+  return {buf.data(), buf.size()};
+}
+
+struct encoder {
+  std::string operator()(const hello& m) const {
+    return pack(message_type::hello, wire_hello{m.protocol, m.pid, m.instance, m.build});
+  }
+  std::string operator()(const load_job& m) const {
+    wire_load_job w{m.job, to_wire(m.graph), m.partitions, m.bus_shm, m.bus_bytes,
+                    m.slots, m.segment_frames, m.block_frames};
+    return pack(message_type::load_job, w);
+  }
+  std::string operator()(const job_ready& m) const {
+    return pack(message_type::job_ready, wire_job{m.job});
+  }
+  std::string operator()(const render_task& m) const {
+    return pack(message_type::render_task,
+                wire_render_task{m.job, m.task, m.partition, m.slot, m.first_frame, m.frames});
+  }
+  std::string operator()(const task_done& m) const {
+    return pack(message_type::task_done, wire_task_done{m.job, m.task, m.peak, m.elapsed_ns});
+  }
+  std::string operator()(const failure& m) const {
+    return pack(message_type::failure, wire_failure{m.job, m.task, m.code, m.message});
+  }
+  std::string operator()(const heartbeat& m) const {
+    return pack(message_type::heartbeat, wire_heartbeat{m.sequence, m.tasks_done});
+  }
+  std::string operator()(const unload_job& m) const {
+    return pack(message_type::unload_job, wire_job{m.job});
+  }
+  std::string operator()(const shutdown&) const {
+    return pack(message_type::shutdown, wire_empty{});
+  }
+};
+
+// Limits of the unpacker: generous for real graphs, tiny next to memory.
+const msgpack::unpack_limit limits{
+  1u << 20, // array elements
+  1u << 16, // map entries
+  1u << 20, // string bytes
+  1u << 20, // binary bytes
+  0,        // no ext types
+  32,       // nesting depth
+};
+
+message decode_body(message_type type, const msgpack::object& body) {
+  switch (type) {
+    case message_type::hello: {
+      auto w = body.as<wire_hello>();
+      return hello{w.protocol, w.pid, w.instance, w.build};
+    }
+    case message_type::load_job: {
+      auto w = body.as<wire_load_job>();
+      return load_job{w.job, from_wire(w.graph), w.partitions, w.bus_shm, w.bus_bytes,
+                      w.slots, w.segment_frames, w.block_frames};
+    }
+    case message_type::job_ready:
+      return job_ready{body.as<wire_job>().job};
+    case message_type::render_task: {
+      auto w = body.as<wire_render_task>();
+      return render_task{w.job, w.task, w.partition, w.slot, w.first_frame, w.frames};
+    }
+    case message_type::task_done: {
+      auto w = body.as<wire_task_done>();
+      return task_done{w.job, w.task, w.peak, w.elapsed_ns};
+    }
+    case message_type::failure: {
+      auto w = body.as<wire_failure>();
+      return failure{w.job, w.task, w.code, w.message};
+    }
+    case message_type::heartbeat: {
+      auto w = body.as<wire_heartbeat>();
+      return heartbeat{w.sequence, w.tasks_done};
+    }
+    case message_type::unload_job:
+      return unload_job{body.as<wire_job>().job};
+    case message_type::shutdown:
+      return shutdown{};
+  }
+  throw std::runtime_error("unknown message type " + std::to_string(static_cast<int>(type)));
+}
+
+} // namespace
+
+std::string_view to_string(message_type x) noexcept {
+  switch (x) {
+    case message_type::hello:
+      return "hello";
+    case message_type::load_job:
+      return "load_job";
+    case message_type::job_ready:
+      return "job_ready";
+    case message_type::render_task:
+      return "render_task";
+    case message_type::task_done:
+      return "task_done";
+    case message_type::failure:
+      return "failure";
+    case message_type::heartbeat:
+      return "heartbeat";
+    case message_type::unload_job:
+      return "unload_job";
+    case message_type::shutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+std::string encode(const message& msg) {
+  return std::visit(encoder{}, msg);
+}
+
+decoded decode(std::string_view frame) noexcept {
+  if (frame.size() > max_frame_bytes)
+    return {std::nullopt, "frame of " + std::to_string(frame.size()) + " bytes exceeds the " +
+                            std::to_string(max_frame_bytes) + "-byte limit"};
+  try {
+    auto handle = msgpack::unpack(frame.data(), frame.size(), nullptr, nullptr, limits);
+    const auto& root = handle.get();
+    if (root.type != msgpack::type::ARRAY || root.via.array.size != 3)
+      return {std::nullopt, "a frame must be an array [version, type, body]"};
+    const auto* items = root.via.array.ptr;
+    auto version = items[0].as<uint32_t>();
+    if (version != protocol_version)
+      return {std::nullopt, "protocol version " + std::to_string(version) +
+                              " is not the supported " + std::to_string(protocol_version)};
+    auto type = items[1].as<uint8_t>();
+    if (type < 1 || type > static_cast<uint8_t>(message_type::shutdown))
+      return {std::nullopt, "unknown message type " + std::to_string(type)};
+    if (items[2].type != msgpack::type::MAP)
+      return {std::nullopt, "the body of a frame must be a map"};
+    return {decode_body(static_cast<message_type>(type), items[2]), {}};
+  } catch (const std::exception& e) {
+    return {std::nullopt, std::string{"malformed frame: "} + e.what()};
+  } catch (...) {
+    return {std::nullopt, "malformed frame"};
+  }
+}
+
+} // namespace loophole::wire

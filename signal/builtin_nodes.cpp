@@ -1,0 +1,175 @@
+#include <cmath>
+#include <numbers>
+
+#include "signal/fade_curve.hpp"
+#include "signal/node_catalog.hpp"
+#include "signal/node_processor.hpp"
+#include "signal/tpdf_dither.hpp"
+
+namespace loophole::signal {
+
+namespace {
+
+void clear(const audio_view& out) noexcept {
+  for (uint16_t c = 0; c < out.channels; ++c)
+    std::fill_n(out[c], out.frames, 0.0f);
+}
+
+// Plays [source_offset, source_offset + length) of a media buffer from
+// timeline_start on, reading the media window Pulse filled for the segment
+// (window sample i holds the source frame played at timeline frame
+// first_frame + i). Mono media fills every output channel; otherwise output
+// channel c takes media channel c, and output channels the media lacks are
+// silent.
+class clip_source_node final : public node_processor {
+public:
+  clip_source_node(const render_node& node)
+    : region_(*node.media),
+      gain_(param_or(node, "gain", 1.0)),
+      fade_in_(static_cast<int64_t>(param_or(node, "fade_in_frames", 0))),
+      fade_out_(static_cast<int64_t>(param_or(node, "fade_out_frames", 0))),
+      in_shape_(static_cast<fade_shape>(param_or(node, "fade_in_shape", 0))),
+      out_shape_(static_cast<fade_shape>(param_or(node, "fade_out_shape", 0))) {
+  }
+
+  void prepare(uint32_t) override {}
+
+  void bind_media(const planar_region& media) noexcept override { media_ = media; }
+
+  void process_rt(const process_context& ctx, std::span<const audio_view>,
+                  const audio_view& out) noexcept override {
+    clear(out);
+    // Overlap of the block [b0, b1) with the region [r0, r1), in timeline frames.
+    const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
+    const int64_t r0 = region_.timeline_start, r1 = r0 + region_.length;
+    const int64_t s = std::max(b0, r0), e = std::min(b1, r1);
+    if (s >= e || media_.base == nullptr)
+      return;
+    const auto out_off = static_cast<size_t>(s - b0);
+    const auto count = static_cast<size_t>(e - s);
+    const int64_t k0 = s - r0; // frame index inside the region
+    const int64_t src0 = s - media_.first_frame; // index into the media window
+    const bool faded = k0 < fade_in_ || (fade_out_ > 0 && e - r0 > region_.length - fade_out_);
+    const auto g = static_cast<float>(gain_);
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      const uint16_t mc = media_.channels == 1 ? 0 : c;
+      if (mc >= media_.channels)
+        continue;
+      const float* src = media_.channel(mc) + src0;
+      float* dst = out[c] + out_off;
+      if (!faded) {
+        for (size_t i = 0; i < count; ++i)
+          dst[i] = src[i] * g;
+      } else {
+        for (size_t i = 0; i < count; ++i) {
+          const auto k = k0 + static_cast<int64_t>(i);
+          const double fg = gain_ * clip_fade_gain(k, region_.length, fade_in_, in_shape_,
+                                                   fade_out_, out_shape_);
+          dst[i] = static_cast<float>(static_cast<double>(src[i]) * fg);
+        }
+      }
+    }
+  }
+
+private:
+  media_region region_;
+  double gain_;
+  int64_t fade_in_, fade_out_;
+  fade_shape in_shape_, out_shape_;
+  planar_region media_{};
+};
+
+// Sums the inputs in the order the graph lists them, accumulating in double
+// so the result is rounded to float once.
+class mix_node final : public node_processor {
+public:
+  void prepare(uint32_t max_block) override { acc_.assign(max_block, 0.0); }
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      double* acc = acc_.data();
+      std::fill_n(acc, ctx.frames, 0.0);
+      for (const auto& in : inputs) {
+        const float* src = in[c];
+        for (uint32_t i = 0; i < ctx.frames; ++i)
+          acc[i] += static_cast<double>(src[i]);
+      }
+      float* dst = out[c];
+      for (uint32_t i = 0; i < ctx.frames; ++i)
+        dst[i] = static_cast<float>(acc[i]);
+    }
+  }
+
+private:
+  std::vector<double> acc_;
+};
+
+class gain_node final : public node_processor {
+public:
+  explicit gain_node(const render_node& node)
+    : gain_(static_cast<float>(param_or(node, "gain", 1.0))) {}
+
+  void prepare(uint32_t) override {}
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      const float* src = inputs[0][c];
+      float* dst = out[c];
+      for (uint32_t i = 0; i < ctx.frames; ++i)
+        dst[i] = src[i] * gain_;
+    }
+  }
+
+private:
+  float gain_;
+};
+
+// Constant-power balance: position p in [-1, 1], theta = (p + 1) pi / 4, the
+// left channel times cos(theta), the right times sin(theta) (-3 dB each at
+// the centre). A mono input feeds both sides.
+class pan_node final : public node_processor {
+public:
+  explicit pan_node(const render_node& node) {
+    const double theta = (param_or(node, "position", 0.0) + 1.0) * std::numbers::pi / 4.0;
+    left_ = static_cast<float>(std::cos(theta));
+    right_ = static_cast<float>(std::sin(theta));
+  }
+
+  void prepare(uint32_t) override {}
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    const auto& in = inputs[0];
+    const float* l = in[0];
+    const float* r = in.channels == 1 ? in[0] : in[1];
+    for (uint32_t i = 0; i < ctx.frames; ++i) {
+      out[0][i] = l[i] * left_;
+      out[1][i] = r[i] * right_;
+    }
+  }
+
+private:
+  float left_ = 0, right_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<node_processor> make_processor(const render_graph&, const render_node& node) {
+  switch (node.kind) {
+    case node_kind::clip_source:
+      return std::make_unique<clip_source_node>(node);
+    case node_kind::mix:
+      return std::make_unique<mix_node>();
+    case node_kind::gain:
+      return std::make_unique<gain_node>(node);
+    case node_kind::pan:
+      return std::make_unique<pan_node>(node);
+    case node_kind::output:
+      return nullptr; // the executor writes the sink itself, see output_stage
+  }
+  return nullptr;
+}
+
+} // namespace loophole::signal

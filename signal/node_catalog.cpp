@@ -1,0 +1,71 @@
+#include "signal/node_catalog.hpp"
+
+#include <array>
+#include <limits>
+
+namespace loophole::signal {
+
+namespace {
+
+constexpr double max_frames = 9.0e15; // well inside int64_t and exactly representable
+
+constexpr std::array clip_source_params{
+  parameter_spec{"gain", 0.0, 1.0e3, false, "linear clip gain"},
+  parameter_spec{"fade_in_frames", 0.0, max_frames, false, "length of the fade in"},
+  parameter_spec{"fade_in_shape", 0.0, 3.0, false, "fade_shape of the fade in"},
+  parameter_spec{"fade_out_frames", 0.0, max_frames, false, "length of the fade out"},
+  parameter_spec{"fade_out_shape", 0.0, 3.0, false, "fade_shape of the fade out"},
+};
+constexpr std::array gain_params{
+  parameter_spec{"gain", 0.0, 1.0e3, true, "linear gain"},
+};
+constexpr std::array pan_params{
+  parameter_spec{"position", -1.0, 1.0, true, "-1 left, 0 centre, +1 right"},
+};
+constexpr std::array output_params{
+  parameter_spec{"bits", 0.0, 32.0, true, "0: 32-bit float; 8, 16, 24 or 32: integer"},
+  parameter_spec{"dither", 0.0, 1.0, false, "1: TPDF dither (integer of 24 bits or less)"},
+  parameter_spec{"dither_seed", 0.0, 9007199254740992.0, false, "seed of the dither noise"},
+};
+
+} // namespace
+
+std::string_view to_string(fade_shape x) noexcept {
+  switch (x) {
+    case fade_shape::linear:
+      return "linear";
+    case fade_shape::equal_power:
+      return "equal_power";
+    case fade_shape::exponential:
+      return "exponential";
+    case fade_shape::s_curve:
+      return "s_curve";
+  }
+  return "unknown";
+}
+
+std::optional<fade_shape> parse_fade_shape(std::string_view name) noexcept {
+  for (auto x : {fade_shape::linear, fade_shape::equal_power, fade_shape::exponential,
+                 fade_shape::s_curve})
+    if (to_string(x) == name)
+      return x;
+  return std::nullopt;
+}
+
+std::span<const parameter_spec> parameters_of(node_kind kind) noexcept {
+  switch (kind) {
+    case node_kind::clip_source:
+      return clip_source_params;
+    case node_kind::gain:
+      return gain_params;
+    case node_kind::pan:
+      return pan_params;
+    case node_kind::output:
+      return output_params;
+    case node_kind::mix:
+      return {};
+  }
+  return {};
+}
+
+} // namespace loophole::signal

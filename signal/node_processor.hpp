@@ -1,0 +1,52 @@
+#pragma once
+
+// The interface every DSP node implements, after chowdsp's processors:
+// `prepare` may allocate, `process_rt` never does.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "signal/audio_block.hpp"
+#include "signal/render_graph.hpp"
+
+namespace loophole::signal {
+
+/// Where a block sits on the timeline.
+struct process_context {
+  int64_t timeline_frame = 0; ///< Timeline frame of the block's first sample.
+  uint32_t frames = 0;        ///< Frames in the block (<= the prepared maximum).
+};
+
+/// A node's processing. One instance per node per Signal instance; it is used
+/// by one thread at a time.
+class node_processor {
+public:
+  virtual ~node_processor() = default;
+
+  /// Not realtime-safe: may allocate. Called once before any `process_rt`.
+  virtual void prepare(uint32_t max_block_frames) = 0;
+
+  /// Realtime contract: never allocates, locks, blocks, logs or throws.
+  /// `output` has the node's channel count and `ctx.frames` frames; each view
+  /// in `inputs` has its input node's channel count and `ctx.frames` frames.
+  virtual void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                          const audio_view& output) noexcept = 0;
+
+  /// Gives a clip node the media buffer it plays. Others ignore it.
+  virtual void bind_media(const planar_region& /*media*/) noexcept {}
+
+  /// Serialises the processing state, for checkpoints. Stateless nodes (all
+  /// the built-in ones so far) return nothing.
+  virtual std::vector<std::byte> snapshot() const { return {}; }
+
+  /// Restores a state made by `snapshot`; false if it does not fit the node.
+  virtual bool restore(std::span<const std::byte> state) { return state.empty(); }
+};
+
+/// Makes the processor of a built-in node. Precondition: the graph is valid.
+std::unique_ptr<node_processor> make_processor(const render_graph& graph,
+                                               const render_node& node);
+
+} // namespace loophole::signal

@@ -1,0 +1,122 @@
+#include "signal/partition_executor.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace loophole::signal {
+
+namespace {
+
+// An integer OR-reduction over the exponent bits: vectorises, unlike a loop
+// of std::isfinite, and sees every NaN and infinity.
+bool all_finite(const float* x, uint32_t n) noexcept {
+  uint32_t bad = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+  }
+  return bad == 0;
+}
+
+} // namespace
+
+partition_executor::~partition_executor() = default;
+
+partition_executor::partition_executor(const render_graph& graph, uint32_t partition,
+                                       bus_layout layout, uint32_t max_block)
+  : layout_(std::move(layout)), max_block_(max_block) {
+  std::vector<size_t> local_of(graph.nodes.size(), SIZE_MAX);
+  auto source_of = [&](uint32_t id) {
+    source s;
+    s.channels = graph.nodes[id].channels;
+    if (const auto* region = layout_.find(id)) {
+      s.from_bus = true;
+      s.bus_offset = region->offset;
+    } else {
+      s.local = local_of[id];
+    }
+    return s;
+  };
+  size_t n_inputs = 0;
+  for (auto id : topological_order(graph)) {
+    const auto& node = graph.nodes[id];
+    if (node.partition != partition)
+      continue;
+    step st;
+    st.node = id;
+    if (node.kind == node_kind::output) {
+      sink_.emplace(node);
+    } else {
+      st.processor = make_processor(graph, node);
+      st.processor->prepare(max_block);
+      if (!layout_.find(id)) {
+        local_of[id] = locals_.size();
+        locals_.emplace_back(size_t{node.channels} * max_block, 0.0f);
+      }
+      st.out = source_of(id);
+    }
+    if (const auto* window = layout_.window_of(id))
+      windows_.emplace_back(*window, steps_.size());
+    for (auto in : node.inputs)
+      st.inputs.push_back(source_of(in));
+    st.input_base = static_cast<uint16_t>(n_inputs);
+    n_inputs += st.inputs.size();
+    steps_.push_back(std::move(st));
+  }
+  input_views_.resize(n_inputs);
+}
+
+audio_view partition_executor::view_of(const source& s, std::byte* slot, uint32_t offset,
+                                       uint32_t frames) noexcept {
+  audio_view v;
+  v.channels = s.channels;
+  v.frames = frames;
+  if (s.from_bus) {
+    auto* base = reinterpret_cast<float*>(slot + s.bus_offset);
+    for (uint16_t c = 0; c < s.channels; ++c)
+      v.channel[c] = base + size_t{c} * layout_.segment_frames + offset;
+  } else {
+    float* base = locals_[s.local].data();
+    for (uint16_t c = 0; c < s.channels; ++c)
+      v.channel[c] = base + size_t{c} * max_block_;
+  }
+  return v;
+}
+
+void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* slot) noexcept {
+  non_finite_node_.reset();
+  for (const auto& [window, s] : windows_) {
+    planar_region region;
+    region.base = reinterpret_cast<const float*>(slot + window.offset);
+    region.channels = window.channels;
+    region.frames = count;
+    region.stride = layout_.segment_frames;
+    region.first_frame = first_frame;
+    steps_[s].processor->bind_media(region);
+  }
+  for (uint32_t done = 0; done < count;) {
+    const uint32_t n = std::min(max_block_, count - done);
+    const process_context ctx{first_frame + done, n};
+    for (auto& st : steps_) {
+      auto* views = input_views_.data() + st.input_base;
+      for (size_t i = 0; i < st.inputs.size(); ++i)
+        views[i] = view_of(st.inputs[i], slot, done, n);
+      if (!st.processor) {
+        auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
+        sink_->write_rt(ctx.timeline_frame, views[0], dest);
+        continue;
+      }
+      const auto out = view_of(st.out, slot, done, n);
+      st.processor->process_rt(ctx, {views, st.inputs.size()}, out);
+      if (st.out.from_bus && !non_finite_node_) {
+        for (uint16_t c = 0; c < out.channels; ++c)
+          if (!all_finite(out[c], n))
+            non_finite_node_ = st.node;
+      }
+    }
+    done += n;
+  }
+}
+
+} // namespace loophole::signal

@@ -1,0 +1,69 @@
+#pragma once
+
+// Executes one partition of a RenderGraph over a span of frames, reading the
+// buffers other partitions exported and writing its own exports (and the
+// sink, if it holds it) into a segment slot of the bus memory.
+//
+// Thread contract: construct and bind off the audio thread (allocates);
+// `run_rt` is realtime-safe and called by one thread at a time.
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "signal/audio_block.hpp"
+#include "signal/bus_layout.hpp"
+#include "signal/node_processor.hpp"
+#include "signal/output_stage.hpp"
+#include "signal/render_graph.hpp"
+
+namespace loophole::signal {
+
+class partition_executor {
+public:
+  /// Precondition: `validate(graph)` found nothing and `layout` was made
+  /// from `graph`. `max_block` bounds the frames processed per node call.
+  partition_executor(const render_graph& graph, uint32_t partition, bus_layout layout,
+                     uint32_t max_block);
+
+  partition_executor(partition_executor&&) noexcept = default;
+  partition_executor& operator=(partition_executor&&) noexcept = default;
+  ~partition_executor();
+
+  /// Renders timeline frames [first_frame, first_frame + count) with `slot`
+  /// pointing at the start of a bus slot (count <= layout.segment_frames).
+  /// Realtime contract: no allocation, lock, I/O or exception.
+  void run_rt(int64_t first_frame, uint32_t count, std::byte* slot) noexcept;
+
+  /// Returns true when the last `run_rt` produced a NaN or an infinity in an
+  /// exported buffer, and names the node that first did.
+  std::optional<uint32_t> non_finite_node() const noexcept { return non_finite_node_; }
+
+private:
+  struct source {
+    bool from_bus = false;
+    uint64_t bus_offset = 0; ///< valid if from_bus
+    size_t local = 0;        ///< index into locals_ otherwise
+    uint16_t channels = 0;
+  };
+  struct step {
+    uint32_t node = 0;
+    std::unique_ptr<node_processor> processor; ///< null for the sink
+    std::vector<source> inputs;
+    source out;
+    uint16_t input_base = 0; ///< first slot of this step in input_views_
+  };
+
+  audio_view view_of(const source& s, std::byte* slot, uint32_t offset, uint32_t frames) noexcept;
+
+  bus_layout layout_;
+  uint32_t max_block_ = 0;
+  std::vector<step> steps_;
+  std::vector<std::vector<float>> locals_; ///< channels * max_block each
+  std::vector<audio_view> input_views_;
+  std::optional<output_stage> sink_;
+  std::vector<std::pair<bus_region, size_t>> windows_; ///< (media window, step)
+  std::optional<uint32_t> non_finite_node_;
+};
+
+} // namespace loophole::signal

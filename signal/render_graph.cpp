@@ -1,0 +1,261 @@
+#include "signal/render_graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include "signal/audio_block.hpp"
+#include "signal/node_catalog.hpp"
+
+namespace loophole::signal {
+
+std::string_view to_string(node_kind x) noexcept {
+  switch (x) {
+    case node_kind::clip_source:
+      return "clip_source";
+    case node_kind::mix:
+      return "mix";
+    case node_kind::gain:
+      return "gain";
+    case node_kind::pan:
+      return "pan";
+    case node_kind::output:
+      return "output";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(render_mode x) noexcept {
+  switch (x) {
+    case render_mode::offline:
+      return "offline";
+    case render_mode::realtime:
+      return "realtime";
+    case render_mode::anticipative:
+      return "anticipative";
+  }
+  return "unknown";
+}
+
+std::string graph_error::to_string(const render_graph& graph) const {
+  if (!node)
+    return "render graph: " + message;
+  std::string where = "node " + std::to_string(*node);
+  if (*node < graph.nodes.size() && !graph.nodes[*node].label.empty())
+    where += " ('" + graph.nodes[*node].label + "')";
+  return where + ": " + message;
+}
+
+double param_or(const render_node& node, std::string_view name, double fallback) noexcept {
+  for (const auto& p : node.params)
+    if (p.name == name)
+      return p.value;
+  return fallback;
+}
+
+namespace {
+
+std::optional<graph_error> fail(uint32_t node, std::string message) {
+  return graph_error{node, std::move(message)};
+}
+
+std::optional<graph_error> check_params(const render_node& node) {
+  auto specs = parameters_of(node.kind);
+  for (const auto& p : node.params) {
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&](const parameter_spec& s) { return s.name == p.name; });
+    if (spec == specs.end())
+      return fail(node.id, "unknown parameter '" + p.name + "' for a " +
+                             std::string{to_string(node.kind)} + " node");
+    if (!std::isfinite(p.value) || p.value < spec->min_value || p.value > spec->max_value)
+      return fail(node.id, "parameter '" + p.name + "' = " + std::to_string(p.value) +
+                             " is outside [" + std::to_string(spec->min_value) + ", " +
+                             std::to_string(spec->max_value) + "]");
+    auto dup = std::count_if(node.params.begin(), node.params.end(),
+                             [&](const parameter& q) { return q.name == p.name; });
+    if (dup > 1)
+      return fail(node.id, "parameter '" + p.name + "' is given twice");
+  }
+  for (const auto& spec : specs) {
+    if (!spec.required)
+      continue;
+    auto found = std::any_of(node.params.begin(), node.params.end(),
+                             [&](const parameter& p) { return p.name == spec.name; });
+    if (!found)
+      return fail(node.id, "missing required parameter '" + std::string{spec.name} + "'");
+  }
+  return std::nullopt;
+}
+
+std::optional<graph_error> check_kind(const render_graph& graph, const render_node& node) {
+  const auto n_inputs = node.inputs.size();
+  auto input_channels = [&](size_t i) { return graph.nodes[node.inputs[i]].channels; };
+  switch (node.kind) {
+    case node_kind::clip_source: {
+      if (n_inputs != 0)
+        return fail(node.id, "a clip_source node takes no inputs");
+      if (!node.media)
+        return fail(node.id, "a clip_source node needs a media region");
+      const auto& m = *node.media;
+      if (m.media_index >= graph.media.size())
+        return fail(node.id, "media index " + std::to_string(m.media_index) + " does not exist");
+      const auto& media = graph.media[m.media_index];
+      if (m.length <= 0 || m.source_offset < 0)
+        return fail(node.id, "media region has a negative offset or an empty length");
+      if (m.source_offset > media.frames || m.length > media.frames - m.source_offset)
+        return fail(node.id, "media region [" + std::to_string(m.source_offset) + ", " +
+                               std::to_string(m.source_offset + m.length) +
+                               ") reaches past the end of media '" + media.media_id + "' (" +
+                               std::to_string(media.frames) + " frames)");
+      auto fades = param_or(node, "fade_in_frames", 0) + param_or(node, "fade_out_frames", 0);
+      if (fades > static_cast<double>(m.length))
+        return fail(node.id, "fade in and fade out together are longer than the region");
+      return std::nullopt;
+    }
+    case node_kind::mix:
+      if (n_inputs == 0)
+        return fail(node.id, "a mix node needs at least one input");
+      for (size_t i = 0; i < n_inputs; ++i)
+        if (input_channels(i) != node.channels)
+          return fail(node.id, "input " + std::to_string(node.inputs[i]) + " has " +
+                                 std::to_string(input_channels(i)) + " channels, the mix has " +
+                                 std::to_string(node.channels));
+      return std::nullopt;
+    case node_kind::gain:
+    case node_kind::output:
+      if (n_inputs != 1)
+        return fail(node.id, "a " + std::string{to_string(node.kind)} +
+                               " node takes exactly one input");
+      if (input_channels(0) != node.channels)
+        return fail(node.id, "input and output channel counts differ");
+      if (node.kind == node_kind::output) {
+        auto bits = param_or(node, "bits", 0);
+        if (bits != 0 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
+          return fail(node.id, "bits must be 0 (float), 8, 16, 24 or 32");
+      }
+      return std::nullopt;
+    case node_kind::pan:
+      if (n_inputs != 1)
+        return fail(node.id, "a pan node takes exactly one input");
+      if (node.channels != 2 || (input_channels(0) != 1 && input_channels(0) != 2))
+        return fail(node.id, "a pan node turns a mono or stereo input into stereo");
+      return std::nullopt;
+  }
+  return fail(node.id, "unknown node kind " + std::to_string(static_cast<int>(node.kind)));
+}
+
+} // namespace
+
+std::optional<graph_error> validate(const render_graph& graph) {
+  if (graph.sample_rate < 1000 || graph.sample_rate > 768000)
+    return graph_error{std::nullopt, "sample rate " + std::to_string(graph.sample_rate) +
+                                       " Hz is outside [1000, 768000]"};
+  if (graph.first_frame < 0 || graph.frame_count <= 0)
+    return graph_error{std::nullopt, "the time span is empty or starts before frame 0"};
+  if (graph.nodes.empty())
+    return graph_error{std::nullopt, "the graph has no nodes"};
+  if (graph.partitions.empty())
+    return graph_error{std::nullopt, "the graph has no partitions"};
+  for (size_t i = 0; i < graph.media.size(); ++i)
+    if (graph.media[i].channels == 0 || graph.media[i].channels > max_channels ||
+        graph.media[i].frames < 0)
+      return graph_error{std::nullopt, "media " + std::to_string(i) + " has an invalid shape"};
+
+  const auto n = graph.nodes.size();
+  size_t outputs = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& node = graph.nodes[i];
+    if (node.id != i)
+      return fail(static_cast<uint32_t>(i), "id " + std::to_string(node.id) +
+                                              " does not match its position");
+    if (node.channels == 0 || node.channels > max_channels)
+      return fail(node.id, "channel count " + std::to_string(node.channels) +
+                             " is outside [1, " + std::to_string(max_channels) + "]");
+    if (node.partition >= graph.partitions.size())
+      return fail(node.id, "partition " + std::to_string(node.partition) + " does not exist");
+    for (auto in : node.inputs) {
+      if (in >= n)
+        return fail(node.id, "input " + std::to_string(in) + " does not exist");
+      if (graph.nodes[in].kind == node_kind::output)
+        return fail(node.id, "the output node cannot feed another node");
+    }
+    if (node.kind == node_kind::output)
+      ++outputs;
+    if (auto err = check_params(node))
+      return err;
+    if (auto err = check_kind(graph, node))
+      return err;
+  }
+  if (outputs != 1 || graph.output_node >= n ||
+      graph.nodes[graph.output_node].kind != node_kind::output)
+    return graph_error{std::nullopt, "the graph needs exactly one output node, named by "
+                                     "output_node"};
+
+  // Kahn's algorithm over nodes, then over partitions: both must be acyclic.
+  auto order = topological_order(graph);
+  if (order.size() != n) {
+    std::vector<bool> placed(n, false);
+    for (auto id : order)
+      placed[id] = true;
+    auto first = std::find(placed.begin(), placed.end(), false) - placed.begin();
+    return fail(static_cast<uint32_t>(first), "the node is part of a cycle");
+  }
+  const auto np = graph.partitions.size();
+  std::vector<std::vector<uint32_t>> succ(np);
+  std::vector<size_t> indeg(np, 0);
+  for (const auto& node : graph.nodes)
+    for (auto in : node.inputs) {
+      auto from = graph.nodes[in].partition;
+      if (from != node.partition &&
+          std::find(succ[from].begin(), succ[from].end(), node.partition) == succ[from].end()) {
+        succ[from].push_back(node.partition);
+        ++indeg[node.partition];
+      }
+    }
+  std::queue<uint32_t> ready;
+  for (uint32_t p = 0; p < np; ++p)
+    if (indeg[p] == 0)
+      ready.push(p);
+  size_t seen = 0;
+  while (!ready.empty()) {
+    auto p = ready.front();
+    ready.pop();
+    ++seen;
+    for (auto q : succ[p])
+      if (--indeg[q] == 0)
+        ready.push(q);
+  }
+  if (seen != np)
+    return graph_error{std::nullopt, "the partitions depend on each other in a cycle"};
+  return std::nullopt;
+}
+
+std::vector<uint32_t> topological_order(const render_graph& graph) {
+  const auto n = graph.nodes.size();
+  std::vector<size_t> indeg(n, 0);
+  std::vector<std::vector<uint32_t>> succ(n);
+  for (const auto& node : graph.nodes)
+    for (auto in : node.inputs)
+      if (in < n) {
+        succ[in].push_back(node.id);
+        ++indeg[node.id];
+      }
+  // A min-heap keeps ties in id order, so the order depends on the graph only.
+  std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<>> ready;
+  for (uint32_t i = 0; i < n; ++i)
+    if (indeg[i] == 0)
+      ready.push(i);
+  std::vector<uint32_t> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    auto id = ready.top();
+    ready.pop();
+    order.push_back(id);
+    for (auto s : succ[id])
+      if (--indeg[s] == 0)
+        ready.push(s);
+  }
+  return order;
+}
+
+} // namespace loophole::signal

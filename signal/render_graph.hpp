@@ -1,0 +1,121 @@
+#pragma once
+
+// The RenderGraph of the specification (section 4): a sample-domain,
+// explicit, validated and acyclic description of everything Signal renders.
+//
+// Design aims:
+// - Pulse builds it, Signal executes it; nothing in it refers to musical time,
+//   files or the session: every value is already resolved to samples.
+// - Structure only: no processing state lives here, so one graph can be
+//   copied to any number of Signal instances and executed identically.
+// - Summation order is the order of `render_node::inputs`, never the order in
+//   which buffers arrive, so results do not depend on scheduling.
+// - Nodes are grouped into partitions (one per track, one for the master bus);
+//   a partition is the unit a Signal instance executes, and the buffers that
+//   cross partitions are the only ones that travel between processes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loophole::signal {
+
+/// What a node computes. Numbering is part of the wire format: append only.
+enum class node_kind : uint8_t {
+  clip_source = 0, ///< Plays one region of a media buffer onto the timeline.
+  mix = 1,         ///< Sums its inputs, in the order they are listed.
+  gain = 2,        ///< Multiplies by a constant gain.
+  pan = 3,         ///< Constant-power balance of a stereo (or mono) signal.
+  output = 4,      ///< The graph's sink: quantises (with dither) and interleaves.
+};
+
+/// Returns the stable name of `x`, as used in session files and errors.
+std::string_view to_string(node_kind x) noexcept;
+
+/// Why a graph is rendered. Numbering is part of the wire format.
+enum class render_mode : uint8_t { offline = 0, realtime = 1, anticipative = 2 };
+
+std::string_view to_string(render_mode x) noexcept;
+
+/// A resolved, constant parameter value. Automation will add per-sample
+/// streams beside these; a node reads its parameters by name once, at
+/// `prepare`, never while processing.
+struct parameter {
+  std::string name;
+  double value = 0.0;
+};
+
+/// A region of a media buffer placed on the timeline (the `resolvedMedia`
+/// of the specification's RenderNode). All values are frames at the graph's
+/// sample rate.
+struct media_region {
+  uint32_t media_index = 0;   ///< Index into `render_graph::media`.
+  int64_t timeline_start = 0; ///< First timeline frame the region covers.
+  int64_t source_offset = 0;  ///< Frame of the media played at `timeline_start`.
+  int64_t length = 0;         ///< Number of frames played.
+};
+
+/// A media buffer Pulse provides, identified by the content hash of its file.
+struct media_descriptor {
+  std::string media_id;  ///< Content hash (hex), the media pool's identity.
+  uint16_t channels = 0; ///< Channel count of the decoded buffer.
+  int64_t frames = 0;    ///< Length of the decoded buffer at the graph's rate.
+};
+
+/// One node of the graph (the specification's RenderNode).
+struct render_node {
+  uint32_t id = 0;        ///< Equal to the node's index in `render_graph::nodes`.
+  std::string label;      ///< Human-readable place, used in every error.
+  node_kind kind = node_kind::mix;
+  uint32_t partition = 0; ///< Index into `render_graph::partitions`.
+  uint16_t channels = 0;  ///< Channel count of the node's output.
+  std::vector<uint32_t> inputs;  ///< Node ids; summation order for `mix`.
+  std::vector<parameter> params; ///< Resolved parameters, see node_catalog.
+  std::optional<media_region> media;
+};
+
+/// A group of nodes executed together by one Signal instance.
+struct partition_info {
+  std::string label; ///< A track id, or "master".
+};
+
+/// The complete render graph (specification section 4).
+struct render_graph {
+  /// Bumped whenever the meaning of a field changes.
+  static constexpr uint32_t format_version = 1;
+
+  uint32_t sample_rate = 0;
+  render_mode mode = render_mode::offline;
+  int64_t first_frame = 0; ///< The time span: first timeline frame rendered.
+  int64_t frame_count = 0; ///< The time span: number of frames rendered.
+  std::vector<media_descriptor> media;
+  std::vector<render_node> nodes;
+  std::vector<partition_info> partitions;
+  uint32_t output_node = 0; ///< The `output` node whose result is the render.
+};
+
+/// Why a graph was refused: the node (if any) and the reason.
+struct graph_error {
+  std::optional<uint32_t> node;
+  std::string message;
+
+  /// "node 4 ('track drums / gain'): input 9 does not exist".
+  std::string to_string(const render_graph& graph) const;
+};
+
+/// Returns the value of parameter `name`, or `fallback` when absent.
+double param_or(const render_node& node, std::string_view name, double fallback) noexcept;
+
+/// Checks everything Signal relies on: ids, references, channel counts,
+/// parameter ranges, media regions, partitions, a single `output` sink, and
+/// acyclicity. Returns the first problem found. Allocates; not realtime-safe.
+std::optional<graph_error> validate(const render_graph& graph);
+
+/// Returns the node ids in an order where every node follows its inputs;
+/// ties keep id order, so the order is a pure function of the graph.
+/// Precondition: `validate(graph)` found nothing.
+std::vector<uint32_t> topological_order(const render_graph& graph);
+
+} // namespace loophole::signal
