@@ -27,6 +27,10 @@ void register_as(caf::actor_system& sys, const std::string& name, const caf::act
   sys.registry().put(caf::atom_from_string(name), caf::actor_cast<caf::strong_actor_ptr>(who));
 }
 
+void unregister(caf::actor_system& sys, const std::string& name) {
+  sys.registry().erase(caf::atom_from_string(name));
+}
+
 caf::actor lookup(caf::actor_system& sys, const std::string& name) {
   return caf::actor_cast<caf::actor>(sys.registry().get(caf::atom_from_string(name)));
 }

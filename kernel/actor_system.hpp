@@ -19,6 +19,9 @@ void configure(caf::actor_system_config& cfg, unsigned worker_threads = 0);
 /// earlier actor of that name, e.g. after a restart).
 void register_as(caf::actor_system& sys, const std::string& name, const caf::actor& who);
 
+/// Removes `name` from the registry.
+void unregister(caf::actor_system& sys, const std::string& name);
+
 /// The actor registered under `name`, or an invalid handle.
 caf::actor lookup(caf::actor_system& sys, const std::string& name);
 

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
+#include <future>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -62,6 +64,7 @@ struct process_reaper::impl {
         if (events[i].data.u64 == 0) {
           uint64_t v;
           [[maybe_unused]] auto r = read(wake_fd, &v, sizeof v);
+          serve_spawn_requests();
           continue;
         }
         reap(static_cast<pid_t>(events[i].data.u64));
@@ -74,6 +77,7 @@ struct process_reaper::impl {
 
   void reap(pid_t pid) {
     child c;
+    child_exit ex;
     {
       std::lock_guard guard{mtx};
       auto it = children.find(pid);
@@ -87,17 +91,39 @@ struct process_reaper::impl {
       children.erase(it);
       epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.pidfd, nullptr);
       close(c.pidfd);
-      child_exit ex;
       ex.pid = pid;
       ex.signalled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
       ex.code = info.si_status;
       all_reaped.notify_all();
-      if (c.on_exit) {
-        // Outside the lock would be nicer, but callbacks only post messages.
-        c.on_exit(ex);
+    }
+    if (c.on_exit)
+      c.on_exit(ex); // outside the lock: a callback may call back into the reaper
+  }
+
+  // -- spawning, on the reaper thread ------------------------------------------
+
+  struct spawn_request {
+    std::vector<std::string> argv;
+    exit_callback on_exit;
+    std::promise<caf::expected<pid_t>> result;
+  };
+  std::deque<std::unique_ptr<spawn_request>> requests; // guarded by mtx
+
+  void serve_spawn_requests() {
+    for (;;) {
+      std::unique_ptr<spawn_request> req;
+      {
+        std::lock_guard guard{mtx};
+        if (requests.empty())
+          return;
+        req = std::move(requests.front());
+        requests.pop_front();
       }
+      req->result.set_value(fork_exec(req->argv, std::move(req->on_exit)));
     }
   }
+
+  caf::expected<pid_t> fork_exec(const std::vector<std::string>& argv, exit_callback on_exit);
 
   void wake() {
     uint64_t one = 1;
@@ -121,6 +147,22 @@ process_reaper::~process_reaper() {
 
 caf::expected<pid_t> process_reaper::spawn(const std::vector<std::string>& argv,
                                            exit_callback on_exit) {
+  // PR_SET_PDEATHSIG fires when the *thread* that forked exits, so every
+  // fork happens on the reaper thread, which lives as long as the reaper.
+  auto req = std::make_unique<impl::spawn_request>();
+  req->argv = argv;
+  req->on_exit = std::move(on_exit);
+  auto result = req->result.get_future();
+  {
+    std::lock_guard guard{impl_->mtx};
+    impl_->requests.push_back(std::move(req));
+  }
+  impl_->wake();
+  return result.get();
+}
+
+caf::expected<pid_t> process_reaper::impl::fork_exec(const std::vector<std::string>& argv,
+                                                     exit_callback on_exit) {
   if (argv.empty())
     return make_error(errc::internal, "spawn: empty command line");
   // Everything the child needs is prepared before fork: after it, only
@@ -134,7 +176,6 @@ caf::expected<pid_t> process_reaper::spawn(const std::vector<std::string>& argv,
   if (pipe2(status_pipe, O_CLOEXEC) != 0)
     return make_error(errc::worker_unavailable,
                       std::string{"spawn: pipe: "} + std::strerror(errno));
-  std::unique_lock guard{impl_->mtx}; // the child is registered before it can be reaped
   const pid_t pid = fork();
   if (pid < 0) {
     close(status_pipe[0]);
@@ -170,11 +211,13 @@ caf::expected<pid_t> process_reaper::spawn(const std::vector<std::string>& argv,
     return make_error(errc::worker_unavailable, "cannot start " + argv[0] + ": " +
                                                   std::strerror(got > 0 ? exec_errno : errno));
   }
-  impl_->children[pid] = impl::child{pidfd, std::move(on_exit)};
+  // Registered before this thread can look at exits again, so no exit is missed.
+  std::lock_guard guard{mtx};
+  children[pid] = child{pidfd, std::move(on_exit)};
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = static_cast<uint64_t>(pid);
-  epoll_ctl(impl_->epoll_fd, EPOLL_CTL_ADD, pidfd, &ev);
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pidfd, &ev);
   return pid;
 }
 

@@ -4,8 +4,13 @@
 
 #include "caf/message.hpp"
 #include "caf/sec.hpp"
+#include "messages/wire/signal_protocol.hpp"
 
 namespace loophole::kernel {
+
+static_assert(wire::failure_code::bad_graph == static_cast<uint32_t>(errc::bad_graph));
+static_assert(wire::failure_code::worker_failed == static_cast<uint32_t>(errc::worker_failed));
+static_assert(wire::failure_code::protocol == static_cast<uint32_t>(errc::protocol));
 
 std::string to_string(errc x) {
   switch (x) {

@@ -32,6 +32,15 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
   };
   for (size_t i = 0; i < self->state.children.size(); ++i)
     start(i);
+  // The registry holds strong references: without this, actors that ended
+  // would never be destroyed (and the actor system would wait for them).
+  std::vector<std::string> names;
+  for (const auto& spec : self->state.children)
+    names.push_back(spec.name);
+  self->attach_functor([sys = &self->system(), names] {
+    for (const auto& name : names)
+      unregister(*sys, name);
+  });
   self->set_down_handler([self, start](const caf::down_msg& msg) {
     auto it = self->state.running.find(msg.source);
     if (it == self->state.running.end())
@@ -60,7 +69,13 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
 
 caf::actor spawn_supervisor(caf::actor_system& sys, std::vector<child_spec> children,
                             supervisor_limits limits) {
-  return sys.spawn(supervisor_actor, std::move(children), limits);
+  auto sup = sys.spawn(supervisor_actor, std::move(children), limits);
+  // Its behavior (which starts and registers the children) runs before it
+  // handles any message: one answered request means every child is there.
+  caf::scoped_actor self{sys};
+  self->request(sup, caf::infinite, atoms::status_atom::value).receive([](uint32_t) {},
+                                                                      [](caf::error&) {});
+  return sup;
 }
 
 } // namespace loophole::kernel

@@ -14,6 +14,7 @@
 
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
+#include "caf/scoped_actor.hpp"
 
 namespace loophole::kernel {
 
@@ -28,8 +29,9 @@ struct supervisor_limits {
   std::chrono::milliseconds period{10'000};
 };
 
-/// Spawns the supervisor, which starts every child before handling messages.
-/// It answers (status_atom) with the restart count.
+/// Spawns the supervisor and waits until it has started and registered every
+/// child. It answers (status_atom) with the restart count; when it ends, it
+/// removes its children's names from the registry.
 caf::actor spawn_supervisor(caf::actor_system& sys, std::vector<child_spec> children,
                             supervisor_limits limits = {});
 

@@ -109,12 +109,31 @@ decoded_media decode_resampled(const std::string& path, uint32_t rate, resample_
   SNDFILE* f = open_for_reading(path, info);
   check_shape(path, info);
   const auto nc = static_cast<size_t>(info.channels);
-  std::vector<float> in(static_cast<size_t>(info.frames) * nc);
-  const auto got = sf_readf_float(f, in.data(), info.frames);
+  // Read in chunks: the buffer grows with the data actually decoded, so a
+  // header that claims more frames than the file holds cannot make us
+  // allocate them.
+  std::vector<float> in;
+  constexpr sf_count_t chunk = 1 << 16;
+  sf_count_t got = 0;
+  try {
+    while (got < info.frames) {
+      const auto want = std::min(chunk, info.frames - got);
+      in.resize(static_cast<size_t>(got + want) * nc);
+      const auto n = sf_readf_float(f, in.data() + static_cast<size_t>(got) * nc, want);
+      if (n <= 0)
+        break;
+      got += n;
+    }
+  } catch (const std::bad_alloc&) {
+    sf_close(f);
+    throw media_error(failure::unreadable, path + ": too large to decode in memory");
+  }
   sf_close(f);
   if (got != info.frames)
     throw media_error(failure::unreadable, path + ": decoded " + std::to_string(got) + " of " +
-                                             std::to_string(info.frames) + " frames");
+                                             std::to_string(info.frames) +
+                                             " frames the header promises");
+  in.resize(static_cast<size_t>(got) * nc);
   const auto from = static_cast<uint32_t>(info.samplerate);
   const int64_t out_frames = resampled_length(info.frames, from, rate);
   std::vector<float> out(static_cast<size_t>(out_frames) * nc, 0.0f);

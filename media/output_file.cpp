@@ -68,7 +68,7 @@ bool is_lossy(output_format f) noexcept {
   return f == output_format::ogg || f == output_format::opus || f == output_format::mp3;
 }
 
-std::string check_encoding(output_format format, uint16_t bits, uint32_t rate) {
+std::string check_bits(output_format format, uint16_t bits) {
   switch (format) {
     case output_format::wav:
     case output_format::rf64:
@@ -79,22 +79,35 @@ std::string check_encoding(output_format format, uint16_t bits, uint32_t rate) {
     case output_format::flac:
       if (bits != 8 && bits != 16 && bits != 24)
         return "takes 8, 16 or 24-bit integer samples";
-      if (rate > 655350)
-        return "cannot store a sample rate above 655350 Hz";
       return {};
     case output_format::ogg:
+    case output_format::opus:
+    case output_format::mp3:
+      return {}; // lossy: the word length does not apply
+  }
+  return "is unknown";
+}
+
+std::string check_encoding(output_format format, uint16_t bits, uint32_t rate) {
+  if (auto why = check_bits(format, bits); !why.empty())
+    return why;
+  const auto at = " (the session is at " + std::to_string(rate) + " Hz)";
+  switch (format) {
+    case output_format::flac:
+      if (rate > 655350)
+        return "cannot store a sample rate above 655350 Hz" + at;
       return {};
     case output_format::opus:
       if (rate != 8000 && rate != 12000 && rate != 16000 && rate != 24000 && rate != 48000)
-        return "takes only 8, 12, 16, 24 or 48 kHz (the session is at " +
-               std::to_string(rate) + " Hz)";
+        return "takes only 8, 12, 16, 24 or 48 kHz" + at;
       return {};
     case output_format::mp3:
       if (rate > 48000)
-        return "takes at most 48 kHz (the session is at " + std::to_string(rate) + " Hz)";
+        return "takes at most 48 kHz" + at;
+      return {};
+    default:
       return {};
   }
-  return "is unknown";
 }
 
 namespace {

@@ -28,7 +28,10 @@ std::optional<output_format> format_of_path(std::string_view path) noexcept;
 /// True for the lossy codecs, which take float samples and no word length.
 bool is_lossy(output_format f) noexcept;
 
-/// Why `bits` (0 = float) does not suit `format` at `rate`, or empty.
+/// Why `bits` (0 = float) does not suit `format`, or empty.
+std::string check_bits(output_format format, uint16_t bits);
+
+/// Why `bits` (0 = float) at `rate` does not suit `format`, or empty.
 std::string check_encoding(output_format format, uint16_t bits, uint32_t rate);
 
 struct output_spec {

@@ -101,13 +101,14 @@ struct render_progress {
   uint64_t job = 0;
   int64_t frames_done = 0;
   int64_t frames_total = 0;
+  uint32_t sample_rate = 0;
   double elapsed_seconds = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_progress& x) {
   return f(caf::meta::type_name("render_progress"), x.job, x.frames_done, x.frames_total,
-           x.elapsed_seconds);
+           x.sample_rate, x.elapsed_seconds);
 }
 
 /// What a finished render reports.

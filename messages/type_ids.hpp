@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "caf/actor.hpp"
 #include "caf/atom.hpp"
 #include "caf/type_id.hpp"
 #include "messages/render_messages.hpp"
@@ -50,5 +51,8 @@ using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using plan_atom = caf::atom_constant<caf::atom("plan")>;
+using fill_atom = caf::atom_constant<caf::atom("fill")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
 
 } // namespace loophole::atoms

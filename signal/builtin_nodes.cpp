@@ -50,16 +50,17 @@ public:
     const int64_t k0 = s - r0; // frame index inside the region
     const int64_t src0 = s - media_.first_frame; // index into the media window
     const bool faded = k0 < fade_in_ || (fade_out_ > 0 && e - r0 > region_.length - fade_out_);
-    const auto g = static_cast<float>(gain_);
     for (uint16_t c = 0; c < out.channels; ++c) {
       const uint16_t mc = media_.channels == 1 ? 0 : c;
       if (mc >= media_.channels)
         continue;
       const float* src = media_.channel(mc) + src0;
       float* dst = out[c] + out_off;
+      // Both paths compute float(double(x) * gain): the same rounding for a
+      // frame whether or not its block also holds part of a fade.
       if (!faded) {
         for (size_t i = 0; i < count; ++i)
-          dst[i] = src[i] * g;
+          dst[i] = static_cast<float>(static_cast<double>(src[i]) * gain_);
       } else {
         for (size_t i = 0; i < count; ++i) {
           const auto k = k0 + static_cast<int64_t>(i);

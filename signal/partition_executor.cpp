@@ -60,11 +60,16 @@ partition_executor::partition_executor(const render_graph& graph, uint32_t parti
       windows_.emplace_back(*window, steps_.size());
     for (auto in : node.inputs)
       st.inputs.push_back(source_of(in));
+    st.input_nodes = node.inputs;
     st.input_base = static_cast<uint16_t>(n_inputs);
     n_inputs += st.inputs.size();
     steps_.push_back(std::move(st));
   }
   input_views_.resize(n_inputs);
+}
+
+uint32_t partition_executor::steps_inputs_node(const step& st) const noexcept {
+  return st.input_nodes.empty() ? st.node : st.input_nodes.front();
 }
 
 audio_view partition_executor::view_of(const source& s, std::byte* slot, uint32_t offset,
@@ -103,6 +108,9 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
       for (size_t i = 0; i < st.inputs.size(); ++i)
         views[i] = view_of(st.inputs[i], slot, done, n);
       if (!st.processor) {
+        for (uint16_t c = 0; c < views[0].channels && !non_finite_node_; ++c)
+          if (!all_finite(views[0][c], n))
+            non_finite_node_ = steps_inputs_node(st);
         auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
         sink_->write_rt(ctx.timeline_frame, views[0], dest);
         continue;

@@ -35,8 +35,8 @@ public:
   /// Realtime contract: no allocation, lock, I/O or exception.
   void run_rt(int64_t first_frame, uint32_t count, std::byte* slot) noexcept;
 
-  /// Returns true when the last `run_rt` produced a NaN or an infinity in an
-  /// exported buffer, and names the node that first did.
+  /// After `run_rt`: the first node whose output that crosses a partition or
+  /// feeds the sink held a NaN or an infinity, if any.
   std::optional<uint32_t> non_finite_node() const noexcept { return non_finite_node_; }
 
 private:
@@ -52,7 +52,10 @@ private:
     std::vector<source> inputs;
     source out;
     uint16_t input_base = 0; ///< first slot of this step in input_views_
+    std::vector<uint32_t> input_nodes;
   };
+
+  uint32_t steps_inputs_node(const step& st) const noexcept;
 
   audio_view view_of(const source& s, std::byte* slot, uint32_t offset, uint32_t frames) noexcept;
 

@@ -100,6 +100,9 @@ std::optional<graph_error> check_kind(const render_graph& graph, const render_no
       if (m.media_index >= graph.media.size())
         return fail(node.id, "media index " + std::to_string(m.media_index) + " does not exist");
       const auto& media = graph.media[m.media_index];
+      if (m.timeline_start < 0 || m.timeline_start > (int64_t{1} << 50) ||
+          m.length > (int64_t{1} << 50))
+        return fail(node.id, "media region lies outside [0, 2^50) frames");
       if (m.length <= 0 || m.source_offset < 0)
         return fail(node.id, "media region has a negative offset or an empty length");
       if (m.source_offset > media.frames || m.length > media.frames - m.source_offset)
@@ -197,8 +200,19 @@ std::optional<graph_error> validate(const render_graph& graph) {
     std::vector<bool> placed(n, false);
     for (auto id : order)
       placed[id] = true;
-    auto first = std::find(placed.begin(), placed.end(), false) - placed.begin();
-    return fail(static_cast<uint32_t>(first), "the node is part of a cycle");
+    // Walk back along unplaced inputs until a node repeats: that node is on
+    // a cycle (the first unplaced one may merely sit downstream of it).
+    auto at = static_cast<uint32_t>(std::find(placed.begin(), placed.end(), false) - placed.begin());
+    std::vector<bool> visited(n, false);
+    while (!visited[at]) {
+      visited[at] = true;
+      for (auto in : graph.nodes[at].inputs)
+        if (!placed[in]) {
+          at = in;
+          break;
+        }
+    }
+    return fail(at, "the node is part of a cycle");
   }
   const auto np = graph.partitions.size();
   std::vector<std::vector<uint32_t>> succ(np);

@@ -35,6 +35,8 @@ constexpr double tpdf_noise(uint64_t seed, int64_t frame, uint16_t channel) noex
 inline int32_t quantise_left_aligned(double x, double noise, unsigned bits) noexcept {
   const double full = std::ldexp(1.0, static_cast<int>(bits) - 1);
   double v = std::floor(x * full + noise + 0.5);
+  if (v != v) // NaN: the executor reports it; never convert it (undefined)
+    v = 0.0;
   if (v > full - 1.0)
     v = full - 1.0;
   if (v < -full)

@@ -308,7 +308,11 @@ decoded decode(std::string_view frame) noexcept {
     return {std::nullopt, "frame of " + std::to_string(frame.size()) + " bytes exceeds the " +
                             std::to_string(max_frame_bytes) + "-byte limit"};
   try {
-    auto handle = msgpack::unpack(frame.data(), frame.size(), nullptr, nullptr, limits);
+    size_t used = 0;
+    auto handle = msgpack::unpack(frame.data(), frame.size(), used, nullptr, nullptr, limits);
+    if (used != frame.size())
+      return {std::nullopt, "a frame must hold exactly one message (" +
+                              std::to_string(frame.size() - used) + " bytes left over)"};
     const auto& root = handle.get();
     if (root.type != msgpack::type::ARRAY || root.via.array.size != 3)
       return {std::nullopt, "a frame must be an array [version, type, body]"};

@@ -86,6 +86,14 @@ struct task_done {
   uint64_t elapsed_ns = 0;
 };
 
+/// Failure codes Signal reports; the same numbers as kernel::errc (checked
+/// there), so Pulse can pass them on unchanged.
+namespace failure_code {
+inline constexpr uint32_t bad_graph = 6;
+inline constexpr uint32_t worker_failed = 10;
+inline constexpr uint32_t protocol = 15;
+} // namespace failure_code
+
 /// Signal -> Pulse: a job or a task could not be done.
 struct failure {
   uint64_t job = 0;

@@ -1,0 +1,173 @@
+#include "actors/media_pool.hpp"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "kernel/error.hpp"
+#include "media/media_error.hpp"
+#include "media/media_reader.hpp"
+#include "media/shared_memory.hpp"
+
+namespace loophole::actors {
+
+namespace {
+
+caf::error to_error(const media::media_error& e) {
+  using media::failure;
+  switch (e.kind()) {
+    case failure::not_found:
+      return kernel::make_error(kernel::errc::media_not_found, e.what());
+    case failure::unreadable:
+    case failure::unsupported:
+      return kernel::make_error(kernel::errc::bad_media, e.what());
+    default:
+      return kernel::make_error(kernel::errc::internal, e.what());
+  }
+}
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads; rethrows the first
+// exception, in index order, so the error reported does not depend on timing.
+template <class F>
+void parallel_for(size_t n, unsigned threads, F fn) {
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      try {
+        fn(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::min<size_t>(threads, n); ++t)
+    pool.emplace_back(work);
+  work();
+  for (auto& t : pool)
+    t.join();
+  for (auto& e : errors)
+    if (e)
+      std::rethrow_exception(e);
+}
+
+media::resample_quality quality_of(const std::string& name) {
+  if (name == "fastest")
+    return media::resample_quality::fastest;
+  if (name == "medium")
+    return media::resample_quality::medium;
+  return media::resample_quality::best;
+}
+
+} // namespace
+
+media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<media_pool_state> self,
+                                           context_ptr ctx) {
+  const unsigned threads = ctx->config.decode_threads != 0
+                             ? ctx->config.decode_threads
+                             : std::max(1u, std::thread::hardware_concurrency());
+  return {
+    [self, threads](atoms::probe_atom, const std::vector<std::string>& paths,
+                    uint32_t rate) -> caf::result<std::vector<messages::media_info>> {
+      std::vector<messages::media_info> out(paths.size());
+      std::vector<int> cached(paths.size(), 0);
+      std::vector<struct stat> stats(paths.size());
+      for (size_t i = 0; i < paths.size(); ++i) {
+        if (::stat(paths[i].c_str(), &stats[i]) != 0)
+          return kernel::make_error(kernel::errc::media_not_found,
+                                    paths[i] + ": " + std::strerror(errno));
+        auto it = self->state.probes.find(paths[i]);
+        const auto mtime = int64_t{stats[i].st_mtim.tv_sec} * 1'000'000'000 +
+                           stats[i].st_mtim.tv_nsec;
+        if (it != self->state.probes.end() && it->second.size == stats[i].st_size &&
+            it->second.mtime_ns == mtime) {
+          out[i] = it->second.info;
+          cached[i] = 1;
+        }
+      }
+      try {
+        parallel_for(paths.size(), threads, [&](size_t i) {
+          if (cached[i])
+            return;
+          auto p = media::probe(paths[i]);
+          auto& info = out[i];
+          info.path = p.path;
+          info.media_id = p.media_id;
+          info.channels = p.channels;
+          info.source_frames = p.frames;
+          info.source_rate = p.sample_rate;
+          info.format = p.format;
+        });
+      } catch (const media::media_error& e) {
+        return to_error(e);
+      }
+      for (size_t i = 0; i < paths.size(); ++i) {
+        out[i].sample_rate = rate;
+        out[i].frames = media::resampled_length(out[i].source_frames, out[i].source_rate, rate);
+        const auto mtime = int64_t{stats[i].st_mtim.tv_sec} * 1'000'000'000 +
+                           stats[i].st_mtim.tv_nsec;
+        self->state.probes[paths[i]] = {stats[i].st_size, mtime, out[i]};
+      }
+      return out;
+    },
+    [self, ctx, threads](atoms::acquire_atom, const std::vector<messages::media_info>& infos)
+      -> caf::result<std::vector<messages::media_lease>> {
+      std::vector<messages::media_lease> leases(infos.size());
+      std::vector<size_t> todo; // media that must be resampled and are not resident
+      std::set<std::string> planned; // the same content at two paths is made once
+      for (size_t i = 0; i < infos.size(); ++i) {
+        leases[i].info = infos[i];
+        if (infos[i].source_rate == infos[i].sample_rate)
+          continue; // streamed from its file
+        auto name = "m" + infos[i].media_id.substr(0, 16) + "-" +
+                    std::to_string(infos[i].sample_rate);
+        leases[i].shm_name = name;
+        if (!self->state.resampled.count("/loophole." + std::to_string(getpid()) + "." + name) &&
+            planned.insert(name).second)
+          todo.push_back(i);
+      }
+      std::vector<std::shared_ptr<media::shared_memory>> made(infos.size());
+      try {
+        parallel_for(todo.size(), threads, [&](size_t t) {
+          const auto i = todo[t];
+          auto decoded = media::decode_resampled(infos[i].path, infos[i].sample_rate,
+                                                 quality_of(ctx->config.resample_quality));
+          if (decoded.frames != infos[i].frames || decoded.channels != infos[i].channels)
+            throw media::media_error(media::failure::unreadable,
+                                     infos[i].path + ": changed since it was probed");
+          auto mem = std::make_shared<media::shared_memory>(media::shared_memory::create(
+            leases[i].shm_name, decoded.samples.size() * sizeof(float)));
+          std::memcpy(mem->data(), decoded.samples.data(), decoded.samples.size() * sizeof(float));
+          made[i] = std::move(mem);
+        });
+      } catch (const media::media_error& e) {
+        return to_error(e);
+      }
+      for (size_t i = 0; i < infos.size(); ++i) {
+        if (leases[i].shm_name.empty())
+          continue;
+        const auto full = "/loophole." + std::to_string(getpid()) + "." + leases[i].shm_name;
+        auto& r = self->state.resampled[full];
+        if (made[i])
+          r.memory = made[i];
+        ++r.leases;
+        leases[i].shm_name = full;
+        leases[i].bytes = r.memory->size();
+      }
+      return leases;
+    },
+    [self](atoms::release_atom, const std::vector<std::string>& names) {
+      for (const auto& name : names) {
+        auto it = self->state.resampled.find(name);
+        if (it != self->state.resampled.end() && --it->second.leases == 0)
+          self->state.resampled.erase(it);
+      }
+    },
+  };
+}
+
+} // namespace loophole::actors

@@ -1,0 +1,45 @@
+#pragma once
+
+// The timeline resolver: turns a session document (musical and clock time,
+// paths) into a RenderGraph in sample time (specification section 5), with
+// the media it plays probed by the media pool. The graph it builds is
+// validated before anyone sees it.
+//
+// The resolution itself is the pure function `resolve_timeline`, so it can be
+// tested without actors.
+
+#include "actors/pulse_context.hpp"
+#include "caf/expected.hpp"
+#include "caf/replies_to.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "messages/type_ids.hpp"
+
+namespace loophole::actors {
+
+using timeline_resolver_actor = caf::typed_actor<caf::replies_to<
+  atoms::resolve_atom, messages::session_document, messages::render_settings>::with<
+  messages::render_plan>>;
+
+/// Frames at `rate` of a time value, at `bpm` for beats: round half away
+/// from zero of value * 60 / bpm * rate (beats), value * rate (seconds).
+int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noexcept;
+
+/// The unique media paths of the audible tracks, in first-use order.
+std::vector<std::string> media_paths_of(const messages::session_document& doc);
+
+/// Builds the render plan. `media` holds the probe of each path of
+/// `media_paths_of(doc)`, in that order. Errors name the JSON path.
+caf::expected<messages::render_plan> resolve_timeline(const messages::session_document& doc,
+                                                      const messages::render_settings& settings,
+                                                      const std::vector<messages::media_info>& media);
+
+struct timeline_resolver_state {
+  static inline const char* name = "timeline_resolver";
+};
+
+timeline_resolver_actor::behavior_type
+timeline_resolver(timeline_resolver_actor::stateful_pointer<timeline_resolver_state> self);
+
+} // namespace loophole::actors

@@ -1,0 +1,211 @@
+// loophole-signal: a stateless DSP worker. Pulse starts it, hands it render
+// graphs and tasks over ZeroMQ, and the audio through shared memory; it never
+// opens a media file. It sends a heartbeat from its own loop, so a loop stuck
+// inside a node is seen by its supervisor as silence.
+
+#include <sysexits.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include "media/media_error.hpp"
+#include "media/shared_memory.hpp"
+#include "messages/wire/signal_protocol.hpp"
+#include "signal/bus_layout.hpp"
+#include "signal/partition_executor.hpp"
+
+namespace {
+
+using namespace loophole;
+using clock_type = std::chrono::steady_clock;
+
+struct loaded_job {
+  signal::render_graph graph;
+  signal::bus_layout layout;
+  media::shared_memory bus;
+  uint32_t slots = 0;
+  std::map<uint32_t, signal::partition_executor> executors;
+};
+
+class worker {
+public:
+  worker(std::string endpoint, std::string instance, std::chrono::milliseconds heartbeat)
+    : instance_(std::move(instance)), heartbeat_(heartbeat) {
+    socket_.set(zmq::sockopt::routing_id, instance_);
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::max_frame_bytes));
+    socket_.set(zmq::sockopt::sndhwm, 0);
+    socket_.set(zmq::sockopt::rcvhwm, 0);
+    socket_.connect(endpoint);
+  }
+
+  int run() {
+    send(wire::hello{wire::protocol_version, static_cast<int64_t>(getpid()), instance_,
+                     "loophole-signal " LOOPHOLE_VERSION});
+    last_heartbeat_ = clock_type::now();
+    for (;;) {
+      zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, heartbeat_);
+      beat_if_due();
+      while (true) {
+        zmq::message_t msg;
+        if (!socket_.recv(msg, zmq::recv_flags::dontwait))
+          break;
+        if (!handle(msg.to_string_view()))
+          return EX_OK;
+        beat_if_due();
+      }
+    }
+  }
+
+private:
+  void send(const wire::message& m) {
+    auto frame = wire::encode(m);
+    socket_.send(zmq::buffer(frame), zmq::send_flags::none);
+  }
+
+  void beat_if_due() {
+    const auto now = clock_type::now();
+    if (now - last_heartbeat_ < heartbeat_)
+      return;
+    last_heartbeat_ = now;
+    send(wire::heartbeat{++beats_, tasks_done_});
+  }
+
+  void fail(uint64_t job, uint64_t task, uint32_t code, std::string message) {
+    send(wire::failure{job, task, code, std::move(message)});
+  }
+
+  // Returns false when told to shut down.
+  bool handle(std::string_view frame) {
+    auto decoded = wire::decode(frame);
+    if (!decoded.value) {
+      fail(0, 0, wire::failure_code::protocol, instance_ + ": " + decoded.error);
+      return true;
+    }
+    auto& msg = *decoded.value;
+    if (auto* load = std::get_if<wire::load_job>(&msg))
+      on_load(*load);
+    else if (auto* task = std::get_if<wire::render_task>(&msg))
+      on_task(*task);
+    else if (auto* unload = std::get_if<wire::unload_job>(&msg))
+      jobs_.erase(unload->job);
+    else if (std::holds_alternative<wire::shutdown>(msg))
+      return false;
+    else
+      fail(0, 0, wire::failure_code::protocol,
+           instance_ + ": unexpected message from Pulse");
+    return true;
+  }
+
+  void on_load(wire::load_job& m) {
+    if (auto err = signal::validate(m.graph))
+      return fail(m.job, 0, wire::failure_code::bad_graph, err->to_string(m.graph));
+    if (m.segment_frames == 0 || m.slots == 0 || m.block_frames == 0)
+      return fail(m.job, 0, wire::failure_code::protocol, "load_job: empty segments");
+    auto layout = signal::bus_layout::make(m.graph, m.segment_frames);
+    if (m.bus_bytes < layout.slot_bytes * m.slots)
+      return fail(m.job, 0, wire::failure_code::protocol,
+                  "load_job: the bus is smaller than its slots");
+    try {
+      loaded_job job{std::move(m.graph), layout, media::shared_memory::open(m.bus_shm, m.bus_bytes),
+                     m.slots, {}};
+      for (auto p : m.partitions) {
+        if (p >= job.graph.partitions.size())
+          return fail(m.job, 0, wire::failure_code::protocol,
+                      "load_job: partition " + std::to_string(p) + " does not exist");
+        job.executors.emplace(p, signal::partition_executor(job.graph, p, layout, m.block_frames));
+      }
+      jobs_.erase(m.job);
+      jobs_.emplace(m.job, std::move(job));
+    } catch (const media::media_error& e) {
+      return fail(m.job, 0, wire::failure_code::worker_failed, instance_ + ": " + e.what());
+    }
+    send(wire::job_ready{m.job});
+  }
+
+  void on_task(const wire::render_task& t) {
+    auto it = jobs_.find(t.job);
+    if (it == jobs_.end())
+      return fail(t.job, t.task, wire::failure_code::protocol, "task for an unknown job");
+    auto& job = it->second;
+    auto ex = job.executors.find(t.partition);
+    if (ex == job.executors.end() || t.slot >= job.slots || t.frames == 0 ||
+        t.frames > job.layout.segment_frames)
+      return fail(t.job, t.task, wire::failure_code::protocol, "task outside the loaded job");
+    const auto start = clock_type::now();
+    std::byte* slot = job.bus.data() + t.slot * job.layout.slot_bytes;
+    ex->second.run_rt(t.first_frame, t.frames, slot);
+    if (auto bad = ex->second.non_finite_node())
+      return fail(t.job, t.task, wire::failure_code::worker_failed,
+                  "node " + std::to_string(*bad) + " ('" + job.graph.nodes[*bad].label +
+                    "') produced NaN or infinity at frames " + std::to_string(t.first_frame) +
+                    ".." + std::to_string(t.first_frame + t.frames));
+    double peak = 0;
+    if (job.graph.nodes[job.graph.output_node].partition == t.partition)
+      peak = sink_peak(job, slot, t.frames);
+    ++tasks_done_;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start);
+    send(wire::task_done{t.job, t.task, peak, static_cast<uint64_t>(ns.count())});
+  }
+
+  static double sink_peak(const loaded_job& job, const std::byte* slot, uint32_t frames) {
+    const auto n = size_t{frames} * job.layout.sink_channels;
+    const auto* sink = slot + job.layout.sink_offset;
+    const bool is_float = signal::param_or(job.graph.nodes[job.graph.output_node], "bits", 0) == 0;
+    if (is_float) {
+      const auto* x = reinterpret_cast<const float*>(sink);
+      float m = 0;
+      for (size_t i = 0; i < n; ++i)
+        m = std::max(m, std::fabs(x[i]));
+      return static_cast<double>(m);
+    }
+    const auto* x = reinterpret_cast<const int32_t*>(sink);
+    int64_t m = 0;
+    for (size_t i = 0; i < n; ++i)
+      m = std::max(m, std::abs(int64_t{x[i]}));
+    return static_cast<double>(m) / 2147483648.0;
+  }
+
+  std::string instance_;
+  std::chrono::milliseconds heartbeat_;
+  zmq::context_t ctx_{1};
+  zmq::socket_t socket_{ctx_, zmq::socket_type::dealer};
+  clock_type::time_point last_heartbeat_;
+  uint64_t beats_ = 0;
+  uint64_t tasks_done_ = 0;
+  std::map<uint64_t, loaded_job> jobs_;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"loophole-signal: the DSP worker of the Loophole render engine.\n"
+               "Started and supervised by `loophole`; not meant to be run by hand."};
+  std::string endpoint, instance;
+  unsigned heartbeat_ms = 200;
+  app.add_option("--endpoint", endpoint, "Pulse's ZeroMQ endpoint")->required();
+  app.add_option("--instance", instance, "routing id Pulse gave this instance")->required();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")
+    ->check(CLI::Range(10u, 60000u));
+  app.set_version_flag("--version", "loophole-signal " LOOPHOLE_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? EX_OK : EX_USAGE;
+  }
+  try {
+    worker w{endpoint, instance, std::chrono::milliseconds{heartbeat_ms}};
+    return w.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loophole-signal %s: %s\n", instance.c_str(), e.what());
+    return EX_SOFTWARE;
+  }
+}

@@ -1,0 +1,401 @@
+#include "apps/loophole/render_command.hpp"
+
+#include <signal.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "actors/pulse.hpp"
+#include "actors/render_orchestrator.hpp"
+#include "actors/session.hpp"
+#include "actors/timeline_resolver.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+#include "config/engine_config.hpp"
+#include "drivers/signal_router.hpp"
+#include "kernel/actor_system.hpp"
+#include "kernel/child_process.hpp"
+#include "kernel/error.hpp"
+#include "media/output_file.hpp"
+#include "media/shared_memory.hpp"
+
+namespace loophole::apps {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// "12.5" or "12.5s" seconds, "16b" beats, "48000smp" samples.
+messages::time_value parse_time(const std::string& text) {
+  static const std::regex re{R"(^([0-9]+(\.[0-9]+)?)(s|b|smp)?$)"};
+  std::smatch m;
+  if (!std::regex_match(text, m, re))
+    throw usage_error("--range: \"" + text +
+                      "\" is not a time (12.5 or 12.5s seconds, 16b beats, 48000smp samples)");
+  messages::time_value t;
+  t.value = std::stod(m[1]);
+  const auto unit = m[3].str();
+  t.unit = unit == "b"     ? messages::time_unit::beats
+           : unit == "smp" ? messages::time_unit::samples
+                           : messages::time_unit::seconds;
+  if (t.unit == messages::time_unit::samples && m[2].matched)
+    throw usage_error("--range: samples are whole numbers");
+  return t;
+}
+
+messages::time_range parse_range(const std::string& text) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos)
+    throw usage_error("--range: give START:END, e.g. 10:20 (seconds) or 16b:32b (beats)");
+  return {parse_time(text.substr(0, colon)), parse_time(text.substr(colon + 1))};
+}
+
+std::string signal_executable(const config::engine_config& cfg) {
+  if (!cfg.executable.empty())
+    return cfg.executable;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "loophole-signal").string();
+}
+
+std::string dbfs(double peak) {
+  if (peak <= 0)
+    return "-inf dBFS";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f dBFS", 20.0 * std::log10(peak));
+  return buf;
+}
+
+std::string duration_text(double seconds) {
+  char buf[32];
+  const auto minutes = static_cast<long>(seconds / 60);
+  std::snprintf(buf, sizeof buf, "%ld:%06.3f", minutes, seconds - 60.0 * static_cast<double>(minutes));
+  return buf;
+}
+
+int report_error(const render_options& o, int code, const std::string& message) {
+  std::fprintf(stderr, "loophole: error: %s\n", message.c_str());
+  if (o.json)
+    std::printf("%s\n", json{{"error", {{"exit_code", code}, {"message", message}}}}.dump().c_str());
+  return code;
+}
+
+int report_error(const render_options& o, const caf::error& err) {
+  return report_error(o, kernel::exit_code_of(err), kernel::describe(err));
+}
+
+json plan_to_json(const messages::render_plan& plan) {
+  const auto& g = plan.graph;
+  json media = json::array();
+  for (const auto& m : plan.media)
+    media.push_back({{"path", m.path},
+                     {"media_id", m.media_id},
+                     {"channels", m.channels},
+                     {"source_rate", m.source_rate},
+                     {"frames", m.frames},
+                     {"resampled", m.source_rate != m.sample_rate}});
+  json nodes = json::array();
+  for (const auto& n : g.nodes) {
+    json params = json::object();
+    for (const auto& p : n.params)
+      params[p.name] = p.value;
+    json node{{"id", n.id},
+              {"label", n.label},
+              {"kind", std::string{signal::to_string(n.kind)}},
+              {"partition", g.partitions[n.partition].label},
+              {"channels", n.channels},
+              {"inputs", n.inputs},
+              {"params", params}};
+    if (n.media)
+      node["media"] = {{"media", n.media->media_index},
+                       {"timeline_start", n.media->timeline_start},
+                       {"source_offset", n.media->source_offset},
+                       {"length", n.media->length}};
+    nodes.push_back(node);
+  }
+  json partitions = json::array();
+  for (const auto& p : g.partitions)
+    partitions.push_back(p.label);
+  return {{"sample_rate", g.sample_rate},
+          {"first_frame", g.first_frame},
+          {"frame_count", g.frame_count},
+          {"duration_seconds", static_cast<double>(g.frame_count) / g.sample_rate},
+          {"partitions", partitions},
+          {"media", media},
+          {"nodes", nodes},
+          {"notes", plan.notes}};
+}
+
+void print_plan(const messages::render_plan& plan, bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", plan_to_json(plan).dump(2).c_str());
+    return;
+  }
+  const auto& g = plan.graph;
+  std::printf("Render plan: %lld frames (%s) from frame %lld at %u Hz\n",
+              static_cast<long long>(g.frame_count),
+              duration_text(static_cast<double>(g.frame_count) / g.sample_rate).c_str(),
+              static_cast<long long>(g.first_frame), g.sample_rate);
+  std::printf("Media:\n");
+  for (const auto& m : plan.media)
+    std::printf("  %s  %s  %u ch  %u Hz%s\n", m.media_id.substr(0, 12).c_str(), m.path.c_str(),
+                m.channels, m.source_rate,
+                m.source_rate != m.sample_rate ? "  (resampled)" : "");
+  for (size_t p = 0; p < g.partitions.size(); ++p) {
+    std::printf("Partition %zu '%s':\n", p, g.partitions[p].label.c_str());
+    for (const auto& n : g.nodes) {
+      if (n.partition != p)
+        continue;
+      std::printf("  #%-3u %-12s %-28s", n.id, std::string{signal::to_string(n.kind)}.c_str(),
+                  n.label.c_str());
+      if (!n.inputs.empty()) {
+        std::printf(" <-");
+        for (auto in : n.inputs)
+          std::printf(" #%u", in);
+      }
+      if (n.media)
+        std::printf("  plays frames %lld..%lld of media %u at %lld",
+                    static_cast<long long>(n.media->source_offset),
+                    static_cast<long long>(n.media->source_offset + n.media->length),
+                    n.media->media_index, static_cast<long long>(n.media->timeline_start));
+      std::printf("\n");
+    }
+  }
+  for (const auto& note : plan.notes)
+    std::printf("Note: %s\n", note.c_str());
+}
+
+// Turns SIGINT and SIGTERM into an orderly stop: the actors are told to quit,
+// which removes the temporary output and stops the Signal instances.
+class interrupt_watcher {
+public:
+  interrupt_watcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
+    sigaddset(&set_, SIGUSR2); // our own wake-up at exit
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr); // before any other thread exists
+  }
+
+  void start(caf::actor target) {
+    thread_ = std::thread([this, target] {
+      int sig = 0;
+      sigwait(&set_, &sig);
+      if (sig == SIGUSR2)
+        return; // our own wake-up at exit
+      interrupted_ = sig;
+      caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+    });
+  }
+
+  ~interrupt_watcher() {
+    if (thread_.joinable()) {
+      pthread_kill(thread_.native_handle(), SIGUSR2);
+      thread_.join();
+    }
+  }
+
+  int interrupted() const { return interrupted_; }
+
+private:
+  sigset_t set_;
+  std::thread thread_;
+  std::atomic<int> interrupted_{0};
+};
+
+} // namespace
+
+int run_render(const render_options& o) {
+  // -- everything that can be checked before starting anything --------------
+  config::config_report report;
+  config::engine_config cfg;
+  try {
+    cfg = config::load_config(o.config_file, config::process_env, report);
+  } catch (const config::config_error& e) {
+    return report_error(o, EX_CONFIG, e.what());
+  }
+  for (const auto& w : report.warnings)
+    std::fprintf(stderr, "loophole: warning: %s\n", w.c_str());
+
+  messages::render_settings settings;
+  try {
+    settings.output_path = o.output;
+    std::optional<media::output_format> format;
+    if (o.format) {
+      format = media::parse_output_format(*o.format);
+      if (!format)
+        throw usage_error("--format: unknown format \"" + *o.format +
+                          "\" (wav, rf64, flac, aiff, ogg, opus, mp3)");
+    } else {
+      format = media::format_of_path(o.output);
+      if (!format)
+        throw usage_error("cannot tell the format from \"" + o.output +
+                          "\": give it an extension (.wav, .flac, ...) or use --format");
+    }
+    settings.format = std::string{media::to_string(*format)};
+    settings.bits = static_cast<uint16_t>(o.bits.value_or(cfg.bits));
+    if (media::is_lossy(*format))
+      settings.bits = 0;
+    else if (*format == media::output_format::flac && !o.bits && settings.bits != 16 &&
+             settings.bits != 24 && settings.bits != 8)
+      settings.bits = 24; // the configured default is for WAV-like formats
+    if (auto why = media::check_bits(*format, settings.bits); !why.empty())
+      throw usage_error("--bits " + std::to_string(settings.bits) + ": " + settings.format + " " +
+                        why);
+    settings.dither = cfg.dither;
+    if (o.dither) {
+      if (*o.dither != "tpdf" && *o.dither != "none")
+        throw usage_error("--dither: \"" + *o.dither + "\" is not tpdf or none");
+      settings.dither = *o.dither == "tpdf";
+    }
+    settings.dither_seed = o.dither_seed.value_or(cfg.dither_seed);
+    settings.workers = o.workers.value_or(cfg.workers);
+    if (o.range)
+      settings.range = parse_range(*o.range);
+    settings.force = o.force;
+    settings.vbr_quality = o.quality.value_or(cfg.vbr_quality);
+    settings.segment_frames = cfg.segment_frames;
+    settings.block_frames = cfg.block_frames;
+    settings.segments_in_flight = cfg.segments_in_flight;
+    if (!o.dry_run && !o.force && std::filesystem::exists(o.output))
+      return report_error(o, EX_CANTCREAT, o.output + ": exists (use --force to replace it)");
+  } catch (const usage_error& e) {
+    return report_error(o, EX_USAGE, e.what());
+  }
+  progress_mode mode = progress_mode::none;
+  if (o.progress == "bar" || (o.progress == "auto" && isatty(STDERR_FILENO) && !o.json))
+    mode = progress_mode::bar;
+  else if (o.progress == "json")
+    mode = progress_mode::json;
+
+  auto ctx = std::make_shared<actors::pulse_context>();
+  ctx->config = cfg;
+  ctx->signal_executable = signal_executable(cfg);
+  if (!o.dry_run && access(ctx->signal_executable.c_str(), X_OK) != 0)
+    return report_error(o, EX_UNAVAILABLE,
+                        "the Signal worker " + ctx->signal_executable +
+                          " is missing or not executable (set signal.executable)");
+
+  // -- Pulse ------------------------------------------------------------------
+  interrupt_watcher interrupts;
+  media::shared_memory::remove_orphans();
+  kernel::process_reaper reaper;
+  std::string runtime_dir;
+  std::unique_ptr<drivers::signal_router> router;
+  try {
+    runtime_dir = drivers::make_runtime_dir();
+    router = std::make_unique<drivers::signal_router>("ipc://" + runtime_dir + "/signal");
+  } catch (const std::exception& e) {
+    drivers::remove_runtime_dir(runtime_dir);
+    return report_error(o, EX_OSERR, e.what());
+  }
+  ctx->reaper = &reaper;
+  ctx->router = router.get();
+  int code = EX_OK;
+  {
+    caf::actor_system_config sys_cfg;
+    kernel::configure(sys_cfg);
+    caf::actor_system sys{sys_cfg};
+    auto root = actors::start_pulse(sys, ctx);
+    interrupts.start(root);
+    {
+      caf::scoped_actor self{sys};
+      auto session = caf::actor_cast<actors::session_actor>(kernel::lookup(sys, actors::names::session));
+      auto resolver = caf::actor_cast<actors::timeline_resolver_actor>(
+        kernel::lookup(sys, actors::names::resolver));
+      auto renderer = caf::actor_cast<actors::render_orchestrator_actor>(
+        kernel::lookup(sys, actors::names::orchestrator));
+      std::optional<messages::session_document> doc;
+      std::optional<messages::render_plan> plan;
+      caf::error failure;
+      self->request(session, caf::infinite, atoms::load_atom::value, o.session)
+        .receive([&](messages::session_document& d) { doc = std::move(d); },
+                 [&](caf::error& e) { failure = std::move(e); });
+      if (doc)
+        self->request(resolver, caf::infinite, atoms::resolve_atom::value, *doc, settings)
+          .receive([&](messages::render_plan& p) { plan = std::move(p); },
+                   [&](caf::error& e) { failure = std::move(e); });
+      if (plan && !o.dry_run) {
+        const auto format = *media::parse_output_format(settings.format);
+        if (auto why = media::check_encoding(format, settings.bits, plan->graph.sample_rate);
+            !why.empty())
+          failure = kernel::make_error(kernel::errc::usage, o.output + ": " + settings.format +
+                                                              " " + why);
+      }
+      if (failure) {
+        code = interrupts.interrupted() ? 128 + interrupts.interrupted()
+                                        : report_error(o, failure);
+      } else if (o.dry_run) {
+        print_plan(*plan, o.json);
+      } else {
+        caf::actor printer;
+        if (mode != progress_mode::none)
+          printer = spawn_progress_printer(sys, mode);
+        const auto started = std::chrono::steady_clock::now();
+        self->request(renderer, caf::infinite, atoms::render_atom::value, *plan, settings, printer)
+          .receive(
+            [&](messages::render_summary& s) {
+              const double wall =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+              const double duration = static_cast<double>(s.frames) / s.sample_rate;
+              if (o.json) {
+                std::printf("%s\n",
+                            json{{"file", s.output_path},
+                                 {"format", s.format},
+                                 {"bits", s.bits},
+                                 {"channels", s.channels},
+                                 {"sample_rate", s.sample_rate},
+                                 {"frames", s.frames},
+                                 {"duration_seconds", duration},
+                                 {"peak", s.peak},
+                                 {"peak_dbfs", s.peak > 0 ? 20.0 * std::log10(s.peak) : -999.0},
+                                 {"time_taken_seconds", wall},
+                                 {"realtime_factor", wall > 0 ? duration / wall : 0.0},
+                                 {"workers", s.workers}}
+                              .dump()
+                              .c_str());
+              } else {
+                std::printf("Wrote %s: %s, %u Hz, %s, %u channels, peak %s; "
+                            "rendered in %.2f s (%.0fx realtime) by %u Signal instances\n",
+                            s.output_path.c_str(), duration_text(duration).c_str(), s.sample_rate,
+                            s.bits == 0 ? "32-bit float" : (std::to_string(s.bits) + "-bit").c_str(),
+                            s.channels, dbfs(s.peak).c_str(), wall, wall > 0 ? duration / wall : 0.0,
+                            s.workers);
+              }
+              for (const auto& note : plan->notes)
+                std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
+            },
+            [&](caf::error& e) {
+              code = interrupts.interrupted()
+                       ? report_error(o, 128 + interrupts.interrupted(), "interrupted; " +
+                                                                           o.output + " untouched")
+                       : report_error(o, e);
+            });
+        if (printer)
+          self->send_exit(printer, caf::exit_reason::user_shutdown);
+      }
+    }
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+  }
+  router.reset();
+  reaper.terminate_all(std::chrono::milliseconds{1000});
+  drivers::remove_runtime_dir(runtime_dir);
+  return code;
+}
+
+} // namespace loophole::apps

@@ -1,0 +1,33 @@
+#pragma once
+
+// `loophole render SESSION -o OUT`: the whole path from a session file to a
+// mixdown on disk, through Pulse's actors and supervised Signal processes.
+
+#include <optional>
+#include <string>
+
+#include "apps/loophole/progress_printer.hpp"
+
+namespace loophole::apps {
+
+struct render_options {
+  std::string session;
+  std::string output;
+  std::optional<std::string> format;
+  std::optional<unsigned> bits;
+  std::optional<unsigned> workers;
+  std::optional<std::string> range;
+  std::optional<std::string> dither; // tpdf | none
+  std::optional<uint64_t> dither_seed;
+  std::optional<double> quality;
+  std::optional<std::string> config_file;
+  std::string progress = "auto";
+  bool dry_run = false;
+  bool json = false;
+  bool force = false;
+};
+
+/// Runs the command; returns the process exit code (sysexits).
+int run_render(const render_options& options);
+
+} // namespace loophole::apps

@@ -1,0 +1,329 @@
+#include "drivers/session_file.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace loophole::drivers {
+
+namespace {
+
+using json = nlohmann::json;
+using messages::time_unit;
+using messages::time_value;
+
+// Walks the document, keeping the JSON pointer of where it is for errors.
+class checker {
+public:
+  explicit checker(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& pointer, const std::string& reason) const {
+    throw session_error(session_error::kind::invalid,
+                        file_ + ": " + (pointer.empty() ? "/" : pointer) + ": " + reason);
+  }
+
+  static std::string show(const json& v) {
+    auto s = v.dump();
+    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+  }
+
+  void only_keys(const json& obj, const std::string& at, std::initializer_list<const char*> keys) {
+    for (const auto& [k, v] : obj.items()) {
+      bool known = false;
+      for (const char* allowed : keys)
+        known = known || k == allowed;
+      if (!known)
+        fail(at + "/" + k, "unknown key (allowed: " + join(keys) + ")");
+    }
+  }
+
+  const json& object(const json& parent, const std::string& at, const char* key, bool required) {
+    static const json empty = json::object();
+    auto it = parent.find(key);
+    if (it == parent.end()) {
+      if (required)
+        fail(at, std::string{"missing required key '"} + key + "'");
+      return empty;
+    }
+    if (!it->is_object())
+      fail(at + "/" + key, show(*it) + " is not an object");
+    return *it;
+  }
+
+  double number(const json& parent, const std::string& at, const char* key, double fallback,
+                double lo, double hi, bool required = false) {
+    auto it = parent.find(key);
+    if (it == parent.end()) {
+      if (required)
+        fail(at, std::string{"missing required key '"} + key + "'");
+      return fallback;
+    }
+    const auto where = at + "/" + key;
+    if (!it->is_number())
+      fail(where, show(*it) + " is not a number");
+    double v = it->get<double>();
+    if (!std::isfinite(v))
+      fail(where, "is not finite");
+    if (v < lo)
+      fail(where, show(*it) + " is below the minimum " + trim(lo));
+    if (v > hi)
+      fail(where, show(*it) + " is above the maximum " + trim(hi));
+    return v;
+  }
+
+  int64_t integer(const json& parent, const std::string& at, const char* key, int64_t fallback,
+                  int64_t lo, int64_t hi, bool required = false) {
+    auto it = parent.find(key);
+    if (it == parent.end()) {
+      if (required)
+        fail(at, std::string{"missing required key '"} + key + "'");
+      return fallback;
+    }
+    const auto where = at + "/" + key;
+    if (!it->is_number_integer())
+      fail(where, show(*it) + " is not an integer");
+    auto v = it->get<int64_t>();
+    if (v < lo || v > hi)
+      fail(where, show(*it) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "]");
+    return v;
+  }
+
+  bool boolean(const json& parent, const std::string& at, const char* key, bool fallback) {
+    auto it = parent.find(key);
+    if (it == parent.end())
+      return fallback;
+    if (!it->is_boolean())
+      fail(at + "/" + key, show(*it) + " is not true or false");
+    return it->get<bool>();
+  }
+
+  std::string string(const json& parent, const std::string& at, const char* key,
+                     const std::string& fallback, bool required = false, size_t max_len = 4096) {
+    auto it = parent.find(key);
+    if (it == parent.end()) {
+      if (required)
+        fail(at, std::string{"missing required key '"} + key + "'");
+      return fallback;
+    }
+    if (!it->is_string())
+      fail(at + "/" + key, show(*it) + " is not a string");
+    auto s = it->get<std::string>();
+    if (s.size() > max_len)
+      fail(at + "/" + key, "is longer than " + std::to_string(max_len) + " bytes");
+    return s;
+  }
+
+  time_value time(const json& parent, const std::string& at, const char* key) {
+    const auto where = at + "/" + key;
+    const auto& v = parent.at(key);
+    if (!v.is_object() || v.size() != 1)
+      fail(where, show(v) + " is not a time value: give exactly one of {\"beats\": x}, "
+                            "{\"seconds\": x} or {\"samples\": n}");
+    const auto& [unit, amount] = *v.items().begin();
+    time_value t;
+    if (unit == "beats")
+      t.unit = time_unit::beats;
+    else if (unit == "seconds")
+      t.unit = time_unit::seconds;
+    else if (unit == "samples")
+      t.unit = time_unit::samples;
+    else
+      fail(where + "/" + unit, "unknown time unit (beats, seconds or samples)");
+    if (t.unit == time_unit::samples ? !amount.is_number_integer() : !amount.is_number())
+      fail(where + "/" + unit, show(amount) + (t.unit == time_unit::samples
+                                                 ? " is not an integer"
+                                                 : " is not a number"));
+    t.value = amount.get<double>();
+    if (!std::isfinite(t.value) || t.value < 0 || t.value > 1.0e12)
+      fail(where + "/" + unit, show(amount) + " is not a time in [0, 1e12]");
+    return t;
+  }
+
+  messages::fade_spec fade(const json& parent, const std::string& at, const char* key) {
+    const auto& f = object(parent, at, key, true);
+    const auto where = at + "/" + key;
+    only_keys(f, where, {"length", "shape"});
+    if (!f.contains("length"))
+      fail(where, "missing required key 'length'");
+    messages::fade_spec spec;
+    spec.length = time(f, where, "length");
+    spec.shape = string(f, where, "shape", "linear");
+    static const std::set<std::string> shapes{"linear", "equal_power", "exponential", "s_curve"};
+    if (!shapes.count(spec.shape))
+      fail(where + "/shape",
+           "\"" + spec.shape + "\" is not one of linear, equal_power, exponential, s_curve");
+    return spec;
+  }
+
+private:
+  static std::string join(std::initializer_list<const char*> keys) {
+    std::string out;
+    for (const char* k : keys)
+      out += (out.empty() ? "" : ", ") + std::string{k};
+    return out;
+  }
+
+  static std::string trim(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  }
+
+  std::string file_;
+};
+
+} // namespace
+
+messages::session_document parse_session(const std::string& text, const std::string& path) {
+  checker c{path};
+  if (text.size() > max_session_bytes)
+    c.fail("", "the file is larger than " + std::to_string(max_session_bytes >> 20) + " MiB");
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw session_error(session_error::kind::invalid,
+                        path + ": not valid JSON (byte " + std::to_string(e.byte) + "): " +
+                          e.what());
+  }
+  if (!root.is_object())
+    c.fail("", "a session is a JSON object");
+  c.only_keys(root, "", {"format", "version", "sample_rate", "tempo", "metadata", "master",
+                         "tracks", "$schema"});
+  if (c.string(root, "", "format", "", true) != "loophole-session")
+    c.fail("/format", "must be \"loophole-session\"");
+  messages::session_document doc;
+  doc.path = path;
+  auto version = c.integer(root, "", "version", 0, 0, INT32_MAX, true);
+  if (version != messages::session_document::current_version)
+    c.fail("/version", "version " + std::to_string(version) +
+                         " is not supported (this build reads version 1)");
+  doc.sample_rate = static_cast<uint32_t>(c.integer(root, "", "sample_rate", 0, 8000, 384000, true));
+
+  const auto& tempo = c.object(root, "", "tempo", false);
+  c.only_keys(tempo, "/tempo", {"bpm", "time_signature"});
+  doc.bpm = c.number(tempo, "/tempo", "bpm", 120.0, 1.0e-3, 999.0);
+  if (doc.bpm <= 0)
+    c.fail("/tempo/bpm", "must be above 0");
+  if (auto it = tempo.find("time_signature"); it != tempo.end()) {
+    if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number_integer() ||
+        !(*it)[1].is_number_integer())
+      c.fail("/tempo/time_signature", "must be [beats per bar, beat unit], e.g. [4, 4]");
+    auto beats = (*it)[0].get<int64_t>(), unit = (*it)[1].get<int64_t>();
+    if (beats < 1 || beats > 64)
+      c.fail("/tempo/time_signature/0", "beats per bar must be in [1, 64]");
+    if (unit != 1 && unit != 2 && unit != 4 && unit != 8 && unit != 16 && unit != 32)
+      c.fail("/tempo/time_signature/1", "the beat unit must be 1, 2, 4, 8, 16 or 32");
+    doc.beats_per_bar = static_cast<uint32_t>(beats);
+    doc.beat_unit = static_cast<uint32_t>(unit);
+  }
+
+  const auto& meta = c.object(root, "", "metadata", false);
+  c.only_keys(meta, "/metadata", {"title", "artist", "comment", "date"});
+  doc.metadata.title = c.string(meta, "/metadata", "title", "", false, 256);
+  doc.metadata.artist = c.string(meta, "/metadata", "artist", "", false, 256);
+  doc.metadata.comment = c.string(meta, "/metadata", "comment", "", false, 1024);
+  doc.metadata.date = c.string(meta, "/metadata", "date", "", false, 10);
+  static const std::regex date_re{R"(\d{4}-\d{2}-\d{2})"};
+  if (!doc.metadata.date.empty() && !std::regex_match(doc.metadata.date, date_re))
+    c.fail("/metadata/date", "\"" + doc.metadata.date + "\" is not a date YYYY-MM-DD");
+
+  const auto& master = c.object(root, "", "master", false);
+  c.only_keys(master, "/master", {"gain_db", "channels"});
+  doc.master_gain_db = c.number(master, "/master", "gain_db", 0.0, -144.0, 24.0);
+  doc.master_channels = static_cast<uint16_t>(c.integer(master, "/master", "channels", 2, 2, 2));
+
+  auto tracks_it = root.find("tracks");
+  if (tracks_it == root.end())
+    c.fail("", "missing required key 'tracks'");
+  if (!tracks_it->is_array())
+    c.fail("/tracks", "is not an array");
+  if (tracks_it->size() > 4096)
+    c.fail("/tracks", "more than 4096 tracks");
+  const auto base = std::filesystem::path{path}.parent_path();
+  static const std::regex id_re{R"([A-Za-z0-9_.-]{1,64})"};
+  std::set<std::string> ids;
+  for (size_t t = 0; t < tracks_it->size(); ++t) {
+    const auto& tj = (*tracks_it)[t];
+    const auto at = "/tracks/" + std::to_string(t);
+    if (!tj.is_object())
+      c.fail(at, "a track is an object");
+    c.only_keys(tj, at, {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips"});
+    messages::track_spec track;
+    track.id = c.string(tj, at, "id", "", true, 64);
+    if (!std::regex_match(track.id, id_re))
+      c.fail(at + "/id", "\"" + track.id + "\" is not an id of 1 to 64 letters, digits, _ . -");
+    if (!ids.insert(track.id).second)
+      c.fail(at + "/id", "\"" + track.id + "\" is the id of an earlier track too");
+    track.name = c.string(tj, at, "name", track.id, false, 256);
+    track.channels = static_cast<uint16_t>(c.integer(tj, at, "channels", 2, 1, 2));
+    track.gain_db = c.number(tj, at, "gain_db", 0.0, -144.0, 24.0);
+    track.pan = c.number(tj, at, "pan", 0.0, -1.0, 1.0);
+    track.mute = c.boolean(tj, at, "mute", false);
+    track.solo = c.boolean(tj, at, "solo", false);
+    if (auto cl = tj.find("clips"); cl != tj.end()) {
+      if (!cl->is_array())
+        c.fail(at + "/clips", "is not an array");
+      if (cl->size() > 65536)
+        c.fail(at + "/clips", "more than 65536 clips");
+      for (size_t k = 0; k < cl->size(); ++k) {
+        const auto& cj = (*cl)[k];
+        const auto cat = at + "/clips/" + std::to_string(k);
+        if (!cj.is_object())
+          c.fail(cat, "a clip is an object");
+        c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
+                              "fade_in", "fade_out"});
+        messages::clip_spec clip;
+        clip.media = c.string(cj, cat, "media", "", true);
+        if (clip.media.empty())
+          c.fail(cat + "/media", "is empty");
+        const std::filesystem::path media{clip.media};
+        clip.media_path = (media.is_absolute() ? media : base / media).lexically_normal().string();
+        if (!cj.contains("position"))
+          c.fail(cat, "missing required key 'position'");
+        clip.position = c.time(cj, cat, "position");
+        if (cj.contains("source_offset"))
+          clip.source_offset = c.time(cj, cat, "source_offset");
+        if (cj.contains("length")) {
+          clip.length = c.time(cj, cat, "length");
+          if (clip.length->value <= 0)
+            c.fail(cat + "/length", "must be longer than 0");
+        }
+        clip.gain_db = c.number(cj, cat, "gain_db", 0.0, -144.0, 24.0);
+        if (cj.contains("fade_in"))
+          clip.fade_in = c.fade(cj, cat, "fade_in");
+        if (cj.contains("fade_out"))
+          clip.fade_out = c.fade(cj, cat, "fade_out");
+        track.clips.push_back(std::move(clip));
+      }
+    }
+    doc.tracks.push_back(std::move(track));
+  }
+  return doc;
+}
+
+messages::session_document read_session_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw session_error(session_error::kind::not_found, path + ": no such file");
+  if (std::filesystem::is_directory(path, ec))
+    throw session_error(session_error::kind::not_found, path + ": is a directory");
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > max_session_bytes)
+    throw session_error(session_error::kind::invalid,
+                        path + ": the file is larger than " +
+                          std::to_string(max_session_bytes >> 20) + " MiB");
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw session_error(session_error::kind::not_found, path + ": cannot be read");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse_session(buf.str(), path);
+}
+
+} // namespace loophole::drivers

@@ -1,0 +1,472 @@
+// messages/type_ids.hpp: every type of the project's CAF type-ID block round-trips through
+// CAF 0.17's binary serializer and deserializer, optionals both present and absent. The
+// block is walked at compile time, so a type added to it without samples here does not
+// compile.
+
+#define BOOST_TEST_MODULE messages_caf_messages
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "caf/binary_deserializer.hpp"
+#include "caf/binary_serializer.hpp"
+#include "caf/error.hpp"
+
+#include "messages/render_messages.hpp"
+#include "messages/session_document.hpp"
+#include "messages/type_ids.hpp"
+
+using namespace loophole;
+using namespace loophole::messages;
+
+namespace {
+
+template <class T> struct tag {};
+
+// -- field-wise equality ------------------------------------------------------------------
+
+bool same_double(double a, double b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
+}
+
+void check_equal(const std::string& a, const std::string& b) {
+  BOOST_TEST(a == b);
+}
+
+template <class T> void check_equal(const std::vector<T>& a, const std::vector<T>& b);
+
+template <class T> void check_equal(const std::optional<T>& a, const std::optional<T>& b);
+
+void check_equal(const time_value& a, const time_value& b) {
+  BOOST_TEST((a.unit == b.unit));
+  BOOST_TEST(same_double(a.value, b.value));
+}
+
+void check_equal(const time_range& a, const time_range& b) {
+  check_equal(a.start, b.start);
+  check_equal(a.end, b.end);
+}
+
+void check_equal(const fade_spec& a, const fade_spec& b) {
+  check_equal(a.length, b.length);
+  BOOST_TEST(a.shape == b.shape);
+}
+
+void check_equal(const clip_spec& a, const clip_spec& b) {
+  BOOST_TEST(a.media == b.media);
+  BOOST_TEST(a.media_path == b.media_path);
+  check_equal(a.position, b.position);
+  check_equal(a.source_offset, b.source_offset);
+  check_equal(a.length, b.length);
+  BOOST_TEST(same_double(a.gain_db, b.gain_db));
+  check_equal(a.fade_in, b.fade_in);
+  check_equal(a.fade_out, b.fade_out);
+}
+
+void check_equal(const track_spec& a, const track_spec& b) {
+  BOOST_TEST(a.id == b.id);
+  BOOST_TEST(a.name == b.name);
+  BOOST_TEST(a.channels == b.channels);
+  BOOST_TEST(same_double(a.gain_db, b.gain_db));
+  BOOST_TEST(same_double(a.pan, b.pan));
+  BOOST_TEST(a.mute == b.mute);
+  BOOST_TEST(a.solo == b.solo);
+  check_equal(a.clips, b.clips);
+}
+
+void check_equal(const project_metadata& a, const project_metadata& b) {
+  BOOST_TEST(a.title == b.title);
+  BOOST_TEST(a.artist == b.artist);
+  BOOST_TEST(a.comment == b.comment);
+  BOOST_TEST(a.date == b.date);
+}
+
+void check_equal(const session_document& a, const session_document& b) {
+  BOOST_TEST(a.path == b.path);
+  BOOST_TEST(a.version == b.version);
+  BOOST_TEST(a.sample_rate == b.sample_rate);
+  BOOST_TEST(same_double(a.bpm, b.bpm));
+  BOOST_TEST(a.beats_per_bar == b.beats_per_bar);
+  BOOST_TEST(a.beat_unit == b.beat_unit);
+  check_equal(a.metadata, b.metadata);
+  BOOST_TEST(same_double(a.master_gain_db, b.master_gain_db));
+  BOOST_TEST(a.master_channels == b.master_channels);
+  check_equal(a.tracks, b.tracks);
+}
+
+void check_equal(const render_settings& a, const render_settings& b) {
+  BOOST_TEST(a.output_path == b.output_path);
+  BOOST_TEST(a.format == b.format);
+  BOOST_TEST(a.bits == b.bits);
+  BOOST_TEST(a.dither == b.dither);
+  BOOST_TEST(a.dither_seed == b.dither_seed);
+  BOOST_TEST(a.workers == b.workers);
+  check_equal(a.range, b.range);
+  BOOST_TEST(a.force == b.force);
+  BOOST_TEST(same_double(a.vbr_quality, b.vbr_quality));
+  BOOST_TEST(a.segment_frames == b.segment_frames);
+  BOOST_TEST(a.block_frames == b.block_frames);
+  BOOST_TEST(a.segments_in_flight == b.segments_in_flight);
+}
+
+void check_equal(const media_info& a, const media_info& b) {
+  BOOST_TEST(a.path == b.path);
+  BOOST_TEST(a.media_id == b.media_id);
+  BOOST_TEST(a.channels == b.channels);
+  BOOST_TEST(a.source_frames == b.source_frames);
+  BOOST_TEST(a.source_rate == b.source_rate);
+  BOOST_TEST(a.frames == b.frames);
+  BOOST_TEST(a.sample_rate == b.sample_rate);
+  BOOST_TEST(a.format == b.format);
+}
+
+void check_equal(const media_lease& a, const media_lease& b) {
+  check_equal(a.info, b.info);
+  BOOST_TEST(a.shm_name == b.shm_name);
+  BOOST_TEST(a.bytes == b.bytes);
+}
+
+void check_equal(const signal::media_region& a, const signal::media_region& b) {
+  BOOST_TEST(a.media_index == b.media_index);
+  BOOST_TEST(a.timeline_start == b.timeline_start);
+  BOOST_TEST(a.source_offset == b.source_offset);
+  BOOST_TEST(a.length == b.length);
+}
+
+void check_equal(const signal::render_graph& a, const signal::render_graph& b) {
+  BOOST_TEST(a.sample_rate == b.sample_rate);
+  BOOST_TEST((a.mode == b.mode));
+  BOOST_TEST(a.first_frame == b.first_frame);
+  BOOST_TEST(a.frame_count == b.frame_count);
+  BOOST_TEST(a.output_node == b.output_node);
+  BOOST_TEST_REQUIRE(a.media.size() == b.media.size());
+  for (size_t i = 0; i < a.media.size(); ++i) {
+    BOOST_TEST(a.media[i].media_id == b.media[i].media_id);
+    BOOST_TEST(a.media[i].channels == b.media[i].channels);
+    BOOST_TEST(a.media[i].frames == b.media[i].frames);
+  }
+  BOOST_TEST_REQUIRE(a.partitions.size() == b.partitions.size());
+  for (size_t i = 0; i < a.partitions.size(); ++i)
+    BOOST_TEST(a.partitions[i].label == b.partitions[i].label);
+  BOOST_TEST_REQUIRE(a.nodes.size() == b.nodes.size());
+  for (size_t i = 0; i < a.nodes.size(); ++i) {
+    const auto &x = a.nodes[i], &y = b.nodes[i];
+    BOOST_TEST_CONTEXT("node " << i) {
+      BOOST_TEST(x.id == y.id);
+      BOOST_TEST(x.label == y.label);
+      BOOST_TEST((x.kind == y.kind));
+      BOOST_TEST(x.partition == y.partition);
+      BOOST_TEST(x.channels == y.channels);
+      BOOST_TEST(x.inputs == y.inputs, boost::test_tools::per_element());
+      BOOST_TEST_REQUIRE(x.params.size() == y.params.size());
+      for (size_t p = 0; p < x.params.size(); ++p) {
+        BOOST_TEST(x.params[p].name == y.params[p].name);
+        BOOST_TEST(same_double(x.params[p].value, y.params[p].value));
+      }
+      check_equal(x.media, y.media);
+    }
+  }
+}
+
+void check_equal(const render_plan& a, const render_plan& b) {
+  check_equal(a.graph, b.graph);
+  check_equal(a.media, b.media);
+  check_equal(a.metadata, b.metadata);
+  check_equal(a.notes, b.notes);
+}
+
+void check_equal(const render_progress& a, const render_progress& b) {
+  BOOST_TEST(a.job == b.job);
+  BOOST_TEST(a.frames_done == b.frames_done);
+  BOOST_TEST(a.frames_total == b.frames_total);
+  BOOST_TEST(a.sample_rate == b.sample_rate);
+  BOOST_TEST(same_double(a.elapsed_seconds, b.elapsed_seconds));
+}
+
+void check_equal(const render_summary& a, const render_summary& b) {
+  BOOST_TEST(a.job == b.job);
+  BOOST_TEST(a.output_path == b.output_path);
+  BOOST_TEST(a.format == b.format);
+  BOOST_TEST(a.bits == b.bits);
+  BOOST_TEST(a.channels == b.channels);
+  BOOST_TEST(a.sample_rate == b.sample_rate);
+  BOOST_TEST(a.frames == b.frames);
+  BOOST_TEST(same_double(a.peak, b.peak));
+  BOOST_TEST(same_double(a.elapsed_seconds, b.elapsed_seconds));
+  BOOST_TEST(a.workers == b.workers);
+  BOOST_TEST(a.worker_restarts == b.worker_restarts);
+}
+
+void check_equal(const instance_status& a, const instance_status& b) {
+  BOOST_TEST(a.instance == b.instance);
+  BOOST_TEST(a.pid == b.pid);
+  BOOST_TEST((a.state == b.state));
+  BOOST_TEST(a.restarts == b.restarts);
+  BOOST_TEST(a.last_failure == b.last_failure);
+}
+
+template <class T> void check_equal(const std::optional<T>& a, const std::optional<T>& b) {
+  BOOST_TEST_REQUIRE(a.has_value() == b.has_value());
+  if (a)
+    check_equal(*a, *b);
+}
+
+template <class T> void check_equal(const std::vector<T>& a, const std::vector<T>& b) {
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    check_equal(a[i], b[i]);
+}
+
+// -- samples of every type, optionals present and absent ----------------------------------
+
+std::vector<std::string> samples(tag<std::string>) {
+  return {"", "plain", std::string{"with\0nul", 8}, "\xC3\xA9t\xC3\xA9 \xE2\x99\xAA",
+          std::string(70000, 'z')};
+}
+
+std::vector<clip_spec> samples(tag<clip_spec>) {
+  clip_spec full;
+  full.media = "media/kick.wav";
+  full.media_path = "/sessions/demo/media/kick.wav";
+  full.position = {time_unit::beats, 8};
+  full.source_offset = {time_unit::samples, 1024};
+  full.length = time_value{time_unit::seconds, 2.5};
+  full.gain_db = -6.5;
+  full.fade_in = fade_spec{{time_unit::samples, 64}, "linear"};
+  full.fade_out = fade_spec{{time_unit::seconds, 0.5}, "exponential"};
+  clip_spec bare; // every optional absent
+  bare.media = "bare.flac";
+  clip_spec half = full; // some present, some absent
+  half.length.reset();
+  half.fade_in.reset();
+  return {full, bare, half};
+}
+
+std::vector<track_spec> samples(tag<track_spec>) {
+  track_spec t;
+  t.id = "drums";
+  t.name = "Drums";
+  t.channels = 1;
+  t.gain_db = -3;
+  t.pan = -0.4;
+  t.mute = true;
+  t.solo = false;
+  t.clips = samples(tag<clip_spec>{});
+  track_spec empty;
+  empty.solo = true;
+  return {t, empty};
+}
+
+std::vector<project_metadata> samples(tag<project_metadata>) {
+  return {{"Title", "Artist", "a comment", "2024-06-11"}, {}};
+}
+
+std::vector<session_document> samples(tag<session_document>) {
+  session_document d;
+  d.path = "/sessions/demo/session.json";
+  d.sample_rate = 96000;
+  d.bpm = 93.5;
+  d.beats_per_bar = 7;
+  d.beat_unit = 8;
+  d.metadata = samples(tag<project_metadata>{})[0];
+  d.master_gain_db = -1.5;
+  d.master_channels = 6;
+  d.tracks = samples(tag<track_spec>{});
+  return {d, session_document{}};
+}
+
+std::vector<render_settings> samples(tag<render_settings>) {
+  render_settings with_range;
+  with_range.output_path = "out/mix.flac";
+  with_range.format = "flac";
+  with_range.bits = 16;
+  with_range.dither = false;
+  with_range.dither_seed = std::numeric_limits<uint64_t>::max();
+  with_range.workers = 12;
+  with_range.range = time_range{{time_unit::beats, 4}, {time_unit::seconds, 90.5}};
+  with_range.force = true;
+  with_range.vbr_quality = 0.25;
+  with_range.segment_frames = 4096;
+  with_range.block_frames = 64;
+  with_range.segments_in_flight = 9;
+  render_settings without_range = with_range;
+  without_range.range.reset();
+  return {with_range, without_range, render_settings{}};
+}
+
+std::vector<media_info> samples(tag<media_info>) {
+  return {{"/m/a.wav", "0123456789abcdef0123456789abcdef", 2, 441000, 44100, 480000, 48000,
+           "WAV (Microsoft) / Signed 24 bit PCM"},
+          {}};
+}
+
+std::vector<media_lease> samples(tag<media_lease>) {
+  return {{samples(tag<media_info>{})[0], "/loophole.1234.media-0", 3840000}, {}};
+}
+
+signal::render_graph sample_graph() {
+  using namespace loophole::signal;
+  render_graph g;
+  g.sample_rate = 48000;
+  g.mode = render_mode::realtime;
+  g.first_frame = 480;
+  g.frame_count = 96000;
+  g.media = {media_descriptor{"0123456789abcdef0123456789abcdef", 2, 441000}};
+  g.partitions = {{"drums"}, {"master"}};
+  render_node clip;
+  clip.id = 0;
+  clip.label = "drums / kick";
+  clip.kind = node_kind::clip_source;
+  clip.partition = 0;
+  clip.channels = 2;
+  clip.params = {{"gain", 0.5}, {"fade_in_frames", 64}};
+  clip.media = media_region{0, 480, 100, 9000};
+  render_node mix;
+  mix.id = 1;
+  mix.label = "master / mix";
+  mix.kind = node_kind::mix;
+  mix.partition = 1;
+  mix.channels = 2;
+  mix.inputs = {0, 0};
+  render_node out;
+  out.id = 2;
+  out.label = "output";
+  out.kind = node_kind::output;
+  out.partition = 1;
+  out.channels = 2;
+  out.inputs = {1};
+  out.params = {{"bits", 24}, {"dither", 1}};
+  g.nodes = {clip, mix, out}; // a region on node 0, none on nodes 1 and 2
+  g.output_node = 2;
+  return g;
+}
+
+std::vector<signal::render_graph> samples(tag<signal::render_graph>) {
+  return {sample_graph(), signal::render_graph{}};
+}
+
+std::vector<render_plan> samples(tag<render_plan>) {
+  render_plan p;
+  p.graph = sample_graph();
+  p.media = samples(tag<media_info>{});
+  p.metadata = samples(tag<project_metadata>{})[0];
+  p.notes = {"track 'bass' is muted", "clip 3 ends past its media"};
+  return {p, render_plan{}};
+}
+
+std::vector<render_progress> samples(tag<render_progress>) {
+  return {{42, 96000, 480000, 44100, 1.25}, {}};
+}
+
+std::vector<render_summary> samples(tag<render_summary>) {
+  return {{42, "out/mix.wav", "wav", 24, 2, 48000, 480000, 0.98, 3.5, 4, 1}, {}};
+}
+
+std::vector<instance_status> samples(tag<instance_status>) {
+  std::vector<instance_status> v;
+  for (auto s : {instance_state::starting, instance_state::ready, instance_state::busy,
+                 instance_state::restarting, instance_state::failed, instance_state::stopped})
+    v.push_back({"signal-" + to_string(s), 1000 + static_cast<int64_t>(s), s,
+                 static_cast<uint32_t>(s), s == instance_state::failed ? "exited with 3" : ""});
+  return v;
+}
+
+template <class T> std::vector<std::vector<T>> samples(tag<std::vector<T>>) {
+  auto items = samples(tag<T>{});
+  return {{}, {items.front()}, items};
+}
+
+// -- the round trip -------------------------------------------------------------------------
+
+template <class T> std::vector<char> serialize(const T& x) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto copy = x; // 0.17's inspectors take non-const references
+  auto err = sink(copy);
+  BOOST_TEST_REQUIRE(!err, "serializing: " << caf::to_string(err));
+  return buf;
+}
+
+template <class T> void round_trip_all() {
+  const auto values = samples(tag<T>{});
+  BOOST_TEST_REQUIRE(!values.empty());
+  size_t i = 0;
+  for (const auto& x : values) {
+    BOOST_TEST_CONTEXT(caf::type_name<T>::value << " sample " << i++) {
+      const auto buf = serialize(x);
+      T y;
+      caf::binary_deserializer source{nullptr, buf};
+      auto err = source(y);
+      BOOST_TEST_REQUIRE(!err, "deserializing: " << caf::to_string(err));
+      BOOST_TEST(source.remaining() == 0u);
+      check_equal(x, y);
+      // And the same bytes again: serialization is a function of the value.
+      BOOST_TEST((serialize(y) == buf));
+    }
+  }
+}
+
+template <caf::type_id_t... Is>
+void round_trip_block(std::integer_sequence<caf::type_id_t, Is...>) {
+  (round_trip_all<typename caf::type_by_id<caf::id_block::loophole::begin + Is>::type>(), ...);
+}
+
+constexpr auto block_size = caf::id_block::loophole::end - caf::id_block::loophole::begin;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_block_holds_the_thirteen_documented_types) {
+  BOOST_TEST(block_size == 13u);
+  BOOST_TEST(caf::id_block::loophole::begin == caf::first_custom_type_id);
+  BOOST_TEST(std::string{caf::type_name<loophole::signal::render_graph>::value} ==
+             "loophole::signal::render_graph");
+}
+
+BOOST_AUTO_TEST_CASE(every_type_of_the_block_round_trips_through_the_binary_serializer) {
+  round_trip_block(std::make_integer_sequence<caf::type_id_t, block_size>{});
+}
+
+BOOST_AUTO_TEST_CASE(optionals_are_absent_after_a_round_trip_of_an_absent_value) {
+  // Deserializing into an object whose optionals are set must clear them.
+  render_settings without;
+  without.range.reset();
+  const auto buf = serialize(without);
+  render_settings target;
+  target.range = time_range{{time_unit::beats, 1}, {time_unit::beats, 2}};
+  caf::binary_deserializer source{nullptr, buf};
+  BOOST_TEST_REQUIRE(!source(target));
+  BOOST_TEST(!target.range.has_value());
+
+  auto clip = samples(tag<clip_spec>{})[1];
+  const auto clip_buf = serialize(clip);
+  auto full = samples(tag<clip_spec>{})[0];
+  caf::binary_deserializer clip_source{nullptr, clip_buf};
+  BOOST_TEST_REQUIRE(!clip_source(full));
+  BOOST_TEST(!full.length.has_value());
+  BOOST_TEST(!full.fade_in.has_value());
+  BOOST_TEST(!full.fade_out.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_buffer_is_an_error_not_a_crash) {
+  const auto buf = serialize(samples(tag<render_plan>{})[0]);
+  for (size_t n = 0; n < buf.size(); ++n) {
+    render_plan y;
+    caf::binary_deserializer source{nullptr, buf.data(), n};
+    auto err = source(y);
+    if (!err)
+      BOOST_TEST_REQUIRE(static_cast<bool>(err), "a prefix of " << n << " bytes was accepted");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(enums_have_names) {
+  BOOST_TEST(to_string(time_unit::beats) == "beats");
+  BOOST_TEST(to_string(time_unit::seconds) == "seconds");
+  BOOST_TEST(to_string(time_unit::samples) == "samples");
+  BOOST_TEST(to_string(instance_state::restarting) == "restarting");
+  BOOST_TEST(to_string(instance_state::stopped) == "stopped");
+}
