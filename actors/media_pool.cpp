@@ -9,6 +9,7 @@
 
 #include "kernel/error.hpp"
 #include "media/media_error.hpp"
+#include "media/media_id_cache.hpp"
 #include "media/media_reader.hpp"
 #include "media/shared_memory.hpp"
 
@@ -65,11 +66,16 @@ media::resample_quality quality_of(const std::string& name) {
 
 } // namespace
 
+media_pool_state::media_pool_state() = default;
+media_pool_state::~media_pool_state() = default;
+
 media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<media_pool_state> self,
                                            context_ptr ctx) {
   const unsigned threads = ctx->config.decode_threads != 0
                              ? ctx->config.decode_threads
                              : std::max(1u, std::thread::hardware_concurrency());
+  self->state.ids = std::make_unique<media::media_id_cache>(
+    ctx->config.id_cache ? media::media_id_cache::default_path() : std::string{});
   return {
     [self, threads](atoms::probe_atom, const std::vector<std::string>& paths,
                     uint32_t rate) -> caf::result<std::vector<messages::media_info>> {
@@ -93,7 +99,7 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
         parallel_for(paths.size(), threads, [&](size_t i) {
           if (cached[i])
             return;
-          auto p = media::probe(paths[i]);
+          auto p = media::probe(paths[i], self->state.ids->find(stats[i]).value_or(""));
           auto& info = out[i];
           info.path = p.path;
           info.media_id = p.media_id;
@@ -111,7 +117,9 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
         const auto mtime = int64_t{stats[i].st_mtim.tv_sec} * 1'000'000'000 +
                            stats[i].st_mtim.tv_nsec;
         self->state.probes[paths[i]] = {stats[i].st_size, mtime, out[i]};
+        self->state.ids->put(stats[i], out[i].media_id);
       }
+      self->state.ids->save();
       return out;
     },
     [self, ctx, threads](atoms::acquire_atom, const std::vector<messages::media_info>& infos)

@@ -20,8 +20,9 @@
 #include "messages/type_ids.hpp"
 
 namespace loophole::media {
+class media_id_cache;
 class shared_memory;
-}
+} // namespace loophole::media
 
 namespace loophole::actors {
 
@@ -43,7 +44,10 @@ struct media_pool_state {
     uint32_t leases = 0;
   };
   std::map<std::string, probed> probes; // by path
+  std::unique_ptr<media::media_id_cache> ids; // persistent, across runs
   std::map<std::string, resident> resampled; // by shared memory name
+  media_pool_state();
+  ~media_pool_state();
   static inline const char* name = "media_pool";
 };
 

@@ -23,13 +23,14 @@ target_compile_options(loophole_project_options INTERFACE
   -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
   -Wmisleading-indentation -Wduplicated-cond -Wduplicated-branches
   -Wlogical-op -Wuseless-cast
+  # Never fuse a*b+c into one rounding: results must not depend on the
+  # instruction set the compiler picks.
+  -ffp-contract=off
   $<$<BOOL:${LOOPHOLE_WARNINGS_AS_ERRORS}>:-Werror>)
 # -Wnull-dereference is left out: GCC 12 reports false positives inside
 # libstdc++ at -O2.
-# Release-grade optimisation for the DSP even in RelWithDebInfo; no
-# -ffast-math: bit-exact output depends on IEEE semantics.
-target_compile_options(loophole_project_options INTERFACE
-  $<$<CONFIG:RelWithDebInfo>:-O2>)
+# No -ffast-math anywhere: bit-exact output depends on IEEE semantics. (The
+# DSP library adds -O3 itself; an -O here would come after it and win.)
 if(LOOPHOLE_SANITIZE)
   target_compile_options(loophole_project_options INTERFACE
     -fsanitize=${LOOPHOLE_SANITIZE} -fno-omit-frame-pointer)

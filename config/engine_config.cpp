@@ -158,6 +158,8 @@ const std::vector<key_spec>& keys() {
                &engine_config::resample_quality, {"best", "medium", "fastest"}),
     integer_key("media", "decode_threads", "threads streaming media (0: one per core)",
                 &engine_config::decode_threads, 0, 64),
+    bool_key("media", "id_cache", "remember content hashes of unchanged files across runs",
+             &engine_config::id_cache),
     string_key("signal", "executable", "path of loophole-signal (empty: beside loophole)",
                &engine_config::executable, {}),
     integer_key("signal", "heartbeat_ms", "how often Signal's DSP loop reports",

@@ -19,7 +19,7 @@ namespace loophole::config {
 struct engine_config {
   // [render]
   uint32_t workers = 0;            ///< Signal instances; 0: one per core.
-  uint32_t segment_frames = 65536; ///< Frames per segment (the unit of work).
+  uint32_t segment_frames = 32768; ///< Frames per segment (the unit of work).
   uint32_t block_frames = 1024;    ///< Frames per node call inside a segment.
   uint32_t segments_in_flight = 4; ///< Bus slots: segments decoded/rendered/written at once.
   // [output]
@@ -30,6 +30,7 @@ struct engine_config {
   // [media]
   std::string resample_quality = "best"; ///< best, medium or fastest.
   uint32_t decode_threads = 0;     ///< Threads streaming media; 0: one per core.
+  bool id_cache = true;            ///< Remember content hashes of unchanged files.
   // [signal]
   std::string executable;          ///< loophole-signal; empty: beside loophole.
   uint32_t heartbeat_ms = 200;     ///< How often Signal's DSP loop reports.

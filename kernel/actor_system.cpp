@@ -19,6 +19,9 @@ void configure(caf::actor_system_config& cfg, unsigned worker_threads) {
   if (worker_threads == 0)
     worker_threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
+  // Work sharing blocks idle threads on a condition variable; the default
+  // work stealing polls, which takes CPU from the Signal processes beside us.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   cfg.set("logger.console", caf::atom("none"));
 }

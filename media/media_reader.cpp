@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -65,7 +66,7 @@ std::string content_hash(const std::string& path) {
     h = XXH3_128bits(nullptr, 0);
   } else {
     auto size = static_cast<size_t>(st.st_size);
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
       close(fd);
       throw media_error(failure::unreadable, path + ": " + std::strerror(errno));
@@ -81,7 +82,7 @@ std::string content_hash(const std::string& path) {
   return hex;
 }
 
-media_probe probe(const std::string& path) {
+media_probe probe(const std::string& path, const std::string& known_id) {
   SF_INFO info;
   SNDFILE* f = open_for_reading(path, info);
   sf_close(f);
@@ -92,7 +93,7 @@ media_probe probe(const std::string& path) {
   p.channels = static_cast<uint16_t>(info.channels);
   p.frames = info.frames;
   p.sample_rate = static_cast<uint32_t>(info.samplerate);
-  p.media_id = content_hash(path);
+  p.media_id = known_id.empty() ? content_hash(path) : known_id;
   return p;
 }
 
@@ -168,13 +169,118 @@ decoded_media decode_resampled(const std::string& path, uint32_t rate, resample_
   return m;
 }
 
-media_stream::media_stream(const std::string& path) : path_(path) {
+media_stream::media_stream(const std::string& path, bool allow_raw) : path_(path) {
   SF_INFO info;
   file_ = open_for_reading(path, info);
   check_shape(path, info);
   channels_ = static_cast<uint16_t>(info.channels);
   frames_ = info.frames;
+  const int major = info.format & SF_FORMAT_TYPEMASK;
+  const int endian = info.format & SF_FORMAT_ENDMASK;
+  const bool little = endian == SF_ENDIAN_FILE || endian == SF_ENDIAN_LITTLE;
+  const bool riff = major == SF_FORMAT_WAV || major == SF_FORMAT_WAVEX ||
+                    major == SF_FORMAT_RF64 || major == SF_FORMAT_W64;
+  if (allow_raw && riff && little && std::endian::native == std::endian::little) {
+    switch (info.format & SF_FORMAT_SUBMASK) {
+      case SF_FORMAT_PCM_16:
+        decoding_ = decoding::raw_pcm16;
+        break;
+      case SF_FORMAT_PCM_24:
+        decoding_ = decoding::raw_pcm24;
+        break;
+      case SF_FORMAT_PCM_32:
+        decoding_ = decoding::raw_pcm32;
+        break;
+      case SF_FORMAT_FLOAT:
+        decoding_ = decoding::raw_float;
+        break;
+      default:
+        break;
+    }
+  }
 }
+
+namespace {
+
+// One pass from interleaved little-endian samples to planar floats. Each
+// conversion equals libsndfile's: an integer times a power of two.
+void convert_raw(media_stream::decoding how, const unsigned char* in, size_t frames, size_t nc,
+                 float* dest, int64_t stride, int64_t done) {
+  auto plane = [&](size_t c) { return dest + static_cast<int64_t>(c) * stride + done; };
+  switch (how) {
+    case media_stream::decoding::raw_pcm16:
+      for (size_t c = 0; c < nc; ++c) {
+        float* d = plane(c);
+        for (size_t i = 0; i < frames; ++i) {
+          int16_t v;
+          std::memcpy(&v, in + (i * nc + c) * 2, 2);
+          d[i] = static_cast<float>(v) * (1.0f / 32768.0f);
+        }
+      }
+      return;
+    case media_stream::decoding::raw_pcm24:
+      if (nc == 2) {
+        // The common case in one pass: one 8-byte load a frame (the buffer
+        // has 2 bytes of padding for the last one).
+        float* l = plane(0);
+        float* r = plane(1);
+        for (size_t i = 0; i < frames; ++i) {
+          uint64_t w;
+          std::memcpy(&w, in + i * 6, 8);
+          const auto a = static_cast<uint32_t>(w << 8);
+          const auto b = static_cast<uint32_t>((w >> 24) << 8);
+          l[i] = static_cast<float>(static_cast<int32_t>(a) >> 8) * (1.0f / 8388608.0f);
+          r[i] = static_cast<float>(static_cast<int32_t>(b) >> 8) * (1.0f / 8388608.0f);
+        }
+        return;
+      }
+      for (size_t c = 0; c < nc; ++c) {
+        float* d = plane(c);
+        const unsigned char* p = in + c * 3;
+        const size_t step = nc * 3;
+        for (size_t i = 0; i < frames; ++i, p += step) {
+          // Three bytes into the top of a 32-bit word, then an arithmetic
+          // shift back: sign extension without a branch.
+          const auto u = static_cast<uint32_t>(p[0]) << 8 | static_cast<uint32_t>(p[1]) << 16 |
+                         static_cast<uint32_t>(p[2]) << 24;
+          d[i] = static_cast<float>(static_cast<int32_t>(u) >> 8) * (1.0f / 8388608.0f);
+        }
+      }
+      return;
+    case media_stream::decoding::raw_pcm32:
+      for (size_t c = 0; c < nc; ++c) {
+        float* d = plane(c);
+        for (size_t i = 0; i < frames; ++i) {
+          int32_t v;
+          std::memcpy(&v, in + (i * nc + c) * 4, 4);
+          d[i] = static_cast<float>(v) * (1.0f / 2147483648.0f);
+        }
+      }
+      return;
+    case media_stream::decoding::raw_float:
+      for (size_t c = 0; c < nc; ++c) {
+        float* d = plane(c);
+        for (size_t i = 0; i < frames; ++i)
+          std::memcpy(d + i, in + (i * nc + c) * 4, 4);
+      }
+      return;
+    case media_stream::decoding::library:
+      return;
+  }
+}
+
+size_t bytes_per_sample(media_stream::decoding how) {
+  switch (how) {
+    case media_stream::decoding::raw_pcm16:
+      return 2;
+    case media_stream::decoding::raw_pcm24:
+      return 3;
+    default:
+      return 4;
+  }
+}
+
+} // namespace
 
 media_stream::~media_stream() {
   if (file_)
@@ -194,6 +300,25 @@ void media_stream::read(int64_t first, int64_t count, float* dest, int64_t strid
   }
   constexpr int64_t chunk = 16384;
   const auto nc = static_cast<size_t>(channels_);
+  if (decoding_ != decoding::library) {
+    const size_t frame_bytes = nc * bytes_per_sample(decoding_);
+    raw_.resize(static_cast<size_t>(chunk) * frame_bytes + 8); // + padding for wide loads
+    for (int64_t done = 0; done < count;) {
+      const int64_t n = std::min(chunk, count - done);
+      const auto want = static_cast<sf_count_t>(static_cast<size_t>(n) * frame_bytes);
+      const auto got = sf_read_raw(f, raw_.data(), want);
+      if (got != want)
+        throw media_error(failure::unreadable,
+                          path_ + ": file ends at frame " +
+                            std::to_string(position_ + std::max<sf_count_t>(got, 0) /
+                                                         static_cast<sf_count_t>(frame_bytes)) +
+                            ", before its header's " + std::to_string(frames_));
+      convert_raw(decoding_, raw_.data(), static_cast<size_t>(n), nc, dest, stride, done);
+      position_ += n;
+      done += n;
+    }
+    return;
+  }
   interleaved_.resize(static_cast<size_t>(chunk) * nc);
   for (int64_t done = 0; done < count;) {
     const int64_t n = std::min(chunk, count - done);

@@ -24,8 +24,9 @@ struct media_probe {
   uint32_t sample_rate = 0;
 };
 
-/// Opens `path`, reads its header and hashes its content. Throws media_error.
-media_probe probe(const std::string& path);
+/// Opens `path`, reads its header and hashes its content (unless `known_id`
+/// gives the hash already). Throws media_error.
+media_probe probe(const std::string& path, const std::string& known_id = {});
 
 /// The hash of a file's bytes (XXH3-128, hex). Throws media_error.
 std::string content_hash(const std::string& path);
@@ -52,15 +53,26 @@ decoded_media decode_resampled(const std::string& path, uint32_t rate,
 
 /// Streams frames of one file (at its own rate) into planar buffers. Reading
 /// forward is sequential; a jump seeks.
+///
+/// Little-endian PCM (16, 24, 32-bit) and float WAV, RF64 and W64 files take
+/// a fast path: libsndfile reads the raw bytes and they are converted and
+/// deinterleaved in one pass, to the very values libsndfile's own float
+/// conversion gives (scaling by a power of two is exact). Everything else is
+/// decoded by libsndfile.
 class media_stream {
 public:
-  explicit media_stream(const std::string& path); ///< Throws media_error.
+  /// How samples are turned into floats.
+  enum class decoding : uint8_t { library, raw_pcm16, raw_pcm24, raw_pcm32, raw_float };
+
+  /// Throws media_error. `allow_raw` false forces libsndfile's own decoding.
+  explicit media_stream(const std::string& path, bool allow_raw = true);
   ~media_stream();
   media_stream(const media_stream&) = delete;
   media_stream& operator=(const media_stream&) = delete;
 
   uint16_t channels() const noexcept { return channels_; }
   int64_t frames() const noexcept { return frames_; }
+  decoding method() const noexcept { return decoding_; }
 
   /// Reads frames [first, first + count) into `count` samples of each
   /// channel c at dest + c * stride. Throws media_error on a short read.
@@ -72,7 +84,9 @@ private:
   uint16_t channels_ = 0;
   int64_t frames_ = 0;
   int64_t position_ = 0;
+  decoding decoding_ = decoding::library;
   std::vector<float> interleaved_;
+  std::vector<unsigned char> raw_;
 };
 
 } // namespace loophole::media

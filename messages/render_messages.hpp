@@ -39,7 +39,7 @@ struct render_settings {
   std::optional<time_range> range;
   bool force = false;          ///< Replace an existing output file.
   double vbr_quality = 0.7;    ///< Ogg Vorbis / Opus / MP3 quality in [0, 1]
-  uint32_t segment_frames = 65536;
+  uint32_t segment_frames = 32768;
   uint32_t block_frames = 1024;
   uint32_t segments_in_flight = 4;
 };

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -23,13 +24,33 @@ void clear(const audio_view& out) noexcept {
 // silent.
 class clip_source_node final : public node_processor {
 public:
-  clip_source_node(const render_node& node)
+  clip_source_node(const render_graph& graph, const render_node& node)
     : region_(*node.media),
-      gain_(param_or(node, "gain", 1.0)),
+      channels_(node.channels),
       fade_in_(static_cast<int64_t>(param_or(node, "fade_in_frames", 0))),
       fade_out_(static_cast<int64_t>(param_or(node, "fade_out_frames", 0))),
       in_shape_(static_cast<fade_shape>(param_or(node, "fade_in_shape", 0))),
       out_shape_(static_cast<fade_shape>(param_or(node, "fade_out_shape", 0))) {
+    const double gain = param_or(node, "gain", 1.0);
+    const auto media_channels = graph.media[node.media->media_index].channels;
+    for (uint16_t c = 0; c < channels_; ++c) {
+      // Mono media feed every channel; otherwise channel c plays media
+      // channel c, and channels the media lacks are silent.
+      media_channel_[c] = media_channels == 1 ? 0 : c;
+      gain_[c] = media_channel_[c] < media_channels ? gain : 0.0;
+    }
+  }
+
+  bool fold_output_gain(uint16_t channels, const channel_map& source,
+                        const channel_gains& gain) override {
+    const auto old_channel = media_channel_;
+    const auto old_gain = gain_;
+    for (uint16_t c = 0; c < channels; ++c) {
+      media_channel_[c] = old_channel[source[c]];
+      gain_[c] = old_gain[source[c]] * gain[c];
+    }
+    channels_ = channels;
+    return true;
   }
 
   void prepare(uint32_t) override {}
@@ -38,34 +59,38 @@ public:
 
   void process_rt(const process_context& ctx, std::span<const audio_view>,
                   const audio_view& out) noexcept override {
-    clear(out);
     // Overlap of the block [b0, b1) with the region [r0, r1), in timeline frames.
     const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
     const int64_t r0 = region_.timeline_start, r1 = r0 + region_.length;
     const int64_t s = std::max(b0, r0), e = std::min(b1, r1);
-    if (s >= e || media_.base == nullptr)
+    if (s >= e || media_.base == nullptr) {
+      clear(out);
       return;
+    }
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      std::fill(out[c], out[c] + (s - b0), 0.0f);
+      std::fill(out[c] + (e - b0), out[c] + ctx.frames, 0.0f);
+    }
     const auto out_off = static_cast<size_t>(s - b0);
     const auto count = static_cast<size_t>(e - s);
     const int64_t k0 = s - r0; // frame index inside the region
     const int64_t src0 = s - media_.first_frame; // index into the media window
     const bool faded = k0 < fade_in_ || (fade_out_ > 0 && e - r0 > region_.length - fade_out_);
     for (uint16_t c = 0; c < out.channels; ++c) {
-      const uint16_t mc = media_.channels == 1 ? 0 : c;
-      if (mc >= media_.channels)
-        continue;
+      const uint16_t mc = std::min<uint16_t>(media_channel_[c], media_.channels - 1);
       const float* src = media_.channel(mc) + src0;
       float* dst = out[c] + out_off;
+      const double gain = gain_[c];
       // Both paths compute float(double(x) * gain): the same rounding for a
       // frame whether or not its block also holds part of a fade.
       if (!faded) {
         for (size_t i = 0; i < count; ++i)
-          dst[i] = static_cast<float>(static_cast<double>(src[i]) * gain_);
+          dst[i] = static_cast<float>(static_cast<double>(src[i]) * gain);
       } else {
         for (size_t i = 0; i < count; ++i) {
           const auto k = k0 + static_cast<int64_t>(i);
-          const double fg = gain_ * clip_fade_gain(k, region_.length, fade_in_, in_shape_,
-                                                   fade_out_, out_shape_);
+          const double fg = gain * clip_fade_gain(k, region_.length, fade_in_, in_shape_,
+                                                  fade_out_, out_shape_);
           dst[i] = static_cast<float>(static_cast<double>(src[i]) * fg);
         }
       }
@@ -74,7 +99,9 @@ public:
 
 private:
   media_region region_;
-  double gain_;
+  uint16_t channels_;
+  channel_map media_channel_{};
+  channel_gains gain_{};
   int64_t fade_in_, fade_out_;
   fade_shape in_shape_, out_shape_;
   planar_region media_{};
@@ -84,26 +111,54 @@ private:
 // so the result is rounded to float once.
 class mix_node final : public node_processor {
 public:
+  explicit mix_node(const render_node& node) {
+    for (uint16_t c = 0; c < node.channels; ++c) {
+      source_[c] = c;
+      gain_[c] = 1.0;
+    }
+  }
+
   void prepare(uint32_t max_block) override { acc_.assign(max_block, 0.0); }
+
+  bool fold_output_gain(uint16_t, const channel_map& source, const channel_gains& gain) override {
+    const auto old_source = source_;
+    const auto old_gain = gain_;
+    for (uint16_t c = 0; c < max_channels; ++c) {
+      source_[c] = old_source[source[c]];
+      gain_[c] = old_gain[source[c]] * gain[c];
+    }
+    scaled_ = true;
+    return true;
+  }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
     for (uint16_t c = 0; c < out.channels; ++c) {
       double* acc = acc_.data();
+      const uint16_t sc = source_[c];
       std::fill_n(acc, ctx.frames, 0.0);
       for (const auto& in : inputs) {
-        const float* src = in[c];
+        const float* src = in[sc];
         for (uint32_t i = 0; i < ctx.frames; ++i)
           acc[i] += static_cast<double>(src[i]);
       }
       float* dst = out[c];
-      for (uint32_t i = 0; i < ctx.frames; ++i)
-        dst[i] = static_cast<float>(acc[i]);
+      if (scaled_) {
+        const double g = gain_[c];
+        for (uint32_t i = 0; i < ctx.frames; ++i)
+          dst[i] = static_cast<float>(acc[i] * g);
+      } else {
+        for (uint32_t i = 0; i < ctx.frames; ++i)
+          dst[i] = static_cast<float>(acc[i]);
+      }
     }
   }
 
 private:
   std::vector<double> acc_;
+  channel_map source_{};
+  channel_gains gain_{};
+  bool scaled_ = false;
 };
 
 class gain_node final : public node_processor {
@@ -115,11 +170,12 @@ public:
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
+    const float g = gain_; // a local: a member could alias dst and stop vectorising
     for (uint16_t c = 0; c < out.channels; ++c) {
       const float* src = inputs[0][c];
       float* dst = out[c];
       for (uint32_t i = 0; i < ctx.frames; ++i)
-        dst[i] = src[i] * gain_;
+        dst[i] = src[i] * g;
     }
   }
 
@@ -145,10 +201,13 @@ public:
     const auto& in = inputs[0];
     const float* l = in[0];
     const float* r = in.channels == 1 ? in[0] : in[1];
-    for (uint32_t i = 0; i < ctx.frames; ++i) {
-      out[0][i] = l[i] * left_;
-      out[1][i] = r[i] * right_;
-    }
+    const float gl = left_, gr = right_;
+    float* ol = out[0];
+    float* orr = out[1];
+    for (uint32_t i = 0; i < ctx.frames; ++i)
+      ol[i] = l[i] * gl;
+    for (uint32_t i = 0; i < ctx.frames; ++i)
+      orr[i] = r[i] * gr;
   }
 
 private:
@@ -157,12 +216,33 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_processor(const render_graph&, const render_node& node) {
+bool as_channel_map(const render_node& node, uint16_t input_channels, channel_map& source,
+                    channel_gains& gain) {
+  if (node.kind == node_kind::gain) {
+    for (uint16_t c = 0; c < node.channels; ++c) {
+      source[c] = c;
+      gain[c] = param_or(node, "gain", 1.0);
+    }
+    return true;
+  }
+  if (node.kind == node_kind::pan) {
+    const double theta = (param_or(node, "position", 0.0) + 1.0) * std::numbers::pi / 4.0;
+    source[0] = 0;
+    source[1] = input_channels == 1 ? 0 : 1;
+    gain[0] = std::cos(theta);
+    gain[1] = std::sin(theta);
+    return true;
+  }
+  return false;
+}
+
+std::unique_ptr<node_processor> make_processor(const render_graph& graph,
+                                               const render_node& node) {
   switch (node.kind) {
     case node_kind::clip_source:
-      return std::make_unique<clip_source_node>(node);
+      return std::make_unique<clip_source_node>(graph, node);
     case node_kind::mix:
-      return std::make_unique<mix_node>();
+      return std::make_unique<mix_node>(node);
     case node_kind::gain:
       return std::make_unique<gain_node>(node);
     case node_kind::pan:

@@ -3,6 +3,7 @@
 // The interface every DSP node implements, after chowdsp's processors:
 // `prepare` may allocate, `process_rt` never does.
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -12,6 +13,11 @@
 #include "signal/render_graph.hpp"
 
 namespace loophole::signal {
+
+/// Per output channel: the channel of the old output it takes.
+using channel_map = std::array<uint16_t, max_channels>;
+/// Per output channel: a linear gain.
+using channel_gains = std::array<double, max_channels>;
 
 /// Where a block sits on the timeline.
 struct process_context {
@@ -37,6 +43,17 @@ public:
   /// Gives a clip node the media buffer it plays. Others ignore it.
   virtual void bind_media(const planar_region& /*media*/) noexcept {}
 
+  /// Offers a constant linear map to apply to this node's output (a gain or
+  /// pan node that follows it and nothing else reads): the output becomes
+  /// `channels` channels, channel c being old channel `source[c]` times
+  /// `gain[c]`. A node that accepts computes it with its own single rounding
+  /// and returns true; the executor then drops the follower. Called after
+  /// prepare, off the audio thread.
+  virtual bool fold_output_gain(uint16_t /*channels*/, const channel_map& /*source*/,
+                                const channel_gains& /*gain*/) {
+    return false;
+  }
+
   /// Serialises the processing state, for checkpoints. Stateless nodes (all
   /// the built-in ones so far) return nothing.
   virtual std::vector<std::byte> snapshot() const { return {}; }
@@ -48,5 +65,11 @@ public:
 /// Makes the processor of a built-in node. Precondition: the graph is valid.
 std::unique_ptr<node_processor> make_processor(const render_graph& graph,
                                                const render_node& node);
+
+/// If `node` is a linear map with constant parameters (gain, pan), describes
+/// it as per-channel source and gain for `fold_output_gain`; `input_channels`
+/// is its input's channel count.
+bool as_channel_map(const render_node& node, uint16_t input_channels, channel_map& source,
+                    channel_gains& gain);
 
 } // namespace loophole::signal

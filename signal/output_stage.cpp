@@ -1,5 +1,6 @@
 #include "signal/output_stage.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include "signal/tpdf_dither.hpp"
@@ -24,12 +25,19 @@ void output_stage::write_rt(int64_t timeline_frame, const audio_view& in,
     return;
   }
   auto* out = static_cast<int32_t*>(dest);
-  for (uint32_t i = 0; i < in.frames; ++i) {
-    const int64_t frame = timeline_frame + i;
-    for (uint16_t c = 0; c < nc; ++c) {
-      const double noise = dither_ ? tpdf_noise(seed_, frame, c) : 0.0;
-      out[size_t{i} * nc + c] =
-        quantise_left_aligned(static_cast<double>(in[c][i]), noise, bits_);
+  const double full = std::ldexp(1.0, static_cast<int>(bits_) - 1);
+  const uint64_t seed = seed_;
+  const unsigned bits = bits_;
+  for (uint16_t c = 0; c < nc; ++c) {
+    const float* x = in[c];
+    int32_t* o = out + c;
+    if (dither_) {
+      for (uint32_t i = 0; i < in.frames; ++i)
+        o[size_t{i} * nc] = quantise_left_aligned(
+          static_cast<double>(x[i]), tpdf_noise(seed, timeline_frame + i, c), bits, full);
+    } else {
+      for (uint32_t i = 0; i < in.frames; ++i)
+        o[size_t{i} * nc] = quantise_left_aligned(static_cast<double>(x[i]), 0.0, bits, full);
     }
   }
 }

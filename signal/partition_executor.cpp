@@ -38,11 +38,38 @@ partition_executor::partition_executor(const render_graph& graph, uint32_t parti
     }
     return s;
   };
+  // Constant gain and pan nodes are folded into the node before them when
+  // nothing else reads that node: one pass over the audio instead of three.
+  // Whether a fold happens depends on the graph alone, so every instance
+  // computes the same bits.
+  std::vector<size_t> readers(graph.nodes.size(), 0);
+  for (const auto& node : graph.nodes)
+    for (auto in : node.inputs)
+      ++readers[in];
+  std::vector<size_t> producer(graph.nodes.size(), SIZE_MAX); // step writing a node's output
   size_t n_inputs = 0;
   for (auto id : topological_order(graph)) {
     const auto& node = graph.nodes[id];
     if (node.partition != partition)
       continue;
+    if (node.inputs.size() == 1) {
+      const auto in = node.inputs[0];
+      const auto p = producer[in];
+      channel_map map{};
+      channel_gains gains{};
+      if (p != SIZE_MAX && readers[in] == 1 && !layout_.find(in) && steps_[p].processor &&
+          as_channel_map(node, graph.nodes[in].channels, map, gains) &&
+          steps_[p].processor->fold_output_gain(node.channels, map, gains)) {
+        producer[id] = p;
+        if (!layout_.find(id)) {
+          local_of[id] = locals_.size();
+          locals_.emplace_back(size_t{node.channels} * max_block, 0.0f);
+        }
+        steps_[p].out = source_of(id);
+        continue;
+      }
+    }
+    producer[id] = steps_.size();
     step st;
     st.node = id;
     if (node.kind == node_kind::output) {

@@ -31,18 +31,23 @@ constexpr double tpdf_noise(uint64_t seed, int64_t frame, uint16_t channel) noex
 
 /// Quantises `x` (full scale +-1) to a signed integer of `bits` bits, adding
 /// `noise` LSB first, rounding half up and clipping; the result is left-aligned
-/// in 32 bits, as libsndfile expects of int samples.
-inline int32_t quantise_left_aligned(double x, double noise, unsigned bits) noexcept {
-  const double full = std::ldexp(1.0, static_cast<int>(bits) - 1);
-  double v = std::floor(x * full + noise + 0.5);
-  if (v != v) // NaN: the executor reports it; never convert it (undefined)
-    v = 0.0;
+/// in 32 bits, as libsndfile expects of int samples. `full` is 2^(bits-1).
+/// No libm call: this runs once per output sample.
+inline int32_t quantise_left_aligned(double x, double noise, unsigned bits, double full) noexcept {
+  double v = x * full + noise + 0.5;
+  if (!(v >= -full)) // below full scale, or NaN (reported by the executor)
+    v = v != v ? 0.5 : -full;
   if (v > full - 1.0)
     v = full - 1.0;
-  if (v < -full)
-    v = -full;
-  const auto q = static_cast<int64_t>(v);
+  // floor() for the values left, by truncation and a correction below zero.
+  auto q = static_cast<int64_t>(v);
+  q -= static_cast<int64_t>(static_cast<double>(q) > v);
   return static_cast<int32_t>(static_cast<uint32_t>(q) << (32u - bits));
+}
+
+/// As above, computing 2^(bits-1) itself (for callers outside loops).
+inline int32_t quantise_left_aligned(double x, double noise, unsigned bits) noexcept {
+  return quantise_left_aligned(x, noise, bits, std::ldexp(1.0, static_cast<int>(bits) - 1));
 }
 
 } // namespace loophole::signal

@@ -312,6 +312,15 @@ int run_render(const render_options& o) {
     kernel::configure(sys_cfg);
     caf::actor_system sys{sys_cfg};
     auto root = actors::start_pulse(sys, ctx);
+    if (!o.dry_run) {
+      // Start the Signal instances now, while the session loads and the media
+      // are probed: the render finds them ready.
+      const uint32_t workers = settings.workers != 0
+                                 ? settings.workers
+                                 : std::max(1u, std::thread::hardware_concurrency());
+      caf::anon_send(kernel::lookup(sys, actors::names::signal_pool), atoms::lease_atom::value,
+                     workers);
+    }
     interrupts.start(root);
     {
       caf::scoped_actor self{sys};
