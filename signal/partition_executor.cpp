@@ -66,12 +66,14 @@ partition_executor::partition_executor(const render_graph& graph, uint32_t parti
           locals_.emplace_back(size_t{node.channels} * max_block, 0.0f);
         }
         steps_[p].out = source_of(id);
+        steps_[p].output_node = id;
         continue;
       }
     }
     producer[id] = steps_.size();
     step st;
     st.node = id;
+    st.output_node = id;
     if (node.kind == node_kind::output) {
       sink_.emplace(node);
     } else {
@@ -147,7 +149,7 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
       if (st.out.from_bus && !non_finite_node_) {
         for (uint16_t c = 0; c < out.channels; ++c)
           if (!all_finite(out[c], n))
-            non_finite_node_ = st.node;
+            non_finite_node_ = st.output_node;
       }
     }
     done += n;

@@ -48,6 +48,7 @@ private:
   };
   struct step {
     uint32_t node = 0;
+    uint32_t output_node = 0; ///< Whose output it writes (a folded follower's, after folding)
     std::unique_ptr<node_processor> processor; ///< null for the sink
     std::vector<source> inputs;
     source out;
