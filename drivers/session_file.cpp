@@ -124,7 +124,9 @@ public:
     if (!v.is_object() || v.size() != 1)
       fail(where, show(v) + " is not a time value: give exactly one of {\"beats\": x}, "
                             "{\"seconds\": x} or {\"samples\": n}");
-    const auto& [unit, amount] = *v.items().begin();
+    const auto first = v.begin();
+    const std::string unit = first.key();
+    const json& amount = first.value();
     time_value t;
     if (unit == "beats")
       t.unit = time_unit::beats;

@@ -379,12 +379,18 @@ int run_render(const render_options& o) {
                               .dump()
                               .c_str());
               } else {
+                const auto format = *media::parse_output_format(s.format);
+                const std::string encoding =
+                  format == media::output_format::ogg    ? "Ogg Vorbis"
+                  : format == media::output_format::opus ? "Opus"
+                  : format == media::output_format::mp3  ? "MP3"
+                  : s.bits == 0                          ? "32-bit float"
+                                                         : std::to_string(s.bits) + "-bit";
                 std::printf("Wrote %s: %s, %u Hz, %s, %u channels, peak %s; "
                             "rendered in %.2f s (%.0fx realtime) by %u Signal instances\n",
                             s.output_path.c_str(), duration_text(duration).c_str(), s.sample_rate,
-                            s.bits == 0 ? "32-bit float" : (std::to_string(s.bits) + "-bit").c_str(),
-                            s.channels, dbfs(s.peak).c_str(), wall, wall > 0 ? duration / wall : 0.0,
-                            s.workers);
+                            encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
+                            wall > 0 ? duration / wall : 0.0, s.workers);
               }
               for (const auto& note : plan->notes)
                 std::fprintf(stderr, "loophole: note: %s\n", note.c_str());

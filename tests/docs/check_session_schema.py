@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Checks docs/session.schema.json against the documented session format.
+
+Usage: check_session_schema.py REPO_ROOT
+
+Validates examples/demo/session.json (must pass), a set of invalid sessions built in
+memory (one per rule, each must fail) and a few valid variants (each must pass). The
+rules mirror drivers/session_file.cpp, the reference validator.
+
+Needs the jsonschema module (Debian: python3-jsonschema); a missing module is a failure,
+not a skip: `make` installs it with the test packages.
+"""
+
+import copy
+import json
+import os
+import sys
+
+try:
+    import jsonschema
+except ImportError:
+    print("check_session_schema: FAIL: the Python module 'jsonschema' is not importable; "
+          "install the Debian package python3-jsonschema (make installs TEST_PACKAGES)",
+          file=sys.stderr)
+    sys.exit(1)
+
+
+def base_session():
+    """A small valid session that each case changes in one place."""
+    return {
+        "format": "loophole-session",
+        "version": 1,
+        "sample_rate": 48000,
+        "tempo": {"bpm": 120, "time_signature": [4, 4]},
+        "metadata": {"title": "t", "artist": "a", "comment": "c", "date": "2026-11-24"},
+        "master": {"gain_db": 0.0, "channels": 2},
+        "tracks": [
+            {
+                "id": "drums",
+                "name": "Drums",
+                "channels": 2,
+                "gain_db": -3.0,
+                "pan": 0.0,
+                "mute": False,
+                "solo": False,
+                "clips": [
+                    {
+                        "media": "media/drums.wav",
+                        "position": {"beats": 0},
+                        "length": {"beats": 4},
+                        "fade_in": {"length": {"samples": 240}, "shape": "linear"},
+                        "fade_out": {"length": {"beats": 1}, "shape": "s_curve"},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def variant(change):
+    doc = base_session()
+    change(doc)
+    return doc
+
+
+def clip(doc):
+    return doc["tracks"][0]["clips"][0]
+
+
+def track(doc):
+    return doc["tracks"][0]
+
+
+def invalid_cases():
+    """(name, document) pairs that the schema must refuse."""
+    def set_(path_fn, key, value):
+        return lambda d: path_fn(d).__setitem__(key, value)
+
+    def top(d):
+        return d
+
+    def delete(path_fn, key):
+        return lambda d: path_fn(d).pop(key)
+
+    cases = [
+        ("wrong format", set_(top, "format", "loophole-project")),
+        ("version 2", set_(top, "version", 2)),
+        ("version as a string", set_(top, "version", "1")),
+        ("sample_rate 100", set_(top, "sample_rate", 100)),
+        ("sample_rate 384001", set_(top, "sample_rate", 384001)),
+        ("sample_rate 44100.5", set_(top, "sample_rate", 44100.5)),
+        ("unknown top-level key", set_(top, "tracks_extra", [])),
+        ("unknown track key", set_(track, "volume", 1.0)),
+        ("unknown clip key", set_(clip, "loop", True)),
+        ("unknown tempo key", lambda d: d["tempo"].__setitem__("swing", 0.5)),
+        ("unknown metadata key", lambda d: d["metadata"].__setitem__("genre", "x")),
+        ("unknown master key", lambda d: d["master"].__setitem__("limiter", True)),
+        ("missing format", delete(top, "format")),
+        ("missing version", delete(top, "version")),
+        ("missing sample_rate", delete(top, "sample_rate")),
+        ("missing tracks", delete(top, "tracks")),
+        ("tracks not an array", set_(top, "tracks", {})),
+        ("too many tracks (4097)",
+         set_(top, "tracks", [{"id": "t%d" % i} for i in range(4097)])),
+        ("too many clips (65537)",
+         set_(track, "clips", [{"media": "m.wav", "position": {"samples": i}}
+                               for i in range(65537)])),
+        ("bad id (space)", set_(track, "id", "my drums")),
+        ("bad id (empty)", set_(track, "id", "")),
+        ("bad id (65 characters)", set_(track, "id", "a" * 65)),
+        ("bad id (trailing newline)", set_(track, "id", "drums\n")),
+        ("bad id (slash)", set_(track, "id", "a/b")),
+        ("missing id", delete(track, "id")),
+        ("pan 2", set_(track, "pan", 2)),
+        ("pan -1.5", set_(track, "pan", -1.5)),
+        ("track gain 25 dB", set_(track, "gain_db", 25)),
+        ("clip gain -145 dB", set_(clip, "gain_db", -145)),
+        ("master gain 24.5 dB", lambda d: d["master"].__setitem__("gain_db", 24.5)),
+        ("master channels 1", lambda d: d["master"].__setitem__("channels", 1)),
+        ("track channels 3", set_(track, "channels", 3)),
+        ("track channels 0", set_(track, "channels", 0)),
+        ("mute as a string", set_(track, "mute", "false")),
+        ("solo as 1", set_(track, "solo", 1)),
+        ("name as a number", set_(track, "name", 3)),
+        ("fade shape cubic",
+         set_(clip, "fade_in", {"length": {"samples": 240}, "shape": "cubic"})),
+        ("fade without length", set_(clip, "fade_out", {"shape": "linear"})),
+        ("fade with unknown key",
+         set_(clip, "fade_out", {"length": {"beats": 1}, "shape": "linear", "curve": 2})),
+        ("fade not an object", set_(clip, "fade_out", "linear")),
+        ("time value with two units", set_(clip, "position", {"beats": 1, "seconds": 2})),
+        ("time value with no unit", set_(clip, "position", {})),
+        ("time value with unknown unit", set_(clip, "position", {"bars": 1})),
+        ("time value as a bare number", set_(clip, "position", 4)),
+        ("samples 1.5", set_(clip, "position", {"samples": 1.5})),
+        ("negative seconds", set_(clip, "position", {"seconds": -0.5})),
+        ("negative beats", set_(clip, "source_offset", {"beats": -1})),
+        ("negative samples", set_(clip, "source_offset", {"samples": -1})),
+        ("seconds above 1e12", set_(clip, "position", {"seconds": 1.5e12})),
+        ("samples above 1e12", set_(clip, "position", {"samples": 1000000000001})),
+        ("seconds as a string", set_(clip, "position", {"seconds": "1"})),
+        ("zero length", set_(clip, "length", {"seconds": 0})),
+        ("zero length in samples", set_(clip, "length", {"samples": 0})),
+        ("missing position", delete(clip, "position")),
+        ("missing media", delete(clip, "media")),
+        ("empty media", set_(clip, "media", "")),
+        ("metadata date 24/11/2026",
+         lambda d: d["metadata"].__setitem__("date", "24/11/2026")),
+        ("metadata date with time",
+         lambda d: d["metadata"].__setitem__("date", "2026-11-24T10:00")),
+        ("metadata title 257 characters",
+         lambda d: d["metadata"].__setitem__("title", "x" * 257)),
+        ("metadata comment as a number",
+         lambda d: d["metadata"].__setitem__("comment", 1)),
+        ("metadata not an object", set_(top, "metadata", "Demo")),
+        ("bpm 0", lambda d: d["tempo"].__setitem__("bpm", 0)),
+        ("bpm 1000", lambda d: d["tempo"].__setitem__("bpm", 1000)),
+        ("time_signature beats 0",
+         lambda d: d["tempo"].__setitem__("time_signature", [0, 4])),
+        ("time_signature beats 65",
+         lambda d: d["tempo"].__setitem__("time_signature", [65, 4])),
+        ("time_signature unit 3",
+         lambda d: d["tempo"].__setitem__("time_signature", [4, 3])),
+        ("time_signature with three items",
+         lambda d: d["tempo"].__setitem__("time_signature", [4, 4, 4])),
+        ("time_signature with one item",
+         lambda d: d["tempo"].__setitem__("time_signature", [4])),
+        ("time_signature as a string",
+         lambda d: d["tempo"].__setitem__("time_signature", "4/4")),
+        ("track not an object", set_(top, "tracks", ["drums"])),
+        ("clip not an object", set_(track, "clips", ["media/drums.wav"])),
+        ("session not an object", None),
+    ]
+    out = []
+    for name, change in cases:
+        out.append((name, [] if change is None else variant(change)))
+    return out
+
+
+def valid_cases(root):
+    """(name, document) pairs that the schema must accept."""
+    absolute = os.path.join(os.path.abspath(root), "examples", "demo", "media", "drums.wav")
+
+    def minimal(d):
+        for key in ("tempo", "metadata", "master"):
+            d.pop(key)
+        d["tracks"] = [{"id": "a"}]
+
+    cases = [
+        ("base session", lambda d: None),
+        ("minimal session (no optional keys)", minimal),
+        ("no tracks", lambda d: d.__setitem__("tracks", [])),
+        ("with $schema",
+         lambda d: d.__setitem__("$schema", "../docs/session.schema.json")),
+        ("mono track", lambda d: track(d).__setitem__("channels", 1)),
+        ("solo and mute", lambda d: track(d).update({"solo": True, "mute": True})),
+        ("absolute media path", lambda d: clip(d).__setitem__("media", absolute)),
+        ("position in beats", lambda d: clip(d).__setitem__("position", {"beats": 4.5})),
+        ("position in seconds",
+         lambda d: clip(d).__setitem__("position", {"seconds": 1.25})),
+        ("position in samples",
+         lambda d: clip(d).__setitem__("position", {"samples": 48000})),
+        ("all three time units in one clip", lambda d: clip(d).update({
+            "position": {"beats": 2},
+            "source_offset": {"seconds": 0.5},
+            "length": {"samples": 96000},
+        })),
+        ("time at the limits", lambda d: clip(d).update({
+            "position": {"samples": 1000000000000},
+            "source_offset": {"seconds": 0},
+            "length": {"beats": 1e12},
+        })),
+        ("zero-length fade", lambda d: clip(d).__setitem__(
+            "fade_in", {"length": {"seconds": 0}, "shape": "equal_power"})),
+        ("fade without shape (linear)",
+         lambda d: clip(d).__setitem__("fade_in", {"length": {"beats": 1}})),
+        ("fade shape exponential", lambda d: clip(d).__setitem__(
+            "fade_out", {"length": {"seconds": 0.1}, "shape": "exponential"})),
+        ("gains and pan at the limits", lambda d: (
+            track(d).update({"gain_db": 24, "pan": -1}),
+            clip(d).__setitem__("gain_db", -144),
+            d["master"].__setitem__("gain_db", -144))),
+        ("time_signature 64/32, bpm 999", lambda d: d["tempo"].update(
+            {"time_signature": [64, 32], "bpm": 999})),
+        ("empty date", lambda d: d["metadata"].__setitem__("date", "")),
+        ("id with all allowed characters",
+         lambda d: track(d).__setitem__("id", "Aa0_.-" + "z" * 58)),
+        ("two tracks", lambda d: d["tracks"].append({"id": "bass", "channels": 1})),
+    ]
+    return [(name, variant(change)) for name, change in cases]
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: check_session_schema.py REPO_ROOT", file=sys.stderr)
+        return 2
+    root = argv[1]
+    with open(os.path.join(root, "docs", "session.schema.json"), encoding="utf-8") as f:
+        schema = json.load(f)
+
+    passed = failed = 0
+
+    def report(ok, what, detail=""):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL: " + what + (": " + detail if detail else ""))
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        report(True, "the schema is a valid draft 2020-12 schema")
+    except jsonschema.exceptions.SchemaError as e:
+        report(False, "the schema is a valid draft 2020-12 schema", e.message)
+        print("%d passed, %d failed" % (passed, failed))
+        return 1
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def first_error(doc):
+        error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+        if error is None:
+            return None
+        return "/" + "/".join(str(p) for p in error.absolute_path) + ": " + error.message
+
+    with open(os.path.join(root, "examples", "demo", "session.json"), encoding="utf-8") as f:
+        demo = json.load(f)
+    error = first_error(demo)
+    report(error is None, "examples/demo/session.json is valid", error or "")
+
+    for name, doc in valid_cases(root):
+        error = first_error(doc)
+        report(error is None, "valid: " + name, error or "")
+
+    for name, doc in invalid_cases():
+        error = first_error(doc)
+        report(error is not None, "invalid: " + name, "the schema accepts it")
+
+    # The base document itself must be valid, or the invalid cases prove nothing.
+    report(first_error(copy.deepcopy(base_session())) is None, "the base session is valid")
+
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
