@@ -6,6 +6,7 @@
 #include "signal/node_catalog.hpp"
 #include "signal/node_processor.hpp"
 #include "signal/tpdf_dither.hpp"
+#include "signal/vector_kernels.hpp"
 
 namespace loophole::signal {
 
@@ -84,8 +85,7 @@ public:
       // Both paths compute float(double(x) * gain): the same rounding for a
       // frame whether or not its block also holds part of a fade.
       if (!faded) {
-        for (size_t i = 0; i < count; ++i)
-          dst[i] = static_cast<float>(static_cast<double>(src[i]) * gain);
+        kernels::scale_to_float(src, gain, dst, static_cast<uint32_t>(count));
       } else {
         for (size_t i = 0; i < count; ++i) {
           const auto k = k0 + static_cast<int64_t>(i);
@@ -137,20 +137,12 @@ public:
       double* acc = acc_.data();
       const uint16_t sc = source_[c];
       std::fill_n(acc, ctx.frames, 0.0);
-      for (const auto& in : inputs) {
-        const float* src = in[sc];
-        for (uint32_t i = 0; i < ctx.frames; ++i)
-          acc[i] += static_cast<double>(src[i]);
-      }
-      float* dst = out[c];
-      if (scaled_) {
-        const double g = gain_[c];
-        for (uint32_t i = 0; i < ctx.frames; ++i)
-          dst[i] = static_cast<float>(acc[i] * g);
-      } else {
-        for (uint32_t i = 0; i < ctx.frames; ++i)
-          dst[i] = static_cast<float>(acc[i]);
-      }
+      for (const auto& in : inputs)
+        kernels::accumulate(acc, in[sc], ctx.frames);
+      if (scaled_)
+        kernels::store_scaled(acc, gain_[c], out[c], ctx.frames);
+      else
+        kernels::store(acc, out[c], ctx.frames);
     }
   }
 
@@ -170,13 +162,8 @@ public:
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
-    const float g = gain_; // a local: a member could alias dst and stop vectorising
-    for (uint16_t c = 0; c < out.channels; ++c) {
-      const float* src = inputs[0][c];
-      float* dst = out[c];
-      for (uint32_t i = 0; i < ctx.frames; ++i)
-        dst[i] = src[i] * g;
-    }
+    for (uint16_t c = 0; c < out.channels; ++c)
+      kernels::multiply(inputs[0][c], gain_, out[c], ctx.frames);
   }
 
 private:
@@ -201,13 +188,8 @@ public:
     const auto& in = inputs[0];
     const float* l = in[0];
     const float* r = in.channels == 1 ? in[0] : in[1];
-    const float gl = left_, gr = right_;
-    float* ol = out[0];
-    float* orr = out[1];
-    for (uint32_t i = 0; i < ctx.frames; ++i)
-      ol[i] = l[i] * gl;
-    for (uint32_t i = 0; i < ctx.frames; ++i)
-      orr[i] = r[i] * gr;
+    kernels::multiply(l, left_, out[0], ctx.frames);
+    kernels::multiply(r, right_, out[1], ctx.frames);
   }
 
 private:

@@ -1,25 +1,12 @@
 #include "signal/partition_executor.hpp"
 
+#include "signal/vector_kernels.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 namespace loophole::signal {
 
-namespace {
-
-// An integer OR-reduction over the exponent bits: vectorises, unlike a loop
-// of std::isfinite, and sees every NaN and infinity.
-bool all_finite(const float* x, uint32_t n) noexcept {
-  uint32_t bad = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, x + i, sizeof bits);
-    bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
-  }
-  return bad == 0;
-}
-
-} // namespace
 
 partition_executor::~partition_executor() = default;
 
@@ -138,7 +125,7 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
         views[i] = view_of(st.inputs[i], slot, done, n);
       if (!st.processor) {
         for (uint16_t c = 0; c < views[0].channels && !non_finite_node_; ++c)
-          if (!all_finite(views[0][c], n))
+          if (!kernels::all_finite(views[0][c], n))
             non_finite_node_ = steps_inputs_node(st);
         auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
         sink_->write_rt(ctx.timeline_frame, views[0], dest);
@@ -148,7 +135,7 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
       st.processor->process_rt(ctx, {views, st.inputs.size()}, out);
       if (st.out.from_bus && !non_finite_node_) {
         for (uint16_t c = 0; c < out.channels; ++c)
-          if (!all_finite(out[c], n))
+          if (!kernels::all_finite(out[c], n))
             non_finite_node_ = st.output_node;
       }
     }

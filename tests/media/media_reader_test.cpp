@@ -563,3 +563,59 @@ BOOST_AUTO_TEST_CASE(remove_orphans_unlinks_segments_of_dead_creators_only) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(raw_decoding)
+
+// The raw fast paths (and the SSSE3 one for stereo 24-bit) must give exactly
+// the floats libsndfile's own decoding gives, for every width, channel count
+// and a length that is not a multiple of the vector width, including full
+// scale, the most negative value and noise that reaches every bit.
+BOOST_AUTO_TEST_CASE(every_raw_path_equals_libsndfiles_own_decoding_bit_for_bit) {
+  temp_dir dir;
+  const struct {
+    int subtype;
+    media_stream::decoding expected;
+  } widths[] = {{SF_FORMAT_PCM_16, media_stream::decoding::raw_pcm16},
+                {SF_FORMAT_PCM_24, media_stream::decoding::raw_pcm24},
+                {SF_FORMAT_PCM_32, media_stream::decoding::raw_pcm32},
+                {SF_FORMAT_FLOAT, media_stream::decoding::raw_float}};
+  std::mt19937 rng{1234};
+  std::uniform_real_distribution<float> noise{-1.0f, 1.0f};
+  for (const auto& w : widths)
+    for (uint16_t channels : {uint16_t{1}, uint16_t{2}, uint16_t{3}, uint16_t{6}})
+      for (int64_t frames : {int64_t{1}, int64_t{7}, int64_t{16385}, int64_t{40003}}) {
+        std::vector<float> samples(static_cast<size_t>(frames) * channels);
+        for (auto& x : samples)
+          x = noise(rng);
+        samples[0] = 1.0f;
+        if (samples.size() > 1)
+          samples[1] = -1.0f;
+        const auto path = dir.file("raw.wav");
+        write_sound(path, SF_FORMAT_WAV | w.subtype, 48000, channels, samples);
+        media_stream fast{path};
+        media_stream library{path, false};
+        BOOST_TEST((fast.method() == w.expected));
+        BOOST_TEST((library.method() == media_stream::decoding::library));
+        const auto n = static_cast<size_t>(frames) * channels;
+        std::vector<float> a(n, 0.5f), b(n, -0.5f);
+        // Two reads, the second starting mid-way, to cross chunk boundaries too.
+        const int64_t half = frames / 2;
+        fast.read(0, half, a.data(), frames);
+        fast.read(half, frames - half, a.data() + half, frames);
+        library.read(0, frames, b.data(), frames);
+        BOOST_TEST_REQUIRE(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0,
+                           "width " << w.subtype << ", " << channels << " channels, " << frames
+                                    << " frames");
+      }
+}
+
+BOOST_AUTO_TEST_CASE(big_endian_and_unsigned_files_are_left_to_libsndfile) {
+  temp_dir dir;
+  const auto samples = sines(48000, 2, 1000, 440.0);
+  write_sound(dir.file("a.aiff"), SF_FORMAT_AIFF | SF_FORMAT_PCM_24, 48000, 2, samples);
+  write_sound(dir.file("u8.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_U8, 48000, 2, samples);
+  BOOST_TEST((media_stream{dir.file("a.aiff")}.method() == media_stream::decoding::library));
+  BOOST_TEST((media_stream{dir.file("u8.wav")}.method() == media_stream::decoding::library));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
