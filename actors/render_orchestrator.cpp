@@ -455,7 +455,15 @@ caf::behavior render_job(job_ptr self, context_ptr ctx, uint64_t job, messages::
   st.plan = std::move(plan);
   st.settings = std::move(settings);
   st.listener = std::move(listener);
-  self->set_down_handler([](const caf::down_msg&) {});
+  // Linked to the orchestrator: when it stops, the job stops cleanly (Signal
+  // instances unloaded, leases released, the temporary output removed).
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal && msg.source != self->state.writer &&
+        msg.source != self->state.feeder)
+      return;
+    finish(self, kernel::make_error(kernel::errc::cancelled, "the render was stopped"));
+    self->quit(msg.reason);
+  });
   return {
     [self](atoms::render_atom) {
       self->state.rp = self->make_response_promise();
@@ -502,6 +510,9 @@ render_orchestrator(render_orchestrator_actor::stateful_pointer<render_orchestra
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     if (msg.source != self->address() && self->state.jobs.count(msg.source))
       return;
+    for (auto& [job, rp] : self->state.jobs)
+      rp.deliver(kernel::make_error(kernel::errc::cancelled, "the render was stopped"));
+    self->state.jobs.clear();
     self->quit(msg.reason);
   });
   return {
@@ -509,17 +520,21 @@ render_orchestrator(render_orchestrator_actor::stateful_pointer<render_orchestra
                 caf::actor listener) -> caf::result<messages::render_summary> {
       auto job = self->spawn<caf::linked>(render_job, ctx, self->state.next_job++, std::move(plan),
                              std::move(settings), std::move(listener));
-      self->state.jobs.insert(job.address());
       auto rp = self->make_response_promise<messages::render_summary>();
+      self->state.jobs.emplace(job.address(), rp);
       self->request(job, caf::infinite, atoms::render_atom::value)
         .then(
-          [self, rp, addr = job.address()](messages::render_summary& s) mutable {
-            self->state.jobs.erase(addr);
-            rp.deliver(std::move(s));
+          [self, addr = job.address()](messages::render_summary& s) {
+            if (auto it = self->state.jobs.find(addr); it != self->state.jobs.end()) {
+              it->second.deliver(std::move(s));
+              self->state.jobs.erase(it);
+            }
           },
-          [self, rp, addr = job.address()](caf::error& err) mutable {
-            self->state.jobs.erase(addr);
-            rp.deliver(std::move(err));
+          [self, addr = job.address()](caf::error& err) {
+            if (auto it = self->state.jobs.find(addr); it != self->state.jobs.end()) {
+              it->second.deliver(std::move(err));
+              self->state.jobs.erase(it);
+            }
           });
       return rp;
     },

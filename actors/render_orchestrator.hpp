@@ -13,7 +13,7 @@
 // the result: partitions are pure functions of their inputs and every sum is
 // in graph order.
 
-#include <set>
+#include <map>
 
 #include "actors/pulse_context.hpp"
 #include "caf/actor.hpp"
@@ -32,7 +32,10 @@ using render_orchestrator_actor = caf::typed_actor<
 
 struct render_orchestrator_state {
   uint64_t next_job = 1;
-  std::set<caf::actor_addr> jobs; ///< Running job actors.
+  /// Running jobs and the promise of each to its requester. CAF 0.17 sends
+  /// nothing for a promise dropped by an actor that ends, so an orchestrator
+  /// told to stop answers each of these itself.
+  std::map<caf::actor_addr, caf::typed_response_promise<messages::render_summary>> jobs;
   static inline const char* name = "render_orchestrator";
 };
 

@@ -209,6 +209,12 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
 
 timeline_resolver_actor::behavior_type
 timeline_resolver(timeline_resolver_actor::stateful_pointer<timeline_resolver_state> self) {
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    for (auto& [id, rp] : self->state.pending)
+      rp.deliver(kernel::make_error(kernel::errc::cancelled, "the render was stopped"));
+    self->state.pending.clear();
+    self->quit(msg.reason);
+  });
   return {
     [self](atoms::resolve_atom, messages::session_document doc,
            messages::render_settings settings) -> caf::result<messages::render_plan> {
@@ -216,17 +222,21 @@ timeline_resolver(timeline_resolver_actor::stateful_pointer<timeline_resolver_st
       if (!pool)
         return kernel::make_error(kernel::errc::internal, "the media pool is not running");
       auto rp = self->make_response_promise<messages::render_plan>();
+      const auto id = self->state.next_request++;
+      self->state.pending.emplace(id, rp);
       auto paths = media_paths_of(doc);
       self->request(pool, caf::infinite, atoms::probe_atom::value, paths, doc.sample_rate)
         .then(
-          [rp, doc, settings](const std::vector<messages::media_info>& infos) mutable {
+          [self, id, rp, doc, settings](const std::vector<messages::media_info>& infos) mutable {
+            self->state.pending.erase(id);
             auto plan = resolve_timeline(doc, settings, infos);
             if (plan)
               rp.deliver(std::move(*plan));
             else
               rp.deliver(plan.error());
           },
-          [rp, doc](caf::error& err) mutable {
+          [self, id, rp, doc](caf::error& err) mutable {
+            self->state.pending.erase(id);
             // Name the first clip that uses the file in question.
             auto text = kernel::describe(err);
             for (size_t t = 0; t < doc.tracks.size(); ++t)

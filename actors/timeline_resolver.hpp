@@ -8,6 +8,8 @@
 // The resolution itself is the pure function `resolve_timeline`, so it can be
 // tested without actors.
 
+#include <map>
+
 #include "actors/pulse_context.hpp"
 #include "caf/expected.hpp"
 #include "caf/replies_to.hpp"
@@ -36,6 +38,10 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
                                                       const std::vector<messages::media_info>& media);
 
 struct timeline_resolver_state {
+  /// Requests waiting for the media pool, answered with an error if the
+  /// resolver is stopped first (CAF 0.17 drops such promises silently).
+  std::map<uint64_t, caf::typed_response_promise<messages::render_plan>> pending;
+  uint64_t next_request = 0;
   static inline const char* name = "timeline_resolver";
 };
 

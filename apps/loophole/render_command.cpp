@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -200,10 +202,25 @@ public:
         return; // our own wake-up at exit
       interrupted_ = sig;
       caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+      // Never hang: if the orderly stop has not finished in time, end the
+      // process (Signal instances die with it).
+      std::unique_lock lock{mtx_};
+      if (!done_cv_.wait_for(lock, std::chrono::seconds{10}, [this] { return done_; })) {
+        std::fprintf(stderr, "loophole: did not stop within 10 s of signal %d; exiting\n", sig);
+        std::_Exit(128 + sig);
+      }
     });
   }
 
+  /// The orderly part is over: the backstop must not fire.
+  void done() {
+    std::lock_guard lock{mtx_};
+    done_ = true;
+    done_cv_.notify_all();
+  }
+
   ~interrupt_watcher() {
+    done();
     if (thread_.joinable()) {
       pthread_kill(thread_.native_handle(), SIGUSR2);
       thread_.join();
@@ -216,6 +233,9 @@ private:
   sigset_t set_;
   std::thread thread_;
   std::atomic<int> interrupted_{0};
+  std::mutex mtx_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
 };
 
 } // namespace
