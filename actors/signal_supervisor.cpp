@@ -31,6 +31,7 @@ struct signal_supervisor_state {
   clock::time_point started;
   clock::time_point last_seen;
   std::string last_failure;
+  std::string kill_reason; // why we killed the current process, if we did
   kernel::restart_intensity intensity{5, std::chrono::seconds{10}};
   caf::actor client;
   std::vector<caf::response_promise> waiting; // attach requests before hello
@@ -78,9 +79,21 @@ void start_process(self_ptr self) {
   *st.live_pid = *pid;
 }
 
+/// Kills the current process for `reason`; the exit report says why.
+void kill_process(self_ptr self, std::string reason) {
+  auto& st = self->state;
+  if (st.pid <= 0)
+    return;
+  st.kill_reason = std::move(reason);
+  st.ctx->reaper->signal(st.pid, SIGKILL);
+}
+
 void lose_process(self_ptr self, const std::string& why) {
   auto& st = self->state;
   st.last_failure = st.instance + " (pid " + std::to_string(st.pid) + ") " + why;
+  if (!st.kill_reason.empty())
+    st.last_failure += " after " + st.kill_reason;
+  st.kill_reason.clear();
   st.ctx->router->detach(st.instance);
   if (st.client) {
     self->send(st.client, atoms::lost_atom::value, st.last_failure);
@@ -90,8 +103,13 @@ void lose_process(self_ptr self, const std::string& why) {
   *st.live_pid = 0;
   if (!st.intensity.try_restart(clock::now())) {
     st.state = instance_state::failed;
-    fail_waiting(self, st.last_failure + "; restart limit of " +
-                         std::to_string(st.intensity.max_restarts()) + " reached");
+    st.last_failure += "; restart limit of " + std::to_string(st.intensity.max_restarts()) +
+                       " reached (within " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        st.intensity.period())
+                                        .count()) +
+                       " ms): not restarted";
+    fail_waiting(self, st.last_failure);
     return;
   }
   st.state = instance_state::restarting;
@@ -153,14 +171,13 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
       auto msg = wire::decode(frame);
       if (!msg.value) {
         // A process that speaks garbage is not to be trusted with audio.
-        self->state.ctx->reaper->signal(s.pid, SIGKILL);
-        s.last_failure = s.instance + " sent a malformed frame: " + msg.error;
+        kill_process(self, "it sent a malformed frame (" + msg.error + ")");
         return;
       }
       if (auto* h = std::get_if<wire::hello>(&*msg.value)) {
         if (h->instance != s.instance || h->protocol != wire::protocol_version) {
-          self->state.ctx->reaper->signal(s.pid, SIGKILL);
-          s.last_failure = s.instance + " said hello as '" + h->instance + "'";
+          kill_process(self, "it said hello as '" + h->instance + "', protocol " +
+                               std::to_string(h->protocol));
           return;
         }
         s.state = s.client ? instance_state::busy : instance_state::ready;
@@ -186,14 +203,15 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
       const auto silent = now - s.last_seen;
       if (s.pid > 0) {
         if (s.state == instance_state::starting || s.state == instance_state::restarting) {
-          if (now - s.started > std::chrono::milliseconds{s.ctx->config.start_timeout_ms}) {
-            s.last_failure = s.instance + " did not say hello within " +
-                             std::to_string(s.ctx->config.start_timeout_ms) + " ms";
-            s.ctx->reaper->signal(s.pid, SIGKILL);
-          }
-        } else if (silent > std::chrono::milliseconds{s.ctx->config.heartbeat_timeout_ms}) {
-          // Stuck in a node, stopped, or deadlocked: the reaper will report the kill.
-          s.ctx->reaper->signal(s.pid, SIGKILL);
+          if (now - s.started > std::chrono::milliseconds{s.ctx->config.start_timeout_ms} &&
+              s.kill_reason.empty())
+            kill_process(self, "it did not say hello within " +
+                                 std::to_string(s.ctx->config.start_timeout_ms) + " ms");
+        } else if (silent > std::chrono::milliseconds{s.ctx->config.heartbeat_timeout_ms} &&
+                   s.kill_reason.empty()) {
+          // Stuck in a node, stopped, or deadlocked: the reaper reports the kill.
+          kill_process(self, "it was silent (no heartbeat) for over " +
+                               std::to_string(s.ctx->config.heartbeat_timeout_ms) + " ms");
         }
       }
       self->delayed_send(self, tick, atoms::tick_atom::value);

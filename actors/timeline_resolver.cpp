@@ -1,6 +1,7 @@
 #include "actors/timeline_resolver.hpp"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -17,18 +18,24 @@ using messages::time_unit;
 using signal::node_kind;
 
 int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noexcept {
-  switch (t.unit) {
-    case time_unit::samples:
-      return static_cast<int64_t>(t.value);
-    case time_unit::seconds:
-      return static_cast<int64_t>(std::llround(t.value * rate));
-    case time_unit::beats:
-      return static_cast<int64_t>(std::llround(t.value * 60.0 / bpm * rate));
-  }
-  return 0;
+  double frames = t.value;
+  if (t.unit == time_unit::seconds)
+    frames = t.value * rate;
+  else if (t.unit == time_unit::beats)
+    frames = t.value * 60.0 / bpm * rate;
+  // Saturate instead of overflowing: callers refuse anything past max_frames.
+  if (!(frames < 9.0e18))
+    return std::numeric_limits<int64_t>::max();
+  if (!(frames > -9.0e18))
+    return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(std::llround(frames));
 }
 
 namespace {
+
+// The longest timeline: 2^50 frames (over 700 years at 48 kHz). Every sum
+// of frame counts below it stays far from overflowing.
+constexpr int64_t max_frames = int64_t{1} << 50;
 
 bool audible(const messages::session_document& doc, const messages::track_spec& t) {
   bool any_solo = false;
@@ -124,6 +131,10 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       const auto& info = media[mi];
       const int64_t position = to_frames(clip.position, doc.bpm, rate);
       const int64_t offset = to_frames(clip.source_offset, doc.bpm, rate);
+      if (position > max_frames)
+        return fail(doc, cp + "/position", "is past the longest timeline (2^50 frames)");
+      if (clip.length && to_frames(*clip.length, doc.bpm, rate) > max_frames)
+        return fail(doc, cp + "/length", "is longer than the longest timeline (2^50 frames)");
       if (offset >= info.frames)
         return fail(doc, cp + "/source_offset",
                     "starts at frame " + std::to_string(offset) + ", past the end of " +
@@ -149,8 +160,13 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
         if (!*spec)
           continue;
         const auto frames = to_frames((*spec)->length, doc.bpm, rate);
+        if (frames > max_frames)
+          return fail(doc, cp + "/" + name + "/length", "is longer than 2^50 frames");
         fade_total += frames;
         const auto shape = signal::parse_fade_shape((*spec)->shape);
+        if (!shape)
+          return fail(doc, cp + "/" + name + "/shape", "unknown fade shape \"" +
+                                                         (*spec)->shape + "\"");
         params.push_back({std::string{name} + "_frames", static_cast<double>(frames)});
         params.push_back({std::string{name} + "_shape", static_cast<double>(*shape)});
       }
@@ -194,6 +210,8 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   if (settings.range) {
     const auto start = to_frames(settings.range->start, doc.bpm, rate);
     const auto end = to_frames(settings.range->end, doc.bpm, rate);
+    if (end > max_frames)
+      return kernel::make_error(kernel::errc::usage, "--range: the end is past 2^50 frames");
     if (end <= start)
       return kernel::make_error(kernel::errc::usage, "--range: the end (frame " +
                                                        std::to_string(end) +

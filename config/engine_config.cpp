@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <charconv>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -41,7 +42,7 @@ key_spec integer_key(const char* section, const char* key, const char* help, Int
             size_t used = 0;
             int64_t v = 0;
             try {
-              v = std::stoll(text, &used, 0);
+              v = std::stoll(text, &used, 10); // "010" is ten, not eight
             } catch (...) {
               used = 0;
             }
@@ -80,9 +81,10 @@ key_spec real_key(const char* section, const char* key, const char* help,
             c.*m = check(v, where);
           },
           [=](const engine_config& c) {
-            std::ostringstream os;
-            os << c.*m;
-            auto s = os.str();
+            // The shortest text that reads back as the same double.
+            char buf[64];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, c.*m);
+            std::string s(buf, ec == std::errc{} ? end : buf);
             return s.find_first_of(".e") == std::string::npos ? s + ".0" : s;
           }};
 }
@@ -238,14 +240,22 @@ engine_config load_config(const std::optional<std::string>& explicit_file, const
   for (size_t i = 0; i < files.size(); ++i) {
     const auto& path = files[i];
     const bool must_exist = explicit_file && i + 1 == files.size();
-    std::ifstream in{path, std::ios::binary};
-    if (!in) {
+    std::error_code ec;
+    const auto kind = std::filesystem::status(path, ec).type();
+    if (kind == std::filesystem::file_type::not_found) {
       if (must_exist)
-        throw config_error(path + ": cannot be read");
+        throw config_error(path + ": no such file");
       continue;
     }
+    if (kind != std::filesystem::file_type::regular)
+      throw config_error(path + ": is not a regular file");
+    std::ifstream in{path, std::ios::binary};
+    if (!in)
+      throw config_error(path + ": cannot be read");
     std::ostringstream buf;
     buf << in.rdbuf();
+    if (in.bad())
+      throw config_error(path + ": read error");
     if (buf.str().size() > (1u << 20))
       throw config_error(path + ": larger than 1 MiB");
     apply_toml(cfg, buf.str(), path, report);

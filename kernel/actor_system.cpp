@@ -27,7 +27,11 @@ void configure(caf::actor_system_config& cfg, unsigned worker_threads) {
 }
 
 void register_as(caf::actor_system& sys, const std::string& name, const caf::actor& who) {
-  sys.registry().put(caf::atom_from_string(name), caf::actor_cast<caf::strong_actor_ptr>(who));
+  // CAF 0.17's put() keeps an existing entry: erase first, or a restarted
+  // actor would never be found under its name.
+  const auto key = caf::atom_from_string(name);
+  sys.registry().erase(key);
+  sys.registry().put(key, caf::actor_cast<caf::strong_actor_ptr>(who));
 }
 
 void unregister(caf::actor_system& sys, const std::string& name) {

@@ -1,6 +1,9 @@
 #include "kernel/supervisor.hpp"
 
 #include <map>
+#include <memory>
+
+#include "caf/send.hpp"
 
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
@@ -15,6 +18,10 @@ namespace {
 struct supervisor_state {
   std::vector<child_spec> children;
   std::map<caf::actor_addr, size_t> running; // child address -> index in children
+  // The live children, shared with the cleanup functor: however the
+  // supervisor ends, its children end with it.
+  std::shared_ptr<std::map<caf::actor_addr, caf::actor>> live =
+    std::make_shared<std::map<caf::actor_addr, caf::actor>>();
   restart_intensity intensity{5, std::chrono::seconds{10}};
   static inline const char* name = "supervisor";
 };
@@ -28,6 +35,7 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
     auto child = spec.start(self->system());
     self->monitor(child);
     self->state.running[child.address()] = index;
+    (*self->state.live)[child.address()] = child;
     register_as(self->system(), spec.name, child);
   };
   for (size_t i = 0; i < self->state.children.size(); ++i)
@@ -37,9 +45,15 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
   std::vector<std::string> names;
   for (const auto& spec : self->state.children)
     names.push_back(spec.name);
-  self->attach_functor([sys = &self->system(), names] {
+  self->attach_functor([sys = &self->system(), names, live = self->state.live](
+                         const caf::error& reason) {
     for (const auto& name : names)
       unregister(*sys, name);
+    const caf::error why = reason ? reason : caf::make_error(caf::exit_reason::user_shutdown);
+    for (const auto& [addr, child] : *live)
+      child->enqueue(nullptr, caf::make_message_id(),
+                     caf::make_message(caf::exit_msg{child.address(), why}), nullptr);
+    live->clear();
   });
   self->set_down_handler([self, start](const caf::down_msg& msg) {
     auto it = self->state.running.find(msg.source);
@@ -47,8 +61,14 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
       return;
     auto index = it->second;
     self->state.running.erase(it);
-    if (msg.reason == caf::exit_reason::normal || msg.reason == caf::exit_reason::user_shutdown)
+    self->state.live->erase(msg.source);
+    if (msg.reason == caf::exit_reason::normal || msg.reason == caf::exit_reason::user_shutdown) {
+      // Gone for good: its name must not hand out a dead actor.
+      const auto& name = self->state.children[index].name;
+      if (lookup(self->system(), name).address() == msg.source)
+        unregister(self->system(), name);
       return;
+    }
     if (!self->state.intensity.try_restart(restart_intensity::clock::now())) {
       self->quit(msg.reason); // escalate
       return;
@@ -56,9 +76,7 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
     start(index);
   });
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    for (auto& [addr, index] : self->state.running)
-      self->send_exit(addr, msg.reason);
-    self->quit(msg.reason);
+    self->quit(msg.reason); // the cleanup functor stops the children
   });
   return {
     [self](atoms::status_atom) { return self->state.intensity.total(); },

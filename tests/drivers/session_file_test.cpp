@@ -1,0 +1,645 @@
+// drivers/session_file.hpp: a valid session (docs/session-format.md) parses into exactly the
+// session_document it describes, with media paths resolved against the session's folder; every
+// rule of the format refuses a violation with "<file>: <JSON pointer>: <reason>".
+
+#define BOOST_TEST_MODULE drivers_session_file
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "drivers/session_file.hpp"
+
+namespace fs = std::filesystem;
+using loophole::drivers::parse_session;
+using loophole::drivers::read_session_file;
+using loophole::drivers::session_error;
+using loophole::messages::session_document;
+using loophole::messages::time_unit;
+using loophole::messages::time_value;
+
+namespace {
+
+const std::string session_path = "/work/sessions/song.json";
+
+// -- building session texts ------------------------------------------------------------------
+
+const std::string head = R"("format": "loophole-session", "version": 1, "sample_rate": 48000)";
+
+/// A valid session with `extra` top-level members and the given tracks array.
+std::string doc_with(const std::string& extra, const std::string& tracks = R"([{"id": "a"}])") {
+  return "{" + head + (extra.empty() ? "" : ", " + extra) + R"(, "tracks": )" + tracks + "}";
+}
+
+/// A valid session whose only track is `track`.
+std::string doc_with_track(const std::string& track) {
+  return doc_with("", "[" + track + "]");
+}
+
+/// A valid session whose only track has the one clip `clip`.
+std::string doc_with_clip(const std::string& clip) {
+  return doc_with_track(R"({"id": "a", "clips": [)" + clip + "]}");
+}
+
+/// A clip at position 0 of media "a.wav" with `extra` members.
+std::string clip_with(const std::string& extra) {
+  return R"({"media": "a.wav", "position": {"samples": 0})" +
+         (extra.empty() ? std::string{} : ", " + extra) + "}";
+}
+
+// -- checking refusals -------------------------------------------------------------------------
+
+/// Parses `text`; it must be refused as invalid with the message
+/// "<session_path>: <pointer>: ..." containing `reason`.
+void expect_refused(const std::string& text, const std::string& pointer,
+                    const std::string& reason) {
+  BOOST_TEST_CONTEXT("session " << text) {
+    try {
+      parse_session(text, session_path);
+      BOOST_ERROR("accepted; expected a refusal at " << pointer);
+    } catch (const session_error& e) {
+      const std::string what = e.what();
+      BOOST_TEST((e.which() == session_error::kind::invalid));
+      const auto prefix = session_path + ": " + pointer + ": ";
+      BOOST_TEST(what.rfind(prefix, 0) == 0u,
+                 "'" << what << "' does not start with '" << prefix << "'");
+      BOOST_TEST(what.size() > prefix.size(), "no reason in '" << what << "'");
+      BOOST_TEST(what.find(reason) != std::string::npos,
+                 "'" << what << "' does not say '" << reason << "'");
+    }
+  }
+}
+
+bool same(const time_value& a, time_unit unit, double value) {
+  return a.unit == unit && a.value == value;
+}
+
+class temp_dir {
+public:
+  temp_dir() {
+    std::string pattern = "/tmp/loophole-session-file-test.XXXXXX";
+    if (!mkdtemp(pattern.data()))
+      throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const fs::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+  fs::path path_;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  BOOST_TEST_REQUIRE(static_cast<bool>(out), "cannot write " << path);
+}
+
+} // namespace
+
+// -- valid sessions --------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_full_session_parses_into_every_field) {
+  const std::string text = R"({
+    "$schema": "https://loophole.example/session.schema.json",
+    "format": "loophole-session",
+    "version": 1,
+    "sample_rate": 44100,
+    "tempo": {"bpm": 112.5, "time_signature": [7, 8]},
+    "metadata": {"title": "Demo", "artist": "Loophole", "comment": "take 3", "date": "2024-05-31"},
+    "master": {"gain_db": -1.5, "channels": 2},
+    "tracks": [
+      {"id": "drums", "name": "Drum kit", "channels": 1, "gain_db": -2.0, "pan": -0.25,
+       "mute": true, "solo": false,
+       "clips": [
+         {"media": "media/drums.wav", "position": {"beats": 4.5},
+          "source_offset": {"seconds": 0.25}, "length": {"samples": 96000}, "gain_db": 3.0,
+          "fade_in": {"length": {"samples": 480}, "shape": "equal_power"},
+          "fade_out": {"length": {"beats": 1}, "shape": "s_curve"}},
+         {"media": "../shared/bass.flac", "position": {"seconds": 12}},
+         {"media": "/abs/pad.wav", "position": {"samples": 0},
+          "fade_in": {"length": {"seconds": 0.5}}}
+       ]},
+      {"id": "vox.2_lead-x", "solo": true, "pan": 1, "gain_db": 24,
+       "clips": [{"media": "./takes/./vox.wav", "position": {"samples": 123},
+                  "fade_out": {"length": {"samples": 1}, "shape": "exponential"}}]},
+      {"id": "empty", "channels": 2, "gain_db": -144, "pan": -1}
+    ]
+  })";
+  const auto doc = parse_session(text, session_path);
+  BOOST_TEST(doc.path == session_path);
+  BOOST_TEST(doc.version == 1u);
+  BOOST_TEST(doc.sample_rate == 44100u);
+  BOOST_TEST(doc.bpm == 112.5);
+  BOOST_TEST(doc.beats_per_bar == 7u);
+  BOOST_TEST(doc.beat_unit == 8u);
+  BOOST_TEST(doc.metadata.title == "Demo");
+  BOOST_TEST(doc.metadata.artist == "Loophole");
+  BOOST_TEST(doc.metadata.comment == "take 3");
+  BOOST_TEST(doc.metadata.date == "2024-05-31");
+  BOOST_TEST(doc.master_gain_db == -1.5);
+  BOOST_TEST(doc.master_channels == 2u);
+  BOOST_TEST_REQUIRE(doc.tracks.size() == 3u);
+
+  const auto& drums = doc.tracks[0];
+  BOOST_TEST(drums.id == "drums");
+  BOOST_TEST(drums.name == "Drum kit");
+  BOOST_TEST(drums.channels == 1u);
+  BOOST_TEST(drums.gain_db == -2.0);
+  BOOST_TEST(drums.pan == -0.25);
+  BOOST_TEST(drums.mute);
+  BOOST_TEST(!drums.solo);
+  BOOST_TEST_REQUIRE(drums.clips.size() == 3u);
+
+  const auto& c0 = drums.clips[0];
+  BOOST_TEST(c0.media == "media/drums.wav");
+  BOOST_TEST(c0.media_path == "/work/sessions/media/drums.wav");
+  BOOST_TEST(same(c0.position, time_unit::beats, 4.5));
+  BOOST_TEST(same(c0.source_offset, time_unit::seconds, 0.25));
+  BOOST_TEST_REQUIRE(c0.length.has_value());
+  BOOST_TEST(same(*c0.length, time_unit::samples, 96000.0));
+  BOOST_TEST(c0.gain_db == 3.0);
+  BOOST_TEST_REQUIRE(c0.fade_in.has_value());
+  BOOST_TEST(same(c0.fade_in->length, time_unit::samples, 480.0));
+  BOOST_TEST(c0.fade_in->shape == "equal_power");
+  BOOST_TEST_REQUIRE(c0.fade_out.has_value());
+  BOOST_TEST(same(c0.fade_out->length, time_unit::beats, 1.0));
+  BOOST_TEST(c0.fade_out->shape == "s_curve");
+
+  const auto& c1 = drums.clips[1];
+  BOOST_TEST(c1.media == "../shared/bass.flac");
+  BOOST_TEST(c1.media_path == "/work/shared/bass.flac");
+  BOOST_TEST(same(c1.position, time_unit::seconds, 12.0));
+  BOOST_TEST(same(c1.source_offset, time_unit::samples, 0.0));
+  BOOST_TEST(!c1.length.has_value());
+  BOOST_TEST(c1.gain_db == 0.0);
+  BOOST_TEST(!c1.fade_in.has_value());
+  BOOST_TEST(!c1.fade_out.has_value());
+
+  const auto& c2 = drums.clips[2];
+  BOOST_TEST(c2.media_path == "/abs/pad.wav");
+  BOOST_TEST_REQUIRE(c2.fade_in.has_value());
+  BOOST_TEST(same(c2.fade_in->length, time_unit::seconds, 0.5));
+  BOOST_TEST(c2.fade_in->shape == "linear"); // the default shape
+
+  const auto& vox = doc.tracks[1];
+  BOOST_TEST(vox.id == "vox.2_lead-x");
+  BOOST_TEST(vox.name == "vox.2_lead-x"); // the name defaults to the id
+  BOOST_TEST(vox.channels == 2u);
+  BOOST_TEST(vox.gain_db == 24.0);
+  BOOST_TEST(vox.pan == 1.0);
+  BOOST_TEST(!vox.mute);
+  BOOST_TEST(vox.solo);
+  BOOST_TEST_REQUIRE(vox.clips.size() == 1u);
+  BOOST_TEST(vox.clips[0].media_path == "/work/sessions/takes/vox.wav");
+  BOOST_TEST(same(vox.clips[0].position, time_unit::samples, 123.0));
+  BOOST_TEST_REQUIRE(vox.clips[0].fade_out.has_value());
+  BOOST_TEST(vox.clips[0].fade_out->shape == "exponential");
+
+  const auto& empty = doc.tracks[2];
+  BOOST_TEST(empty.gain_db == -144.0);
+  BOOST_TEST(empty.pan == -1.0);
+  BOOST_TEST(empty.clips.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_minimal_session_gets_the_documented_defaults) {
+  const auto doc = parse_session(doc_with(""), session_path);
+  BOOST_TEST(doc.sample_rate == 48000u);
+  BOOST_TEST(doc.bpm == 120.0);
+  BOOST_TEST(doc.beats_per_bar == 4u);
+  BOOST_TEST(doc.beat_unit == 4u);
+  BOOST_TEST(doc.metadata.title.empty());
+  BOOST_TEST(doc.metadata.date.empty());
+  BOOST_TEST(doc.master_gain_db == 0.0);
+  BOOST_TEST(doc.master_channels == 2u);
+  BOOST_TEST_REQUIRE(doc.tracks.size() == 1u);
+  const auto& t = doc.tracks[0];
+  BOOST_TEST(t.name == "a");
+  BOOST_TEST(t.channels == 2u);
+  BOOST_TEST(t.gain_db == 0.0);
+  BOOST_TEST(t.pan == 0.0);
+  BOOST_TEST(!t.mute);
+  BOOST_TEST(!t.solo);
+  BOOST_TEST(t.clips.empty());
+
+  // No tracks at all is a valid document (a render refuses it later).
+  BOOST_TEST(parse_session(doc_with("", "[]"), session_path).tracks.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_limits_of_each_range_are_accepted) {
+  BOOST_CHECK_NO_THROW(parse_session(
+      R"({"format": "loophole-session", "version": 1, "sample_rate": 8000, "tracks": []})",
+      session_path));
+  BOOST_CHECK_NO_THROW(parse_session(
+      R"({"format": "loophole-session", "version": 1, "sample_rate": 384000, "tracks": []})",
+      session_path));
+  BOOST_CHECK_NO_THROW(parse_session(doc_with(R"("tempo": {"bpm": 0.001})"), session_path));
+  BOOST_CHECK_NO_THROW(parse_session(doc_with(R"("tempo": {"bpm": 999})"), session_path));
+  BOOST_CHECK_NO_THROW(
+      parse_session(doc_with(R"("tempo": {"time_signature": [1, 1]})"), session_path));
+  BOOST_CHECK_NO_THROW(
+      parse_session(doc_with(R"("tempo": {"time_signature": [64, 32]})"), session_path));
+  BOOST_CHECK_NO_THROW(parse_session(doc_with(R"("master": {"gain_db": -144})"), session_path));
+  BOOST_CHECK_NO_THROW(parse_session(doc_with(R"("master": {"gain_db": 24})"), session_path));
+  BOOST_CHECK_NO_THROW(
+      parse_session(doc_with_track(R"({"id": ")" + std::string(64, 'x') + R"("})"), session_path));
+  BOOST_CHECK_NO_THROW(
+      parse_session(doc_with_clip(clip_with(R"("length": {"samples": 1})")), session_path));
+  BOOST_CHECK_NO_THROW(parse_session(
+      doc_with_clip(clip_with(R"("source_offset": {"seconds": 1e12})")), session_path));
+}
+
+BOOST_AUTO_TEST_CASE(media_paths_are_resolved_against_the_sessions_folder) {
+  auto media_path_of = [](const std::string& session, const std::string& media) {
+    const auto doc = parse_session(
+        doc_with_clip(R"({"media": ")" + media + R"(", "position": {"samples": 0}})"), session);
+    BOOST_TEST(doc.tracks.at(0).clips.at(0).media == media); // kept as written
+    return doc.tracks.at(0).clips.at(0).media_path;
+  };
+  BOOST_TEST(media_path_of("/a/b/song.json", "x.wav") == "/a/b/x.wav");
+  BOOST_TEST(media_path_of("/a/b/song.json", "media/x.wav") == "/a/b/media/x.wav");
+  BOOST_TEST(media_path_of("/a/b/song.json", "../x.wav") == "/a/x.wav");
+  BOOST_TEST(media_path_of("/a/b/song.json", "./m/../x.wav") == "/a/b/x.wav");
+  BOOST_TEST(media_path_of("/a/b/song.json", "/elsewhere/x.wav") == "/elsewhere/x.wav");
+  BOOST_TEST(media_path_of("/a/b/song.json", "/elsewhere/./y/../x.wav") == "/elsewhere/x.wav");
+  BOOST_TEST(media_path_of("proj/song.json", "x.wav") == "proj/x.wav");
+  BOOST_TEST(media_path_of("song.json", "media/x.wav") == "media/x.wav");
+}
+
+// -- refusals: the document as a whole -------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(text_that_is_not_json_is_refused_naming_the_byte) {
+  for (const std::string text : {"", "{", R"({"format": "loophole-session",})", "nope",
+                                 R"({"format": "loophole-session"} trailing)"}) {
+    BOOST_TEST_CONTEXT("text '" << text << "'") {
+      try {
+        parse_session(text, session_path);
+        BOOST_ERROR("accepted");
+      } catch (const session_error& e) {
+        const std::string what = e.what();
+        BOOST_TEST((e.which() == session_error::kind::invalid));
+        BOOST_TEST(what.rfind(session_path + ": not valid JSON (byte ", 0) == 0u, what);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_root_that_is_not_an_object_is_refused) {
+  expect_refused("[1, 2]", "/", "a session is a JSON object");
+  expect_refused("\"loophole-session\"", "/", "a session is a JSON object");
+  expect_refused("null", "/", "a session is a JSON object");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_or_wrong_format_is_refused) {
+  expect_refused(R"({"version": 1, "sample_rate": 48000, "tracks": []})", "/",
+                 "missing required key 'format'");
+  expect_refused(R"({"format": "loophole-project", "version": 1, "sample_rate": 48000,
+                     "tracks": []})",
+                 "/format", "must be \"loophole-session\"");
+  expect_refused(R"({"format": 1, "version": 1, "sample_rate": 48000, "tracks": []})", "/format",
+                 "is not a string");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_or_unsupported_version_is_refused) {
+  expect_refused(R"({"format": "loophole-session", "sample_rate": 48000, "tracks": []})", "/",
+                 "missing required key 'version'");
+  expect_refused(R"({"format": "loophole-session", "version": 2, "sample_rate": 48000,
+                     "tracks": []})",
+                 "/version", "version 2 is not supported");
+  expect_refused(R"({"format": "loophole-session", "version": 0, "sample_rate": 48000,
+                     "tracks": []})",
+                 "/version", "is not supported");
+  expect_refused(R"({"format": "loophole-session", "version": "1", "sample_rate": 48000,
+                     "tracks": []})",
+                 "/version", "is not an integer");
+  expect_refused(R"({"format": "loophole-session", "version": 1.0, "sample_rate": 48000,
+                     "tracks": []})",
+                 "/version", "is not an integer");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_out_of_range_or_fractional_sample_rate_is_refused) {
+  const std::string start = R"({"format": "loophole-session", "version": 1, )";
+  expect_refused(start + R"("tracks": []})", "/", "missing required key 'sample_rate'");
+  expect_refused(start + R"("sample_rate": 7999, "tracks": []})", "/sample_rate",
+                 "7999 is outside [8000, 384000]");
+  expect_refused(start + R"("sample_rate": 384001, "tracks": []})", "/sample_rate",
+                 "384001 is outside [8000, 384000]");
+  expect_refused(start + R"("sample_rate": -48000, "tracks": []})", "/sample_rate",
+                 "is outside [8000, 384000]");
+  expect_refused(start + R"("sample_rate": 48000.0, "tracks": []})", "/sample_rate",
+                 "is not an integer");
+  expect_refused(start + R"("sample_rate": 4.8e4, "tracks": []})", "/sample_rate",
+                 "is not an integer");
+  expect_refused(start + R"("sample_rate": "48000", "tracks": []})", "/sample_rate",
+                 "is not an integer");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_is_refused_listing_the_allowed_ones) {
+  expect_refused(doc_with(R"("tempi": {"bpm": 100})"), "/tempi",
+                 "unknown key (allowed: format, version, sample_rate, tempo, metadata, master, "
+                 "tracks, $schema)");
+}
+
+BOOST_AUTO_TEST_CASE(missing_tracks_or_tracks_that_are_not_an_array_are_refused) {
+  expect_refused("{" + head + "}", "/", "missing required key 'tracks'");
+  expect_refused("{" + head + R"(, "tracks": {"id": "a"}})", "/tracks", "is not an array");
+}
+
+// -- refusals: tempo, metadata, master -------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_tempo_out_of_range_is_refused) {
+  expect_refused(doc_with(R"("tempo": {"bpm": 0})"), "/tempo/bpm", "0 is below the minimum 0.001");
+  expect_refused(doc_with(R"("tempo": {"bpm": -120})"), "/tempo/bpm", "is below the minimum");
+  expect_refused(doc_with(R"("tempo": {"bpm": 1000})"), "/tempo/bpm",
+                 "1000 is above the maximum 999");
+  expect_refused(doc_with(R"("tempo": {"bpm": "fast"})"), "/tempo/bpm", "is not a number");
+  expect_refused(doc_with(R"("tempo": 120)"), "/tempo", "is not an object");
+  expect_refused(doc_with(R"("tempo": {"swing": 0.5})"), "/tempo/swing", "unknown key");
+}
+
+BOOST_AUTO_TEST_CASE(a_time_signature_of_the_wrong_shape_or_values_is_refused) {
+  const std::string shape = "must be [beats per bar, beat unit]";
+  for (const std::string bad :
+       {R"("4/4")", "[4]", "[4, 4, 4]", "[4.0, 4]", "[4, 4.0]", R"(["4", 4])", "{}", "4"})
+    expect_refused(doc_with(R"("tempo": {"time_signature": )" + bad + "}"), "/tempo/time_signature",
+                   shape);
+  expect_refused(doc_with(R"("tempo": {"time_signature": [0, 4]})"), "/tempo/time_signature/0",
+                 "beats per bar must be in [1, 64]");
+  expect_refused(doc_with(R"("tempo": {"time_signature": [65, 4]})"), "/tempo/time_signature/0",
+                 "beats per bar must be in [1, 64]");
+  expect_refused(doc_with(R"("tempo": {"time_signature": [-4, 4]})"), "/tempo/time_signature/0",
+                 "beats per bar must be in [1, 64]");
+  for (const std::string unit : {"0", "3", "6", "64", "-4"})
+    expect_refused(doc_with(R"("tempo": {"time_signature": [4, )" + unit + "]}"),
+                   "/tempo/time_signature/1", "the beat unit must be 1, 2, 4, 8, 16 or 32");
+}
+
+BOOST_AUTO_TEST_CASE(a_date_that_is_not_yyyy_mm_dd_is_refused) {
+  for (const std::string bad : {"2024-5-31", "31/05/2024", "2024_05_31", "20240531", "yesterday"})
+    expect_refused(doc_with(R"("metadata": {"date": ")" + bad + R"("})"), "/metadata/date",
+                   "\"" + bad + "\" is not a date YYYY-MM-DD");
+  // Longer than a date: refused by the length limit, at the same place.
+  expect_refused(doc_with(R"("metadata": {"date": "2024-05-31T12:00"})"), "/metadata/date",
+                 "is longer than 10 bytes");
+  expect_refused(doc_with(R"("metadata": {"date": 20240531})"), "/metadata/date",
+                 "is not a string");
+  expect_refused(doc_with(R"("metadata": {"genre": "pop"})"), "/metadata/genre", "unknown key");
+  expect_refused(doc_with(R"("metadata": {"title": ")" + std::string(257, 't') + R"("})"),
+                 "/metadata/title", "is longer than 256 bytes");
+}
+
+BOOST_AUTO_TEST_CASE(a_master_gain_out_of_range_is_refused) {
+  expect_refused(doc_with(R"("master": {"gain_db": 24.5})"), "/master/gain_db",
+                 "24.5 is above the maximum 24");
+  expect_refused(doc_with(R"("master": {"gain_db": -145})"), "/master/gain_db",
+                 "-145 is below the minimum -144");
+  expect_refused(doc_with(R"("master": {"gain_db": "loud"})"), "/master/gain_db",
+                 "is not a number");
+  expect_refused(doc_with(R"("master": {"channels": 1})"), "/master/channels",
+                 "1 is outside [2, 2]");
+  expect_refused(doc_with(R"("master": {"limiter": true})"), "/master/limiter", "unknown key");
+}
+
+// -- refusals: tracks ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_track_that_is_not_an_object_is_refused) {
+  expect_refused(doc_with("", R"([{"id": "a"}, "b"])"), "/tracks/1", "a track is an object");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_or_malformed_track_id_is_refused) {
+  expect_refused(doc_with_track(R"({"name": "no id"})"), "/tracks/0", "missing required key 'id'");
+  for (const std::string bad : {"", "a b", "drums/1", "caf\u00e9", "a:b", "*"})
+    expect_refused(doc_with_track(R"({"id": ")" + bad + R"("})"), "/tracks/0/id",
+                   "\"" + bad + "\" is not an id of 1 to 64 letters, digits, _ . -");
+  expect_refused(doc_with_track(R"({"id": ")" + std::string(65, 'x') + R"("})"), "/tracks/0/id",
+                 "is longer than 64 bytes");
+  expect_refused(doc_with_track(R"({"id": 7})"), "/tracks/0/id", "is not a string");
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
+  expect_refused(doc_with("", R"([{"id": "a"}, {"id": "b"}, {"id": "a"}])"), "/tracks/2/id",
+                 "\"a\" is the id of an earlier track too");
+}
+
+BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
+  expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips)");
+  expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
+                 "3 is outside [1, 2]");
+  expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
+                 "0 is outside [1, 2]");
+  expect_refused(doc_with_track(R"({"id": "a", "channels": 2.0})"), "/tracks/0/channels",
+                 "is not an integer");
+  expect_refused(doc_with_track(R"({"id": "a", "gain_db": 40})"), "/tracks/0/gain_db",
+                 "40 is above the maximum 24");
+  expect_refused(doc_with_track(R"({"id": "a", "gain_db": -200})"), "/tracks/0/gain_db",
+                 "-200 is below the minimum -144");
+  expect_refused(doc_with_track(R"({"id": "a", "pan": 2})"), "/tracks/0/pan",
+                 "2 is above the maximum 1");
+  expect_refused(doc_with_track(R"({"id": "a", "pan": -1.5})"), "/tracks/0/pan",
+                 "-1.5 is below the minimum -1");
+  expect_refused(doc_with_track(R"({"id": "a", "mute": "yes"})"), "/tracks/0/mute",
+                 "\"yes\" is not true or false");
+  expect_refused(doc_with_track(R"({"id": "a", "solo": 1})"), "/tracks/0/solo",
+                 "1 is not true or false");
+  expect_refused(doc_with_track(R"({"id": "a", "name": ["x"]})"), "/tracks/0/name",
+                 "is not a string");
+  expect_refused(doc_with_track(R"({"id": "a", "clips": {"media": "a.wav"}})"), "/tracks/0/clips",
+                 "is not an array");
+  // The index in the pointer is the track's.
+  expect_refused(doc_with("", R"([{"id": "a"}, {"id": "b"}, {"id": "c", "pan": 9}])"),
+                 "/tracks/2/pan", "9 is above the maximum 1");
+}
+
+// -- refusals: clips -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_clip_that_is_not_an_object_is_refused) {
+  expect_refused(doc_with_clip("\"a.wav\""), "/tracks/0/clips/0", "a clip is an object");
+}
+
+BOOST_AUTO_TEST_CASE(a_clip_without_media_or_position_or_with_empty_media_is_refused) {
+  expect_refused(doc_with_clip(R"({"position": {"samples": 0}})"), "/tracks/0/clips/0",
+                 "missing required key 'media'");
+  expect_refused(doc_with_clip(R"({"media": "a.wav"})"), "/tracks/0/clips/0",
+                 "missing required key 'position'");
+  expect_refused(doc_with_clip(R"({"media": "", "position": {"samples": 0}})"),
+                 "/tracks/0/clips/0/media", "is empty");
+  expect_refused(doc_with_clip(R"({"media": 3, "position": {"samples": 0}})"),
+                 "/tracks/0/clips/0/media", "is not a string");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_clip_key_is_refused) {
+  expect_refused(doc_with_clip(clip_with(R"("loop": true)")), "/tracks/0/clips/0/loop",
+                 "unknown key (allowed: media, position, source_offset, length, gain_db, "
+                 "fade_in, fade_out)");
+}
+
+BOOST_AUTO_TEST_CASE(the_pointer_names_the_track_and_the_clip) {
+  const auto text = doc_with("", R"([{"id": "a"},
+    {"id": "b", "clips": [{"media": "a.wav", "position": {"samples": 0}},
+                          {"media": "b.wav", "position": {"samples": 0}, "gain_db": 30}]}])");
+  expect_refused(text, "/tracks/1/clips/1/gain_db", "30 is above the maximum 24");
+}
+
+BOOST_AUTO_TEST_CASE(a_time_value_that_is_not_one_unit_is_refused) {
+  const std::string reason = "is not a time value: give exactly one of";
+  for (const std::string bad :
+       {R"({"beats": 1, "seconds": 2})", "{}", "0", R"("1s")", "[0]", "null"})
+    expect_refused(doc_with_clip(R"({"media": "a.wav", "position": )" + bad + "}"),
+                   "/tracks/0/clips/0/position", reason);
+  expect_refused(doc_with_clip(clip_with(R"("length": {"samples": 1, "beats": 1})")),
+                 "/tracks/0/clips/0/length", reason);
+}
+
+BOOST_AUTO_TEST_CASE(a_time_value_with_an_unknown_unit_is_refused) {
+  expect_refused(doc_with_clip(R"({"media": "a.wav", "position": {"bars": 2}})"),
+                 "/tracks/0/clips/0/position/bars",
+                 "unknown time unit (beats, seconds or samples)");
+  expect_refused(doc_with_clip(clip_with(R"("source_offset": {"frames": 2})")),
+                 "/tracks/0/clips/0/source_offset/frames", "unknown time unit");
+}
+
+BOOST_AUTO_TEST_CASE(a_time_value_of_the_wrong_type_or_sign_is_refused) {
+  const std::string at = "/tracks/0/clips/0/position/";
+  auto with_position = [](const std::string& t) {
+    return doc_with_clip(R"({"media": "a.wav", "position": )" + t + "}");
+  };
+  expect_refused(with_position(R"({"samples": 1.5})"), at + "samples", "1.5 is not an integer");
+  expect_refused(with_position(R"({"samples": 48000.0})"), at + "samples", "is not an integer");
+  expect_refused(with_position(R"({"samples": "48000"})"), at + "samples", "is not an integer");
+  expect_refused(with_position(R"({"beats": "4"})"), at + "beats", "\"4\" is not a number");
+  expect_refused(with_position(R"({"seconds": true})"), at + "seconds", "true is not a number");
+  expect_refused(with_position(R"({"seconds": -1})"), at + "seconds",
+                 "-1 is not a time in [0, 1e12]");
+  expect_refused(with_position(R"({"beats": -0.5})"), at + "beats", "is not a time in [0, 1e12]");
+  expect_refused(with_position(R"({"samples": -1})"), at + "samples", "is not a time in [0, 1e12]");
+  expect_refused(with_position(R"({"seconds": 2e12})"), at + "seconds",
+                 "is not a time in [0, 1e12]");
+}
+
+BOOST_AUTO_TEST_CASE(a_clip_length_of_zero_is_refused) {
+  for (const std::string zero : {R"({"samples": 0})", R"({"beats": 0})", R"({"seconds": 0.0})"})
+    expect_refused(doc_with_clip(clip_with(R"("length": )" + zero)), "/tracks/0/clips/0/length",
+                   "must be longer than 0");
+}
+
+BOOST_AUTO_TEST_CASE(a_clip_gain_out_of_range_is_refused) {
+  expect_refused(doc_with_clip(clip_with(R"("gain_db": 24.01)")), "/tracks/0/clips/0/gain_db",
+                 "is above the maximum 24");
+}
+
+BOOST_AUTO_TEST_CASE(a_fade_with_an_unknown_shape_is_refused_listing_the_shapes) {
+  expect_refused(doc_with_clip(clip_with(R"("fade_in": {"length": {"samples": 10},
+                                                        "shape": "cubic"})")),
+                 "/tracks/0/clips/0/fade_in/shape",
+                 "\"cubic\" is not one of linear, equal_power, exponential, s_curve");
+  expect_refused(doc_with_clip(clip_with(R"("fade_out": {"length": {"samples": 10},
+                                                         "shape": "Linear"})")),
+                 "/tracks/0/clips/0/fade_out/shape",
+                 "\"Linear\" is not one of linear, equal_power, exponential, s_curve");
+  expect_refused(doc_with_clip(clip_with(R"("fade_out": {"length": {"samples": 10},
+                                                         "shape": 1})")),
+                 "/tracks/0/clips/0/fade_out/shape", "is not a string");
+}
+
+BOOST_AUTO_TEST_CASE(a_fade_without_a_length_or_of_the_wrong_shape_is_refused) {
+  expect_refused(doc_with_clip(clip_with(R"("fade_in": {"shape": "linear"})")),
+                 "/tracks/0/clips/0/fade_in", "missing required key 'length'");
+  expect_refused(doc_with_clip(clip_with(R"("fade_out": {})")), "/tracks/0/clips/0/fade_out",
+                 "missing required key 'length'");
+  expect_refused(doc_with_clip(clip_with(R"("fade_in": {"samples": 10})")),
+                 "/tracks/0/clips/0/fade_in/samples", "unknown key (allowed: length, shape)");
+  expect_refused(doc_with_clip(clip_with(R"("fade_in": 10)")), "/tracks/0/clips/0/fade_in",
+                 "10 is not an object");
+  expect_refused(doc_with_clip(clip_with(R"("fade_in": {"length": {"seconds": -1}})")),
+                 "/tracks/0/clips/0/fade_in/length/seconds", "is not a time in [0, 1e12]");
+}
+
+// -- reading files ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_session_file_is_read_and_its_media_resolved_against_its_folder) {
+  temp_dir dir;
+  fs::create_directories(dir.path() / "project");
+  const auto path = dir.file("project/song.json");
+  write_file(path, doc_with_clip(R"({"media": "media/kick.wav", "position": {"beats": 1}})"));
+  const auto doc = read_session_file(path);
+  BOOST_TEST(doc.path == path);
+  BOOST_TEST_REQUIRE(doc.tracks.size() == 1u);
+  BOOST_TEST_REQUIRE(doc.tracks[0].clips.size() == 1u);
+  BOOST_TEST(doc.tracks[0].clips[0].media_path == (dir.path() / "project/media/kick.wav").string());
+}
+
+BOOST_AUTO_TEST_CASE(errors_in_a_file_name_the_file) {
+  temp_dir dir;
+  const auto path = dir.file("broken.json");
+  write_file(path, doc_with_track(R"({"id": "a", "gain_db": 40})"));
+  try {
+    read_session_file(path);
+    BOOST_ERROR("accepted");
+  } catch (const session_error& e) {
+    BOOST_TEST((e.which() == session_error::kind::invalid));
+    BOOST_TEST(std::string{e.what()} == path + ": /tracks/0/gain_db: 40 is above the maximum 24");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_file_is_not_found) {
+  temp_dir dir;
+  const auto path = dir.file("nope.json");
+  try {
+    read_session_file(path);
+    BOOST_ERROR("accepted");
+  } catch (const session_error& e) {
+    BOOST_TEST((e.which() == session_error::kind::not_found));
+    BOOST_TEST(std::string{e.what()}.find(path) != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_is_not_found) {
+  temp_dir dir;
+  try {
+    read_session_file(dir.path().string());
+    BOOST_ERROR("accepted");
+  } catch (const session_error& e) {
+    BOOST_TEST((e.which() == session_error::kind::not_found));
+    BOOST_TEST(std::string{e.what()}.find(dir.path().string()) != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_over_64_mib_is_refused_without_being_read) {
+  temp_dir dir;
+  const auto path = dir.file("huge.json");
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  // Sparse: no blocks are written, so this costs nothing on disk.
+  const auto size = static_cast<off_t>(loophole::drivers::max_session_bytes + 1);
+  BOOST_TEST_REQUIRE(::ftruncate(fd, size) == 0);
+  ::close(fd);
+  try {
+    read_session_file(path);
+    BOOST_ERROR("accepted");
+  } catch (const session_error& e) {
+    BOOST_TEST((e.which() == session_error::kind::invalid));
+    // Exactly the size check's message: parse_session (which would mean the whole file was
+    // read) says the same after a JSON pointer ("/: the file is ...").
+    BOOST_TEST(std::string{e.what()} == path + ": the file is larger than 64 MiB");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(parse_session_refuses_text_over_64_mib_too) {
+  const std::string text(loophole::drivers::max_session_bytes + 1, ' ');
+  expect_refused(text, "/", "the file is larger than 64 MiB");
+}
