@@ -194,15 +194,22 @@ void finish(job_ptr self, caf::error err, messages::render_summary summary = {})
 
 void fill(job_ptr self, int64_t segment);
 
-void dispatch(job_ptr self, int64_t segment, uint32_t partition) {
+/// Sends each instance one message with the partitions of `ready` it owns.
+void dispatch(job_ptr self, int64_t segment, const std::vector<uint32_t>& ready) {
   auto& st = self->state;
-  wire::render_task task{st.job,
-                         static_cast<uint64_t>(segment) * st.partitions + partition,
-                         partition,
-                         static_cast<uint32_t>(segment % st.slots),
-                         first_frame_of(self, segment),
-                         frames_of(self, segment)};
-  self->send(st.workers[st.owner[partition]], atoms::submit_atom::value, wire::encode(task));
+  for (size_t w = 0; w < st.workers.size(); ++w) {
+    wire::render_task task{st.job,
+                           static_cast<uint64_t>(segment),
+                           {},
+                           static_cast<uint32_t>(segment % st.slots),
+                           first_frame_of(self, segment),
+                           frames_of(self, segment)};
+    for (auto p : ready)
+      if (st.owner[p] == w)
+        task.partitions.push_back(p);
+    if (!task.partitions.empty())
+      self->send(st.workers[w], atoms::submit_atom::value, wire::encode(task));
+  }
 }
 
 void report_progress(job_ptr self, bool last) {
@@ -277,27 +284,39 @@ void fill(job_ptr self, int64_t segment) {
     .then(
       [self, segment](bool) {
         auto& s = self->state;
+        std::vector<uint32_t> ready;
         for (uint32_t p = 0; p < s.partitions; ++p)
           if (s.inputs_of[p].empty())
-            dispatch(self, segment, p);
+            ready.push_back(p);
+        dispatch(self, segment, ready);
       },
       [self](caf::error& err) { finish(self, std::move(err)); });
 }
 
 void on_task_done(job_ptr self, const wire::task_done& done) {
   auto& st = self->state;
-  const auto segment = static_cast<int64_t>(done.task / st.partitions);
-  const auto partition = static_cast<uint32_t>(done.task % st.partitions);
+  const auto segment = static_cast<int64_t>(done.task);
   auto& slot = st.slot_states[static_cast<size_t>(segment % st.slots)];
-  if (slot.segment != segment || slot.done[partition])
-    return; // stale or duplicate
-  slot.done[partition] = 1;
-  for (auto q : st.consumers_of[partition]) {
-    const auto& ins = st.inputs_of[q];
-    if (std::all_of(ins.begin(), ins.end(), [&](uint32_t i) { return slot.done[i] != 0; }))
-      dispatch(self, segment, q);
+  if (slot.segment != segment)
+    return; // stale
+  std::vector<uint32_t> ready;
+  bool sink_done = false;
+  for (auto partition : done.partitions) {
+    if (partition >= st.partitions || slot.done[partition])
+      continue; // duplicate
+    slot.done[partition] = 1;
+    sink_done = sink_done || partition == st.sink_partition;
+    for (auto q : st.consumers_of[partition]) {
+      const auto& ins = st.inputs_of[q];
+      if (std::all_of(ins.begin(), ins.end(), [&](uint32_t i) { return slot.done[i] != 0; }) &&
+          std::find(ready.begin(), ready.end(), q) == ready.end())
+        ready.push_back(q);
+    }
   }
-  if (partition == st.sink_partition) {
+  std::sort(ready.begin(), ready.end());
+  if (!ready.empty())
+    dispatch(self, segment, ready);
+  if (sink_done) {
     st.peak = std::max(st.peak, done.peak);
     st.writable.insert(segment);
     write_ready_segments(self);

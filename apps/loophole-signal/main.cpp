@@ -136,24 +136,31 @@ private:
     if (it == jobs_.end())
       return fail(t.job, t.task, wire::failure_code::protocol, "task for an unknown job");
     auto& job = it->second;
-    auto ex = job.executors.find(t.partition);
-    if (ex == job.executors.end() || t.slot >= job.slots || t.frames == 0 ||
+    if (t.partitions.empty() || t.slot >= job.slots || t.frames == 0 ||
         t.frames > job.layout.segment_frames)
       return fail(t.job, t.task, wire::failure_code::protocol, "task outside the loaded job");
+    for (auto p : t.partitions)
+      if (!job.executors.count(p))
+        return fail(t.job, t.task, wire::failure_code::protocol,
+                    "partition " + std::to_string(p) + " is not loaded here");
     const auto start = clock_type::now();
     std::byte* slot = job.bus.data() + t.slot * job.layout.slot_bytes;
-    ex->second.run_rt(t.first_frame, t.frames, slot);
-    if (auto bad = ex->second.non_finite_node())
-      return fail(t.job, t.task, wire::failure_code::worker_failed,
-                  "node " + std::to_string(*bad) + " ('" + job.graph.nodes[*bad].label +
-                    "') produced NaN or infinity at frames " + std::to_string(t.first_frame) +
-                    ".." + std::to_string(t.first_frame + t.frames));
     double peak = 0;
-    if (job.graph.nodes[job.graph.output_node].partition == t.partition)
-      peak = sink_peak(job, slot, t.frames);
-    ++tasks_done_;
+    for (auto p : t.partitions) {
+      auto& ex = job.executors.at(p);
+      ex.run_rt(t.first_frame, t.frames, slot);
+      if (auto bad = ex.non_finite_node())
+        return fail(t.job, t.task, wire::failure_code::worker_failed,
+                    "node " + std::to_string(*bad) + " ('" + job.graph.nodes[*bad].label +
+                      "') produced NaN or infinity at frames " + std::to_string(t.first_frame) +
+                      ".." + std::to_string(t.first_frame + t.frames));
+      if (job.graph.nodes[job.graph.output_node].partition == p)
+        peak = sink_peak(job, slot, t.frames);
+      beat_if_due(); // from the DSP loop itself, between partitions
+    }
+    tasks_done_ += t.partitions.size();
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start);
-    send(wire::task_done{t.job, t.task, peak, static_cast<uint64_t>(ns.count())});
+    send(wire::task_done{t.job, t.task, t.partitions, peak, static_cast<uint64_t>(ns.count())});
   }
 
   static double sink_peak(const loaded_job& job, const std::byte* slot, uint32_t frames) {

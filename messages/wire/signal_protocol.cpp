@@ -84,19 +84,20 @@ struct wire_job {
 struct wire_render_task {
   uint64_t job = 0;
   uint64_t task = 0;
-  uint32_t partition = 0;
+  std::vector<uint32_t> partitions;
   uint32_t slot = 0;
   int64_t first_frame = 0;
   uint32_t frames = 0;
-  MSGPACK_DEFINE_MAP(job, task, partition, slot, first_frame, frames)
+  MSGPACK_DEFINE_MAP(job, task, partitions, slot, first_frame, frames)
 };
 
 struct wire_task_done {
   uint64_t job = 0;
   uint64_t task = 0;
+  std::vector<uint32_t> partitions;
   double peak = 0;
   uint64_t elapsed_ns = 0;
-  MSGPACK_DEFINE_MAP(job, task, peak, elapsed_ns)
+  MSGPACK_DEFINE_MAP(job, task, partitions, peak, elapsed_ns)
 };
 
 struct wire_failure {
@@ -207,10 +208,11 @@ struct encoder {
   }
   std::string operator()(const render_task& m) const {
     return pack(message_type::render_task,
-                wire_render_task{m.job, m.task, m.partition, m.slot, m.first_frame, m.frames});
+                wire_render_task{m.job, m.task, m.partitions, m.slot, m.first_frame, m.frames});
   }
   std::string operator()(const task_done& m) const {
-    return pack(message_type::task_done, wire_task_done{m.job, m.task, m.peak, m.elapsed_ns});
+    return pack(message_type::task_done,
+                wire_task_done{m.job, m.task, m.partitions, m.peak, m.elapsed_ns});
   }
   std::string operator()(const failure& m) const {
     return pack(message_type::failure, wire_failure{m.job, m.task, m.code, m.message});
@@ -251,11 +253,11 @@ message decode_body(message_type type, const msgpack::object& body) {
       return job_ready{body.as<wire_job>().job};
     case message_type::render_task: {
       auto w = body.as<wire_render_task>();
-      return render_task{w.job, w.task, w.partition, w.slot, w.first_frame, w.frames};
+      return render_task{w.job, w.task, std::move(w.partitions), w.slot, w.first_frame, w.frames};
     }
     case message_type::task_done: {
       auto w = body.as<wire_task_done>();
-      return task_done{w.job, w.task, w.peak, w.elapsed_ns};
+      return task_done{w.job, w.task, std::move(w.partitions), w.peak, w.elapsed_ns};
     }
     case message_type::failure: {
       auto w = body.as<wire_failure>();

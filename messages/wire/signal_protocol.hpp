@@ -68,21 +68,25 @@ struct job_ready {
   uint64_t job = 0;
 };
 
-/// Pulse -> Signal: render one partition for one segment.
+/// Pulse -> Signal: render partitions of one segment, in the order listed
+/// (every partition they read is done already). One message carries all the
+/// partitions of a segment that became ready at once for this instance, so
+/// a segment costs a message or two per instance, not one per track.
 struct render_task {
   uint64_t job = 0;
-  uint64_t task = 0;
-  uint32_t partition = 0;
+  uint64_t task = 0;                ///< The segment's index.
+  std::vector<uint32_t> partitions; ///< Rendered in this order.
   uint32_t slot = 0;
   int64_t first_frame = 0;
   uint32_t frames = 0;
 };
 
-/// Signal -> Pulse: a task finished.
+/// Signal -> Pulse: the partitions of a render_task are done.
 struct task_done {
   uint64_t job = 0;
-  uint64_t task = 0;
-  double peak = 0.0;      ///< Largest absolute sample the partition wrote to the sink.
+  uint64_t task = 0;                ///< The segment's index.
+  std::vector<uint32_t> partitions; ///< Those rendered, in order.
+  double peak = 0.0;      ///< Largest absolute sample written to the sink (0 if none).
   uint64_t elapsed_ns = 0;
 };
 

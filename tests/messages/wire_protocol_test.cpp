@@ -100,7 +100,7 @@ void check_equal(const job_ready& a, const job_ready& b) {
 void check_equal(const render_task& a, const render_task& b) {
   BOOST_TEST(a.job == b.job);
   BOOST_TEST(a.task == b.task);
-  BOOST_TEST(a.partition == b.partition);
+  BOOST_TEST(a.partitions == b.partitions);
   BOOST_TEST(a.slot == b.slot);
   BOOST_TEST(a.first_frame == b.first_frame);
   BOOST_TEST(a.frames == b.frames);
@@ -109,6 +109,7 @@ void check_equal(const render_task& a, const render_task& b) {
 void check_equal(const task_done& a, const task_done& b) {
   BOOST_TEST(a.job == b.job);
   BOOST_TEST(a.task == b.task);
+  BOOST_TEST(a.partitions == b.partitions);
   BOOST_TEST(same_double(a.peak, b.peak));
   BOOST_TEST(a.elapsed_ns == b.elapsed_ns);
 }
@@ -265,19 +266,21 @@ BOOST_AUTO_TEST_CASE(job_ready_round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(render_task_round_trips) {
-  round_trip(render_task{1, 2, 3, 4, -5, 6});
+  round_trip(render_task{1, 2, {3}, 4, -5, 6});
+  round_trip(render_task{1, 2, {0, 5, 3, 17}, 4, -5, 6});
   round_trip(render_task{std::numeric_limits<uint64_t>::max(), std::numeric_limits<uint64_t>::max(),
-                         std::numeric_limits<uint32_t>::max(), std::numeric_limits<uint32_t>::max(),
+                         {std::numeric_limits<uint32_t>::max()},
+                         std::numeric_limits<uint32_t>::max(),
                          std::numeric_limits<int64_t>::min(),
                          std::numeric_limits<uint32_t>::max()});
 }
 
 BOOST_AUTO_TEST_CASE(task_done_round_trips) {
-  round_trip(task_done{7, 8, 0.999969482421875, 123456789});
-  round_trip(task_done{0, 0, std::numeric_limits<double>::infinity(), 0});
-  round_trip(task_done{0, 0, -0.0, std::numeric_limits<uint64_t>::max()});
-  round_trip(task_done{0, 0, std::numeric_limits<double>::denorm_min(), 1});
-  round_trip(task_done{0, 0, std::numeric_limits<double>::quiet_NaN(), 1});
+  round_trip(task_done{7, 8, {1, 2}, 0.999969482421875, 123456789});
+  round_trip(task_done{0, 0, {}, std::numeric_limits<double>::infinity(), 0});
+  round_trip(task_done{0, 0, {9}, -0.0, std::numeric_limits<uint64_t>::max()});
+  round_trip(task_done{0, 0, {0}, std::numeric_limits<double>::denorm_min(), 1});
+  round_trip(task_done{0, 0, {4, 3}, std::numeric_limits<double>::quiet_NaN(), 1});
 }
 
 BOOST_AUTO_TEST_CASE(failure_round_trips) {
@@ -311,7 +314,7 @@ BOOST_AUTO_TEST_CASE(message_type_names_are_stable) {
 }
 
 BOOST_AUTO_TEST_CASE(a_frame_is_an_array_of_version_type_and_a_map_body) {
-  const auto frame = encode(message{render_task{1, 2, 3, 4, 5, 6}});
+  const auto frame = encode(message{render_task{1, 2, {3}, 4, 5, 6}});
   auto handle = msgpack::unpack(frame.data(), frame.size());
   const auto& root = handle.get();
   BOOST_TEST_REQUIRE(root.type == msgpack::type::ARRAY);
@@ -336,7 +339,8 @@ BOOST_AUTO_TEST_CASE(unknown_extra_keys_in_a_body_are_ignored) {
     pk.pack_map(1);
     pack_kv(pk, "three", 3);
     pack_kv(pk, "task", 8);
-    pack_kv(pk, "partition", 2);
+    pk.pack(std::string{"partitions"});
+    pk.pack(std::vector<uint32_t>{2});
     pack_kv(pk, "slot", 1);
     pk.pack(std::string{"another_new_key"});
     pk.pack(2.5);
@@ -346,7 +350,7 @@ BOOST_AUTO_TEST_CASE(unknown_extra_keys_in_a_body_are_ignored) {
   const auto got = decode(frame);
   BOOST_TEST_REQUIRE(got.error.empty(), got.error);
   BOOST_TEST_REQUIRE(std::holds_alternative<render_task>(*got.value));
-  check_equal(std::get<render_task>(*got.value), render_task{7, 8, 2, 1, -5, 4096});
+  check_equal(std::get<render_task>(*got.value), render_task{7, 8, {2}, 1, -5, 4096});
 }
 
 BOOST_AUTO_TEST_CASE(missing_keys_keep_their_defaults) {
@@ -356,7 +360,7 @@ BOOST_AUTO_TEST_CASE(missing_keys_keep_their_defaults) {
   });
   const auto got = decode(frame);
   BOOST_TEST_REQUIRE(got.error.empty(), got.error);
-  check_equal(std::get<render_task>(*got.value), render_task{0, 99, 0, 0, 0, 0});
+  check_equal(std::get<render_task>(*got.value), render_task{0, 99, {}, 0, 0, 0});
 }
 
 BOOST_AUTO_TEST_CASE(extra_keys_inside_a_nested_graph_node_are_ignored) {
@@ -474,7 +478,13 @@ BOOST_AUTO_TEST_CASE(fields_of_the_wrong_type_are_refused) {
   // render_task with a partition too large for uint32.
   expect_refused(frame_with(protocol_version, 4, [](packer& pk) {
     pk.pack_map(1);
-    pack_kv(pk, "partition", int64_t{1} << 33);
+    pk.pack(std::string{"partitions"});
+    pk.pack(std::vector<int64_t>{int64_t{1} << 33});
+  }));
+  // render_task whose partitions are not a list.
+  expect_refused(frame_with(protocol_version, 4, [](packer& pk) {
+    pk.pack_map(1);
+    pack_kv(pk, "partitions", 3);
   }));
   // job_ready with a float job id.
   expect_refused(frame_with(protocol_version, 3, [](packer& pk) {
