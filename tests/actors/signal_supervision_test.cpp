@@ -36,6 +36,7 @@
 #include "kernel/child_process.hpp"
 #include "kernel/error.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #ifndef LOOPHOLE_BIN_DIR
 #error "LOOPHOLE_BIN_DIR must name the folder of loophole-signal"
@@ -53,25 +54,10 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto request_timeout = 5s;
 
-class temp_dir {
+/// A folder of this suite's own.
+class temp_dir : public loophole::test::temp_dir {
 public:
-  temp_dir() {
-    std::string pattern = "/tmp/loophole-sigsup.XXXXXX";
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string str() const { return path_.string(); }
-
-private:
-  fs::path path_;
+  temp_dir() : loophole::test::temp_dir("sigsup") {}
 };
 
 /// True once `pid` no longer exists at all: it exited and was reaped (a zombie still answers

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <array>
 #include <boost/test/unit_test.hpp>
+
+#include "tests/support/temp_dir.hpp"
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -57,53 +59,29 @@ const std::string loophole_exe = std::string{LOOPHOLE_BIN_DIR} + "/loophole";
 
 // -- a fresh folder per test, also holding the private HOME and XDG folders ------------------
 
-class temp_dir {
+class temp_dir : public loophole::test::temp_dir {
 public:
-  temp_dir() {
-    std::string pattern = "/tmp/loophole-render-cli-test.XXXXXX";
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
+  temp_dir() : loophole::test::temp_dir("render-cli-test") {
     for (const char* sub : {"home", "config", "cache", "run", "out"})
-      fs::create_directory(path_ / sub);
-    fs::permissions(path_ / "run", fs::perms::owner_all, fs::perm_options::replace);
+      fs::create_directory(path() / sub);
+    fs::permissions(path() / "run", fs::perms::owner_all, fs::perm_options::replace);
   }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const fs::path& path() const noexcept { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
   /// Where outputs go: a folder of their own, so that stray files are easy to see.
-  std::string out(const std::string& name) const { return (path_ / "out" / name).string(); }
+  std::string out(const std::string& name) const { return (path() / "out" / name).string(); }
 
-  /// Leftover temporary files (".NAME.partial-XXXXXX") in `folder`.
-  static std::vector<std::string> partials(const fs::path& folder) {
-    std::vector<std::string> found;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(folder, ec)) {
-      const auto name = e.path().filename().string();
-      if (name.rfind('.', 0) == 0 && name.find(".partial-") != std::string::npos)
-        found.push_back(name);
-    }
-    return found;
+  /// Leftover temporary files in the output folder.
+  std::vector<std::string> out_partials() const {
+    return loophole::test::partial_files(path() / "out");
   }
-  std::vector<std::string> out_partials() const { return partials(path_ / "out"); }
 
   /// Every name in the output folder.
   std::vector<std::string> out_listing() const {
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_ / "out"))
+    for (const auto& e : fs::directory_iterator(path() / "out"))
       names.push_back(e.path().filename().string());
     std::sort(names.begin(), names.end());
     return names;
   }
-
-private:
-  fs::path path_;
 };
 
 std::vector<char> read_bytes(const std::string& path) {
@@ -941,7 +919,7 @@ void expect_failure(const temp_dir& dir, const std::vector<std::string>& args, i
   if (!output.empty())
     BOOST_TEST(!fs::exists(output), output << " was written");
   BOOST_TEST(dir.out_partials().empty());
-  BOOST_TEST(temp_dir::partials(fs::path{output}.parent_path()).empty());
+  BOOST_TEST(loophole::test::partial_files(fs::path{output}.parent_path()).empty());
   BOOST_TEST(dir.out_listing() == before, "the output folder changed");
 }
 

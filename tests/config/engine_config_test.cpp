@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/engine_config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using loophole::config::apply_toml;
@@ -32,36 +33,10 @@ namespace {
 
 const std::string system_file = "/etc/xdg/loophole/config.toml";
 
-class temp_dir {
+/// A folder of this suite's own.
+class temp_dir : public loophole::test::temp_dir {
 public:
-  temp_dir() {
-    std::string pattern = "/tmp/loophole-engine-config-test.XXXXXX";
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string str() const { return path_.string(); }
-
-  /// Writes `text` to `name` under the folder (creating folders) and returns its path.
-  std::string write(const std::string& name, const std::string& text) const {
-    const auto path = path_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    if (!out)
-      throw std::runtime_error("cannot write " + path.string());
-    return path.string();
-  }
-
-private:
-  fs::path path_;
+  temp_dir() : loophole::test::temp_dir("engine-config-test") {}
 };
 
 /// An environment made of `vars` only.

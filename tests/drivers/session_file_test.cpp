@@ -16,6 +16,7 @@
 #include <string>
 
 #include "drivers/session_file.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using loophole::drivers::parse_session;
@@ -81,26 +82,10 @@ bool same(const time_value& a, time_unit unit, double value) {
   return a.unit == unit && a.value == value;
 }
 
-class temp_dir {
+/// A folder of this suite's own.
+class temp_dir : public loophole::test::temp_dir {
 public:
-  temp_dir() {
-    std::string pattern = "/tmp/loophole-session-file-test.XXXXXX";
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
+  temp_dir() : loophole::test::temp_dir("session-file-test") {}
 };
 
 void write_file(const std::string& path, const std::string& text) {

@@ -28,31 +28,17 @@
 #include "media/media_error.hpp"
 #include "media/media_reader.hpp"
 #include "media/shared_memory.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace loophole::media;
 
 namespace {
 
-class temp_dir {
+/// A folder of this suite's own.
+class temp_dir : public loophole::test::temp_dir {
 public:
-  temp_dir() {
-    std::string pattern = "/tmp/loophole-media-reader-test.XXXXXX";
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
+  temp_dir() : loophole::test::temp_dir("media-reader-test") {}
 };
 
 std::vector<char> read_bytes(const std::string& path) {

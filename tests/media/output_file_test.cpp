@@ -27,6 +27,7 @@
 
 #include "media/media_error.hpp"
 #include "media/output_file.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace loophole::media;
@@ -35,38 +36,10 @@ namespace {
 
 // -- a fresh folder per test ----------------------------------------------------------------
 
-class temp_dir {
+/// A folder of this suite's own.
+class temp_dir : public loophole::test::temp_dir {
 public:
-  temp_dir() {
-    std::string pattern = "/tmp/loophole-output-file-test.XXXXXX";
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const fs::path& path() const noexcept { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-  /// Leftover temporary files (".NAME.partial-XXXXXX").
-  std::vector<std::string> partials() const {
-    std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(path_)) {
-      const auto name = e.path().filename().string();
-      if (name.rfind('.', 0) == 0 && name.find(".partial-") != std::string::npos)
-        found.push_back(name);
-    }
-    return found;
-  }
-
-private:
-  fs::path path_;
+  temp_dir() : loophole::test::temp_dir("output-file-test") {}
 };
 
 std::vector<char> read_bytes(const std::string& path) {

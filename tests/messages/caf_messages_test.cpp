@@ -20,6 +20,7 @@
 #include "messages/render_messages.hpp"
 #include "messages/session_document.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/support/render_graph_equality.hpp"
 
 using namespace loophole;
 using namespace loophole::messages;
@@ -30,9 +31,7 @@ template <class T> struct tag {};
 
 // -- field-wise equality ------------------------------------------------------------------
 
-bool same_double(double a, double b) {
-  return a == b || (std::isnan(a) && std::isnan(b));
-}
+using loophole::test::same_double;
 
 void check_equal(const std::string& a, const std::string& b) {
   BOOST_TEST(a == b);
@@ -131,47 +130,8 @@ void check_equal(const media_lease& a, const media_lease& b) {
   BOOST_TEST(a.bytes == b.bytes);
 }
 
-void check_equal(const signal::media_region& a, const signal::media_region& b) {
-  BOOST_TEST(a.media_index == b.media_index);
-  BOOST_TEST(a.timeline_start == b.timeline_start);
-  BOOST_TEST(a.source_offset == b.source_offset);
-  BOOST_TEST(a.length == b.length);
-}
 
-void check_equal(const signal::render_graph& a, const signal::render_graph& b) {
-  BOOST_TEST(a.sample_rate == b.sample_rate);
-  BOOST_TEST((a.mode == b.mode));
-  BOOST_TEST(a.first_frame == b.first_frame);
-  BOOST_TEST(a.frame_count == b.frame_count);
-  BOOST_TEST(a.output_node == b.output_node);
-  BOOST_TEST_REQUIRE(a.media.size() == b.media.size());
-  for (size_t i = 0; i < a.media.size(); ++i) {
-    BOOST_TEST(a.media[i].media_id == b.media[i].media_id);
-    BOOST_TEST(a.media[i].channels == b.media[i].channels);
-    BOOST_TEST(a.media[i].frames == b.media[i].frames);
-  }
-  BOOST_TEST_REQUIRE(a.partitions.size() == b.partitions.size());
-  for (size_t i = 0; i < a.partitions.size(); ++i)
-    BOOST_TEST(a.partitions[i].label == b.partitions[i].label);
-  BOOST_TEST_REQUIRE(a.nodes.size() == b.nodes.size());
-  for (size_t i = 0; i < a.nodes.size(); ++i) {
-    const auto &x = a.nodes[i], &y = b.nodes[i];
-    BOOST_TEST_CONTEXT("node " << i) {
-      BOOST_TEST(x.id == y.id);
-      BOOST_TEST(x.label == y.label);
-      BOOST_TEST((x.kind == y.kind));
-      BOOST_TEST(x.partition == y.partition);
-      BOOST_TEST(x.channels == y.channels);
-      BOOST_TEST(x.inputs == y.inputs, boost::test_tools::per_element());
-      BOOST_TEST_REQUIRE(x.params.size() == y.params.size());
-      for (size_t p = 0; p < x.params.size(); ++p) {
-        BOOST_TEST(x.params[p].name == y.params[p].name);
-        BOOST_TEST(same_double(x.params[p].value, y.params[p].value));
-      }
-      check_equal(x.media, y.media);
-    }
-  }
-}
+using loophole::test::check_equal;
 
 void check_equal(const render_plan& a, const render_plan& b) {
   check_equal(a.graph, b.graph);

@@ -18,6 +18,7 @@
 #include <msgpack.hpp>
 
 #include "messages/wire/signal_protocol.hpp"
+#include "tests/support/render_graph_equality.hpp"
 
 using namespace loophole;
 using namespace loophole::wire;
@@ -27,53 +28,8 @@ namespace {
 // -- field-wise equality, with a check per field so a failure names it --------------------
 
 /// Doubles travel exactly, except that msgpack-c packs an integral double as an integer, so
-/// -0.0 arrives as +0.0 (equal under ==, which is all any reader of the protocol relies on).
-bool same_double(double a, double b) {
-  return a == b || (std::isnan(a) && std::isnan(b));
-}
-
-void check_equal(const signal::render_graph& a, const signal::render_graph& b) {
-  BOOST_TEST(a.sample_rate == b.sample_rate);
-  BOOST_TEST((a.mode == b.mode));
-  BOOST_TEST(a.first_frame == b.first_frame);
-  BOOST_TEST(a.frame_count == b.frame_count);
-  BOOST_TEST(a.output_node == b.output_node);
-  BOOST_TEST_REQUIRE(a.media.size() == b.media.size());
-  for (size_t i = 0; i < a.media.size(); ++i) {
-    BOOST_TEST_CONTEXT("media " << i) {
-      BOOST_TEST(a.media[i].media_id == b.media[i].media_id);
-      BOOST_TEST(a.media[i].channels == b.media[i].channels);
-      BOOST_TEST(a.media[i].frames == b.media[i].frames);
-    }
-  }
-  BOOST_TEST_REQUIRE(a.partitions.size() == b.partitions.size());
-  for (size_t i = 0; i < a.partitions.size(); ++i)
-    BOOST_TEST(a.partitions[i].label == b.partitions[i].label);
-  BOOST_TEST_REQUIRE(a.nodes.size() == b.nodes.size());
-  for (size_t i = 0; i < a.nodes.size(); ++i) {
-    const auto &x = a.nodes[i], &y = b.nodes[i];
-    BOOST_TEST_CONTEXT("node " << i) {
-      BOOST_TEST(x.id == y.id);
-      BOOST_TEST(x.label == y.label);
-      BOOST_TEST((x.kind == y.kind));
-      BOOST_TEST(x.partition == y.partition);
-      BOOST_TEST(x.channels == y.channels);
-      BOOST_TEST(x.inputs == y.inputs, boost::test_tools::per_element());
-      BOOST_TEST_REQUIRE(x.params.size() == y.params.size());
-      for (size_t p = 0; p < x.params.size(); ++p) {
-        BOOST_TEST(x.params[p].name == y.params[p].name);
-        BOOST_TEST(same_double(x.params[p].value, y.params[p].value));
-      }
-      BOOST_TEST_REQUIRE(x.media.has_value() == y.media.has_value());
-      if (x.media) {
-        BOOST_TEST(x.media->media_index == y.media->media_index);
-        BOOST_TEST(x.media->timeline_start == y.media->timeline_start);
-        BOOST_TEST(x.media->source_offset == y.media->source_offset);
-        BOOST_TEST(x.media->length == y.media->length);
-      }
-    }
-  }
-}
+using loophole::test::check_equal;
+using loophole::test::same_double;
 
 void check_equal(const hello& a, const hello& b) {
   BOOST_TEST(a.protocol == b.protocol);
