@@ -412,8 +412,18 @@ int run_render(const render_options& o) {
                             encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
                             wall > 0 ? duration / wall : 0.0, s.workers);
               }
+              std::fflush(stdout); // the summary first, then notes and warnings
               for (const auto& note : plan->notes)
                 std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
+              // Integer samples clip at full scale; float ones go past it.
+              const double full_scale =
+                s.bits == 0 ? 1.0 : 1.0 - std::ldexp(1.0, -(static_cast<int>(s.bits) - 1));
+              if (s.peak > 1.0 || (s.bits != 0 && s.peak >= full_scale))
+                std::fprintf(stderr,
+                             "loophole: warning: the mix %s full scale (peak %s): lower the "
+                             "master gain_db\n",
+                             s.bits == 0 ? "goes past" : "reached (and was clipped at)",
+                             dbfs(s.peak).c_str());
             },
             [&](caf::error& e) {
               code = interrupts.interrupted()
