@@ -53,7 +53,7 @@ time_value beats(double b) {
 
 session_document make_doc(uint32_t rate = 48000, double bpm = 120.0) {
   session_document doc;
-  doc.path = "/work/song.json";
+  doc.path = "/studio/song.json";
   doc.sample_rate = rate;
   doc.bpm = bpm;
   return doc;
@@ -64,7 +64,7 @@ clip_spec clip(const std::string& media, time_value position,
                time_value source_offset = samples(0)) {
   clip_spec c;
   c.media = media;
-  c.media_path = "/work/" + media;
+  c.media_path = "/studio/" + media;
   c.position = position;
   c.length = length;
   c.source_offset = source_offset;
@@ -79,11 +79,11 @@ track_spec track(const std::string& id, std::vector<clip_spec> clips = {}) {
   return t;
 }
 
-/// A probe of "/work/<media>": `frames` at the session rate.
+/// A probe of "/studio/<media>": `frames` at the session rate.
 media_info probe(const std::string& media, int64_t frames, uint16_t channels = 2,
                  uint32_t rate = 48000) {
   media_info m;
-  m.path = "/work/" + media;
+  m.path = "/studio/" + media;
   m.media_id = "id-of-" + media;
   m.channels = channels;
   m.source_frames = frames;
@@ -245,11 +245,11 @@ BOOST_AUTO_TEST_CASE(media_paths_are_unique_in_first_use_order_and_audible_only)
   doc.tracks.push_back(muted);
   doc.tracks.push_back(track("c", {clip("c.wav", samples(0)), clip("a.wav", samples(0))}));
   BOOST_TEST(media_paths_of(doc) ==
-                 (std::vector<std::string>{"/work/b.wav", "/work/a.wav", "/work/c.wav"}),
+                 (std::vector<std::string>{"/studio/b.wav", "/studio/a.wav", "/studio/c.wav"}),
              tt::per_element());
 
   doc.tracks[2].solo = true;
-  BOOST_TEST(media_paths_of(doc) == (std::vector<std::string>{"/work/c.wav", "/work/a.wav"}),
+  BOOST_TEST(media_paths_of(doc) == (std::vector<std::string>{"/studio/c.wav", "/studio/a.wav"}),
              tt::per_element());
   BOOST_TEST(media_paths_of(make_doc()).empty());
 }
@@ -330,7 +330,7 @@ BOOST_AUTO_TEST_CASE(more_than_one_frame_past_the_media_is_refused_naming_the_le
   doc.tracks.push_back(track(
       "b", {clip("x.wav", samples(0)), clip("x.wav", samples(0), samples(47901), samples(100))}));
   expect_error(doc, {probe("x.wav", 47999)}, {}, errc::bad_session,
-               "/work/song.json: /tracks/1/clips/1/length: ",
+               "/studio/song.json: /tracks/1/clips/1/length: ",
                "needs frames up to 48001 but x.wav has 47999 frames");
 }
 
@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(a_source_offset_at_or_past_the_end_of_the_media_is_refused)
     auto doc = make_doc(48000);
     doc.tracks.push_back(track("a", {clip("x.wav", samples(0), std::nullopt, samples(offset))}));
     expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
-                 "/work/song.json: /tracks/0/clips/0/source_offset: ",
+                 "/studio/song.json: /tracks/0/clips/0/source_offset: ",
                  "past the end of x.wav (48000 frames, 1.000 s)");
   }
 }
@@ -348,7 +348,7 @@ BOOST_AUTO_TEST_CASE(a_length_that_rounds_to_no_frame_is_refused) {
   auto doc = make_doc(48000);
   doc.tracks.push_back(track("a", {clip("x.wav", samples(0), seconds(0.00001))}));
   expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
-               "/work/song.json: /tracks/0/clips/0/length: ", "is shorter than one frame");
+               "/studio/song.json: /tracks/0/clips/0/length: ", "is shorter than one frame");
 }
 
 // -- parameters ------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ BOOST_AUTO_TEST_CASE(fades_that_fill_the_clip_exactly_are_fine_longer_ones_are_r
   BOOST_TEST(static_cast<bool>(resolve_timeline(doc, {}, {probe("x.wav", 48000)})));
   doc.tracks[0].clips[0].fade_out->length = samples(601);
   expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
-               "/work/song.json: /tracks/0/clips/0: ",
+               "/studio/song.json: /tracks/0/clips/0: ",
                "the fades (1001 frames) are longer than the clip (1000 frames)");
 }
 
@@ -491,8 +491,8 @@ BOOST_AUTO_TEST_CASE(the_plan_carries_the_probes_and_the_metadata) {
   const std::vector<media_info> probes{probe("b.wav", 100), probe("a.wav", 200, 1)};
   const auto plan = resolved(doc, probes);
   BOOST_TEST_REQUIRE(plan.media.size() == 2u);
-  BOOST_TEST(plan.media[0].path == "/work/b.wav");
-  BOOST_TEST(plan.media[1].path == "/work/a.wav");
+  BOOST_TEST(plan.media[0].path == "/studio/b.wav");
+  BOOST_TEST(plan.media[1].path == "/studio/a.wav");
   BOOST_TEST(plan.graph.media[1].media_id == "id-of-a.wav");
   BOOST_TEST(plan.graph.media[1].channels == 1u);
   BOOST_TEST(plan.graph.media[1].frames == 200);
@@ -589,7 +589,7 @@ BOOST_AUTO_TEST_CASE(solo_wins_over_tracks_that_are_merely_unmuted_and_mute_stil
   both.solo = true;
   both.mute = true;
   doc.tracks = {plain, soloed, both};
-  BOOST_TEST(media_paths_of(doc) == std::vector<std::string>{"/work/s.wav"}, tt::per_element());
+  BOOST_TEST(media_paths_of(doc) == std::vector<std::string>{"/studio/s.wav"}, tt::per_element());
   const auto plan = resolved(doc, {probe("s.wav", 100)});
   BOOST_TEST(partition_labels(plan.graph) == (std::vector<std::string>{"soloed", "master"}),
              tt::per_element());
@@ -600,7 +600,7 @@ BOOST_AUTO_TEST_CASE(solo_wins_over_tracks_that_are_merely_unmuted_and_mute_stil
 // -- nothing to render -----------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(a_session_with_nothing_audible_is_refused) {
-  const std::string prefix = "/work/song.json: /tracks: ";
+  const std::string prefix = "/studio/song.json: /tracks: ";
   const std::string reason = "nothing to render";
   expect_error(make_doc(), {}, {}, errc::bad_session, prefix, reason);
 
@@ -667,7 +667,7 @@ BOOST_AUTO_TEST_CASE(a_source_offset_too_large_for_frames_is_refused_at_the_sour
   // is "the fades (0 frames) are longer than the clip (-9223372036854727808 frames)"). to_frames
   // should saturate, and the resolver refuse times beyond the graph's 2^50 frames by pointer.
   expect_error(doc, {probe("x.wav", 48000, 2, 384000)}, {}, errc::bad_session,
-               "/work/song.json: /tracks/0/clips/0/source_offset: ", "past the end of x.wav");
+               "/studio/song.json: /tracks/0/clips/0/source_offset: ", "past the end of x.wav");
 }
 
 BOOST_AUTO_TEST_CASE(a_position_too_large_for_frames_is_refused_naming_the_clip) {
@@ -680,5 +680,5 @@ BOOST_AUTO_TEST_CASE(a_position_too_large_for_frames_is_refused_naming_the_clip)
   // Regression (fixed): (same cause) the position becomes a negative frame and only signal::validate notices,
   // as the bad_graph error "the time span is empty or starts before frame 0", which names
   // neither the clip nor /tracks/0/clips/0/position.
-  BOOST_TEST(what.rfind("/work/song.json: /tracks/0/clips/0/position: ", 0) == 0u, what);
+  BOOST_TEST(what.rfind("/studio/song.json: /tracks/0/clips/0/position: ", 0) == 0u, what);
 }
