@@ -28,7 +28,7 @@ using loophole::messages::time_value;
 
 namespace {
 
-const std::string session_path = "/work/sessions/song.json";
+const std::string session_path = "/studio/sessions/song.json";
 
 // -- building session texts ------------------------------------------------------------------
 
@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(a_full_session_parses_into_every_field) {
 
   const auto& c0 = drums.clips[0];
   BOOST_TEST(c0.media == "media/drums.wav");
-  BOOST_TEST(c0.media_path == "/work/sessions/media/drums.wav");
+  BOOST_TEST(c0.media_path == "/studio/sessions/media/drums.wav");
   BOOST_TEST(same(c0.position, time_unit::beats, 4.5));
   BOOST_TEST(same(c0.source_offset, time_unit::seconds, 0.25));
   BOOST_TEST_REQUIRE(c0.length.has_value());
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(a_full_session_parses_into_every_field) {
 
   const auto& c1 = drums.clips[1];
   BOOST_TEST(c1.media == "../shared/bass.flac");
-  BOOST_TEST(c1.media_path == "/work/shared/bass.flac");
+  BOOST_TEST(c1.media_path == "/studio/shared/bass.flac");
   BOOST_TEST(same(c1.position, time_unit::seconds, 12.0));
   BOOST_TEST(same(c1.source_offset, time_unit::samples, 0.0));
   BOOST_TEST(!c1.length.has_value());
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(a_full_session_parses_into_every_field) {
   BOOST_TEST(!vox.mute);
   BOOST_TEST(vox.solo);
   BOOST_TEST_REQUIRE(vox.clips.size() == 1u);
-  BOOST_TEST(vox.clips[0].media_path == "/work/sessions/takes/vox.wav");
+  BOOST_TEST(vox.clips[0].media_path == "/studio/sessions/takes/vox.wav");
   BOOST_TEST(same(vox.clips[0].position, time_unit::samples, 123.0));
   BOOST_TEST_REQUIRE(vox.clips[0].fade_out.has_value());
   BOOST_TEST(vox.clips[0].fade_out->shape == "exponential");
