@@ -124,6 +124,7 @@ struct render_job_state {
   caf::response_promise rp;
   bool finished = false;
   clock::time_point started;
+  clock::time_point streaming; // when the first segment was filled: progress speeds count from here
   clock::time_point last_progress;
 
   job_memory mem;
@@ -223,7 +224,7 @@ void report_progress(job_ptr self, bool last) {
   self->send(st.listener, messages::render_progress{
                             st.job, st.frames_written, st.plan.graph.frame_count,
                             st.plan.graph.sample_rate,
-                            std::chrono::duration<double>(now - st.started).count()});
+                            std::chrono::duration<double>(now - st.streaming).count()});
 }
 
 void commit(job_ptr self) {
@@ -325,6 +326,7 @@ void on_task_done(job_ptr self, const wire::task_done& done) {
 
 void start_pipeline(job_ptr self) {
   auto& st = self->state;
+  st.streaming = clock::now();
   for (uint32_t i = 0; i < st.slots && st.next_fill < st.segments; ++i)
     fill(self, st.next_fill++);
 }

@@ -102,7 +102,7 @@ struct render_progress {
   int64_t frames_done = 0;
   int64_t frames_total = 0;
   uint32_t sample_rate = 0;
-  double elapsed_seconds = 0;
+  double elapsed_seconds = 0; ///< Since the first segment streamed in (setup excluded).
 };
 
 template <class Inspector>
