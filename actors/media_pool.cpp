@@ -11,6 +11,7 @@
 #include "media/media_error.hpp"
 #include "media/media_id_cache.hpp"
 #include "media/media_reader.hpp"
+#include "media/resample_cache.hpp"
 #include "media/shared_memory.hpp"
 
 namespace loophole::actors {
@@ -142,8 +143,17 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
       try {
         parallel_for(todo.size(), threads, [&](size_t t) {
           const auto i = todo[t];
-          auto decoded = media::decode_resampled(infos[i].path, infos[i].sample_rate,
-                                                 quality_of(ctx->config.resample_quality));
+          const auto quality = quality_of(ctx->config.resample_quality);
+          const auto cache_dir =
+            ctx->config.id_cache ? media::default_resample_cache_dir() : std::string{};
+          auto cached = media::load_resampled(cache_dir, infos[i].media_id, infos[i].sample_rate,
+                                              quality);
+          auto decoded = cached ? std::move(*cached)
+                                : media::decode_resampled(infos[i].path, infos[i].sample_rate,
+                                                          quality);
+          if (!cached)
+            media::store_resampled(cache_dir, infos[i].media_id, infos[i].sample_rate, quality,
+                                   decoded);
           if (decoded.frames != infos[i].frames || decoded.channels != infos[i].channels)
             throw media::media_error(media::failure::unreadable,
                                      infos[i].path + ": changed since it was probed");

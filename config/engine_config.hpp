@@ -30,7 +30,7 @@ struct engine_config {
   // [media]
   std::string resample_quality = "best"; ///< best, medium or fastest.
   uint32_t decode_threads = 0;     ///< Threads streaming media; 0: one per core.
-  bool id_cache = true;            ///< Remember content hashes of unchanged files.
+  bool id_cache = true;            ///< Remember content hashes and resamplings across runs.
   // [signal]
   std::string executable;          ///< loophole-signal; empty: beside loophole.
   uint32_t heartbeat_ms = 200;     ///< How often Signal's DSP loop reports.
