@@ -81,6 +81,9 @@ caf::behavior feeder_actor(caf::event_based_actor*, std::shared_ptr<media::segme
         return true;
       } catch (const media::media_error& e) {
         return media_failure(e);
+      } catch (const std::exception& e) {
+        return kernel::make_error(kernel::errc::internal,
+                                  std::string{"streaming media failed: "} + e.what());
       }
     },
   };
@@ -100,6 +103,9 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
         return true;
       } catch (const media::media_error& e) {
         return media_failure(e);
+      } catch (const std::exception& e) {
+        return kernel::make_error(kernel::errc::output_failed,
+                                  std::string{"writing failed: "} + e.what());
       }
     },
     [out](atoms::commit_atom) -> caf::result<bool> {
@@ -108,6 +114,9 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
         return true;
       } catch (const media::media_error& e) {
         return media_failure(e);
+      } catch (const std::exception& e) {
+        return kernel::make_error(kernel::errc::output_failed,
+                                  std::string{"finishing the file failed: "} + e.what());
       }
     },
   };
@@ -346,7 +355,15 @@ void load_workers(job_ptr self) {
     msg.slots = st.slots;
     msg.segment_frames = st.segment_frames;
     msg.block_frames = st.settings.block_frames;
-    self->send(st.workers[w], atoms::submit_atom::value, wire::encode(msg));
+    auto frame = wire::encode(msg);
+    // An instance would drop a frame over the limit without a word: say so here.
+    if (frame.size() > wire::max_frame_bytes)
+      return finish(self, kernel::make_error(
+                            kernel::errc::bad_graph,
+                            "the render graph is too large to send to Signal (" +
+                              std::to_string(frame.size() >> 20) + " MiB encoded, limit " +
+                              std::to_string(wire::max_frame_bytes >> 20) + " MiB)"));
+    self->send(st.workers[w], atoms::submit_atom::value, std::move(frame));
   }
 }
 
@@ -456,6 +473,9 @@ void start_job(job_ptr self) {
           }
         } catch (const media::media_error& e) {
           return finish(self, media_failure(e));
+        } catch (const std::exception& e) {
+          return finish(self, kernel::make_error(kernel::errc::internal,
+                                                 std::string{"media leases: "} + e.what()));
         }
         const unsigned threads = s.ctx->config.decode_threads != 0
                                    ? s.ctx->config.decode_threads
@@ -482,7 +502,13 @@ caf::behavior render_job(job_ptr self, context_ptr ctx, uint64_t job, messages::
     if (msg.reason == caf::exit_reason::normal && msg.source != self->state.writer &&
         msg.source != self->state.feeder)
       return;
-    finish(self, kernel::make_error(kernel::errc::cancelled, "the render was stopped"));
+    const bool helper = msg.source == self->state.writer || msg.source == self->state.feeder;
+    finish(self, helper ? kernel::make_error(kernel::errc::internal,
+                                             std::string{"the render's "} +
+                                               (msg.source == self->state.writer ? "writer"
+                                                                                 : "feeder") +
+                                               " stopped: " + caf::to_string(msg.reason))
+                        : kernel::make_error(kernel::errc::cancelled, "the render was stopped"));
     self->quit(msg.reason);
   });
   return {
@@ -505,7 +531,8 @@ caf::behavior render_job(job_ptr self, context_ptr ctx, uint64_t job, messages::
         if (ready->job == s.job && ++s.ready == s.workers.size())
           start_pipeline(self);
       } else if (auto* f = std::get_if<wire::failure>(&*msg.value)) {
-        if (f->job == s.job)
+        // Job 0: the instance could not even read what we sent it.
+        if (f->job == s.job || f->job == 0)
           finish(self, kernel::make_error(static_cast<kernel::errc>(f->code),
                                           "Signal: " + f->message));
       }
@@ -529,8 +556,17 @@ render_orchestrator(render_orchestrator_actor::stateful_pointer<render_orchestra
   // Jobs are linked, so they stop with the orchestrator; a job that fails
   // must not take the orchestrator with it.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    if (msg.source != self->address() && self->state.jobs.count(msg.source))
+    auto& st = self->state;
+    if (st.spawned.erase(msg.source) > 0) {
+      // One of our jobs ended. If it never answered (it died), answer for it.
+      if (auto it = st.jobs.find(msg.source); it != st.jobs.end()) {
+        it->second.deliver(msg.reason ? msg.reason
+                                      : kernel::make_error(kernel::errc::internal,
+                                                           "the render job ended unanswered"));
+        st.jobs.erase(it);
+      }
       return;
+    }
     for (auto& [job, rp] : self->state.jobs)
       rp.deliver(kernel::make_error(kernel::errc::cancelled, "the render was stopped"));
     self->state.jobs.clear();
@@ -543,6 +579,7 @@ render_orchestrator(render_orchestrator_actor::stateful_pointer<render_orchestra
                              std::move(settings), std::move(listener));
       auto rp = self->make_response_promise<messages::render_summary>();
       self->state.jobs.emplace(job.address(), rp);
+      self->state.spawned.insert(job.address());
       self->request(job, caf::infinite, atoms::render_atom::value)
         .then(
           [self, addr = job.address()](messages::render_summary& s) {

@@ -14,6 +14,7 @@
 // in graph order.
 
 #include <map>
+#include <set>
 
 #include "actors/pulse_context.hpp"
 #include "caf/actor.hpp"
@@ -36,6 +37,8 @@ struct render_orchestrator_state {
   /// nothing for a promise dropped by an actor that ends, so an orchestrator
   /// told to stop answers each of these itself.
   std::map<caf::actor_addr, caf::typed_response_promise<messages::render_summary>> jobs;
+  /// Every job this orchestrator started (their exits must not stop it).
+  std::set<caf::actor_addr> spawned;
   static inline const char* name = "render_orchestrator";
 };
 

@@ -140,6 +140,9 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
       auto& s = self->state;
       if (s.state == instance_state::failed)
         return kernel::make_error(kernel::errc::worker_unavailable, s.last_failure);
+      if (s.client && s.client != client)
+        return kernel::make_error(kernel::errc::worker_unavailable,
+                                  s.instance + " is busy with another render");
       if (s.state == instance_state::ready || s.state == instance_state::busy) {
         s.client = std::move(client);
         s.state = instance_state::busy;

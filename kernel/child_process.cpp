@@ -206,6 +206,9 @@ caf::expected<pid_t> process_reaper::impl::fork_exec(const std::vector<std::stri
   if (got == static_cast<ssize_t>(sizeof exec_errno) || pidfd < 0) {
     if (pidfd >= 0)
       close(pidfd);
+    // exec may have worked (and only pidfd_open failed): the child runs, so
+    // end it before waiting, or this thread would wait for ever.
+    ::kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
     return make_error(errc::worker_unavailable, "cannot start " + argv[0] + ": " +

@@ -102,8 +102,9 @@ std::string check_encoding(output_format format, uint16_t bits, uint32_t rate) {
         return "takes only 8, 12, 16, 24 or 48 kHz" + at;
       return {};
     case output_format::mp3:
-      if (rate > 48000)
-        return "takes at most 48 kHz" + at;
+      if (rate != 8000 && rate != 11025 && rate != 12000 && rate != 16000 && rate != 22050 &&
+          rate != 24000 && rate != 32000 && rate != 44100 && rate != 48000)
+        return "takes only 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 or 48 kHz" + at;
       return {};
     default:
       return {};
@@ -183,6 +184,21 @@ output_file::output_file(output_spec spec) : spec_(std::move(spec)) {
                         std::strerror(errno));
   temp_path_ = buf.data();
   fchmod(fd_, 0644);
+  try {
+    open_encoder();
+  } catch (...) {
+    // The destructor does not run for a constructor that throws.
+    if (file_)
+      sf_close(static_cast<SNDFILE*>(file_));
+    file_ = nullptr;
+    close(fd_);
+    fd_ = -1;
+    unlink(temp_path_.c_str());
+    throw;
+  }
+}
+
+void output_file::open_encoder() {
 
   SF_INFO info{};
   info.samplerate = static_cast<int>(spec_.sample_rate);
@@ -347,41 +363,55 @@ void normalise_ogg_serial(const std::string& path, uint32_t serial) {
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0)
     throw media_error(failure::io, path + ": " + std::strerror(errno));
-  struct stat st {};
-  fstat(fd, &st);
-  std::vector<unsigned char> data(static_cast<size_t>(st.st_size));
-  if (pread(fd, data.data(), data.size(), 0) != static_cast<ssize_t>(data.size())) {
-    close(fd);
-    throw media_error(failure::io, path + ": short read while finishing the Ogg stream");
-  }
-  size_t pos = 0;
-  while (pos + 27 <= data.size()) {
-    if (std::memcmp(&data[pos], "OggS", 4) != 0) {
-      close(fd);
-      throw media_error(failure::io, path + ": not an Ogg page at byte " + std::to_string(pos));
+  // Page by page (a page is at most 65307 bytes), so any size of file works
+  // in constant memory; each I/O loops over partial transfers.
+  auto transfer = [&](bool write, unsigned char* data, size_t n, off_t at) {
+    size_t done = 0;
+    while (done < n) {
+      const auto r = write ? pwrite(fd, data + done, n - done, at + static_cast<off_t>(done))
+                           : pread(fd, data + done, n - done, at + static_cast<off_t>(done));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        return done;
+      done += static_cast<size_t>(r);
     }
-    const size_t segments = data[pos + 26];
+    return done;
+  };
+  auto fail = [&](const std::string& why) {
+    close(fd);
+    throw media_error(failure::io, path + ": " + why + " while finishing the Ogg stream");
+  };
+  std::vector<unsigned char> page(27 + 255 + 255 * 255);
+  off_t pos = 0;
+  for (;;) {
+    const auto got = transfer(false, page.data(), 27, pos);
+    if (got == 0)
+      break;
+    if (got < 27 || std::memcmp(page.data(), "OggS", 4) != 0)
+      fail("no Ogg page at byte " + std::to_string(pos));
+    const size_t segments = page[26];
+    if (transfer(false, page.data() + 27, segments, pos + 27) < segments)
+      fail("a truncated page at byte " + std::to_string(pos));
     size_t len = 27 + segments;
-    if (pos + len > data.size())
-      break;
     for (size_t i = 0; i < segments; ++i)
-      len += data[pos + 27 + i];
-    if (pos + len > data.size())
-      break;
-    for (int i = 0; i < 4; ++i) {
-      data[pos + 14 + static_cast<size_t>(i)] = static_cast<unsigned char>(serial >> (8 * i));
-      data[pos + 22 + static_cast<size_t>(i)] = 0;
+      len += page[27 + i];
+    const size_t body = len - 27 - segments;
+    if (transfer(false, page.data() + 27 + segments, body, pos + static_cast<off_t>(27 + segments)) <
+        body)
+      fail("a truncated page at byte " + std::to_string(pos));
+    for (size_t i = 0; i < 4; ++i) {
+      page[14 + i] = static_cast<unsigned char>(serial >> (8 * i));
+      page[22 + i] = 0;
     }
     uint32_t crc = 0;
     for (size_t i = 0; i < len; ++i)
-      crc = (crc << 8) ^ table[((crc >> 24) ^ data[pos + i]) & 0xFFu];
-    for (int i = 0; i < 4; ++i)
-      data[pos + 22 + static_cast<size_t>(i)] = static_cast<unsigned char>(crc >> (8 * i));
-    pos += len;
-  }
-  if (pwrite(fd, data.data(), data.size(), 0) != static_cast<ssize_t>(data.size())) {
-    close(fd);
-    throw media_error(failure::io, path + ": write failed while finishing the Ogg stream");
+      crc = (crc << 8) ^ table[((crc >> 24) ^ page[i]) & 0xFFu];
+    for (size_t i = 0; i < 4; ++i)
+      page[22 + i] = static_cast<unsigned char>(crc >> (8 * i));
+    if (transfer(true, page.data(), len, pos) < len)
+      fail(std::string{"write failed: "} + std::strerror(errno));
+    pos += static_cast<off_t>(len);
   }
   close(fd);
 }

@@ -69,6 +69,7 @@ public:
 
 private:
   void fail_io(const std::string& what);
+  void open_encoder();
   void start_writeback() noexcept;
 
   output_spec spec_;

@@ -108,10 +108,14 @@ private:
   void on_load(wire::load_job& m) {
     if (auto err = signal::validate(m.graph))
       return fail(m.job, 0, wire::failure_code::bad_graph, err->to_string(m.graph));
-    if (m.segment_frames == 0 || m.slots == 0 || m.block_frames == 0)
-      return fail(m.job, 0, wire::failure_code::protocol, "load_job: empty segments");
+    // Bounds first: with them, no size below can overflow (nodes <= 2^20
+    // by the unpacker's limits, channels <= 32).
+    if (m.segment_frames == 0 || m.segment_frames > (1u << 22) || m.slots == 0 ||
+        m.slots > 1024 || m.block_frames == 0 || m.block_frames > (1u << 16))
+      return fail(m.job, 0, wire::failure_code::protocol,
+                  "load_job: segment_frames, slots or block_frames out of range");
     auto layout = signal::bus_layout::make(m.graph, m.segment_frames);
-    if (m.bus_bytes < layout.slot_bytes * m.slots)
+    if (layout.slot_bytes == 0 || m.bus_bytes / layout.slot_bytes < m.slots)
       return fail(m.job, 0, wire::failure_code::protocol,
                   "load_job: the bus is smaller than its slots");
     try {
@@ -125,7 +129,7 @@ private:
       }
       jobs_.erase(m.job);
       jobs_.emplace(m.job, std::move(job));
-    } catch (const media::media_error& e) {
+    } catch (const std::exception& e) {
       return fail(m.job, 0, wire::failure_code::worker_failed, instance_ + ": " + e.what());
     }
     send(wire::job_ready{m.job});

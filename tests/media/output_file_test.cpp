@@ -622,3 +622,46 @@ BOOST_AUTO_TEST_CASE(a_committed_file_has_the_usual_permissions) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(refused_by_the_encoder)
+
+// libsndfile refuses some combinations only once the temporary file exists
+// (its own checks of rate and channels): nothing may be left behind then.
+BOOST_AUTO_TEST_CASE(an_encoder_that_refuses_to_start_leaves_no_temporary_file) {
+  temp_dir dir;
+  struct attempt {
+    output_format format;
+    uint16_t bits;
+    uint16_t channels;
+    uint32_t rate;
+  };
+  for (const auto& a : {attempt{output_format::ogg, 0, 2, 1000},
+                        attempt{output_format::flac, 24, 9, 48000},
+                        attempt{output_format::wav, 24, 2, 1},
+                        attempt{output_format::aiff, 16, 2000, 48000}}) {
+    output_spec spec;
+    spec.path = dir.file("refused." + std::string{to_string(a.format)});
+    spec.format = a.format;
+    spec.bits = a.bits;
+    spec.channels = a.channels;
+    spec.sample_rate = a.rate;
+    spec.frames = 100;
+    try {
+      output_file out{spec};
+    } catch (const media_error&) {
+      // refused: fine, as long as it cleaned up
+    }
+    BOOST_TEST(dir.partials().empty(), to_string(a.format) << " left " << dir.partials().size()
+                                                           << " temporary file(s)");
+    BOOST_TEST(!fs::exists(spec.path));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mp3_rates_that_the_codec_lacks_are_refused_before_any_file_exists) {
+  BOOST_TEST(!check_encoding(output_format::mp3, 0, 7000).empty());
+  BOOST_TEST(!check_encoding(output_format::mp3, 0, 96000).empty());
+  BOOST_TEST(check_encoding(output_format::mp3, 0, 44100).empty());
+  BOOST_TEST(check_encoding(output_format::mp3, 0, 22050).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,120 @@
+#define BOOST_TEST_MODULE actors_render_orchestrator
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <sndfile.h>
+
+#include <cmath>
+#include <fstream>
+#include <vector>
+
+#include "actors/pulse.hpp"
+#include "actors/render_orchestrator.hpp"
+#include "actors/session.hpp"
+#include "actors/timeline_resolver.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
+#include "drivers/signal_router.hpp"
+#include "kernel/actor_system.hpp"
+#include "kernel/child_process.hpp"
+#include "kernel/error.hpp"
+#include "tests/support/temp_dir.hpp"
+
+// One Pulse, several renders in a row: the orchestrator serves every one
+// (a job's end must not end the orchestrator), and every one is the same.
+
+using namespace loophole;
+
+namespace {
+
+std::string make_session(const test::temp_dir& dir) {
+  std::vector<float> samples;
+  for (int i = 0; i < 48000; ++i) {
+    const auto x = static_cast<float>(0.25 * std::sin(2.0 * 3.141592653589793 * 440.0 * i / 48000));
+    samples.push_back(x);
+    samples.push_back(-x);
+  }
+  SF_INFO info{};
+  info.samplerate = 48000;
+  info.channels = 2;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open(dir.file("tone.wav").c_str(), SFM_WRITE, &info);
+  BOOST_TEST_REQUIRE(f != nullptr);
+  sf_writef_float(f, samples.data(), 48000);
+  sf_close(f);
+  return dir.write("session.json", R"({"format": "loophole-session", "version": 1,
+    "sample_rate": 48000,
+    "tracks": [{"id": "a", "clips": [{"media": "tone.wav", "position": {"seconds": 0}}]},
+               {"id": "b", "pan": 0.5, "clips": [{"media": "tone.wav",
+                                                  "position": {"seconds": 0.25}}]}]})");
+}
+
+std::vector<char> bytes_of(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(one_orchestrator_serves_render_after_render) {
+  test::temp_dir dir{"render-orchestrator-test"};
+  const auto session_path = make_session(dir);
+  auto ctx = std::make_shared<actors::pulse_context>();
+  ctx->signal_executable = LOOPHOLE_BIN_DIR "/loophole-signal";
+  ctx->config.id_cache = false;
+  kernel::process_reaper reaper;
+  drivers::signal_router router{"ipc://" + dir.file("signal")};
+  ctx->reaper = &reaper;
+  ctx->router = &router;
+  int rendered = 0;
+  {
+    caf::actor_system_config cfg;
+    kernel::configure(cfg);
+    caf::actor_system sys{cfg};
+    auto root = actors::start_pulse(sys, ctx);
+    {
+      caf::scoped_actor self{sys};
+      auto session =
+        caf::actor_cast<actors::session_actor>(kernel::lookup(sys, actors::names::session));
+      auto resolver = caf::actor_cast<actors::timeline_resolver_actor>(
+        kernel::lookup(sys, actors::names::resolver));
+      const auto renderer = kernel::lookup(sys, actors::names::orchestrator);
+      messages::session_document doc;
+      self->request(session, std::chrono::seconds{10}, atoms::load_atom::value, session_path)
+        .receive([&](messages::session_document& d) { doc = std::move(d); },
+                 [&](caf::error& e) { BOOST_FAIL("load: " << kernel::describe(e)); });
+      messages::render_settings settings;
+      settings.format = "wav";
+      settings.bits = 24;
+      settings.workers = 2;
+      messages::render_plan plan;
+      self->request(resolver, std::chrono::seconds{10}, atoms::resolve_atom::value, doc, settings)
+        .receive([&](messages::render_plan& p) { plan = std::move(p); },
+                 [&](caf::error& e) { BOOST_FAIL("resolve: " << kernel::describe(e)); });
+      for (int i = 0; i < 3; ++i) {
+        settings.output_path = dir.file("out" + std::to_string(i) + ".wav");
+        auto orchestrator = caf::actor_cast<actors::render_orchestrator_actor>(
+          kernel::lookup(sys, actors::names::orchestrator));
+        self
+          ->request(orchestrator, std::chrono::seconds{20}, atoms::render_atom::value, plan,
+                    settings, caf::actor{})
+          .receive([&](messages::render_summary& s) {
+            BOOST_TEST(s.frames == 48000 + 12000);
+            ++rendered;
+          },
+                   [&](caf::error& e) { BOOST_ERROR("render " << i << ": " << kernel::describe(e)); });
+        // The same orchestrator, not one restarted after stopping.
+        BOOST_TEST((kernel::lookup(sys, actors::names::orchestrator) == renderer));
+      }
+    }
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+  }
+  reaper.terminate_all(std::chrono::milliseconds{1000});
+  BOOST_TEST(rendered == 3);
+  BOOST_TEST(reaper.running() == 0u);
+  const auto first = bytes_of(dir.file("out0.wav"));
+  BOOST_TEST(!first.empty());
+  BOOST_TEST((bytes_of(dir.file("out1.wav")) == first));
+  BOOST_TEST((bytes_of(dir.file("out2.wav")) == first));
+}
