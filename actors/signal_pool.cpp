@@ -12,7 +12,19 @@ caf::behavior signal_pool(caf::stateful_actor<signal_pool_state>* self, context_
       auto& sups = self->state.supervisors;
       while (sups.size() < n)
         sups.push_back(spawn_signal_supervisor(self, ctx, static_cast<uint32_t>(sups.size())));
+      for (uint32_t i = 0; i < n; ++i)
+        if (self->state.failed.erase(sups[i].address()) > 0) {
+          // A fresh start instead of a failure for the new render.
+          self->unlink_from(sups[i]);
+          self->send_exit(sups[i], caf::exit_reason::user_shutdown);
+          sups[i] = spawn_signal_supervisor(self, ctx, i);
+        }
       return std::vector<caf::actor>(sups.begin(), sups.begin() + n);
+    },
+    [self](atoms::lost_atom, const caf::actor& failed) {
+      // An instance past its restart limit keeps answering for its status
+      // (why it failed) until a lease needs its place.
+      self->state.failed.insert(failed.address());
     },
     [self](atoms::status_atom) -> caf::result<std::vector<messages::instance_status>> {
       auto rp = self->make_response_promise<std::vector<messages::instance_status>>();

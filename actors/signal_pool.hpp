@@ -5,7 +5,11 @@
 // render jobs.
 //
 //   (lease, n) -> std::vector<caf::actor>   n supervisors (started if needed)
+//   (lost, supervisor)                      from a supervisor whose instance failed for
+//                                           good: the next lease replaces it
 //   (status)   -> std::vector<instance_status>
+
+#include <set>
 
 #include "actors/pulse_context.hpp"
 #include "caf/actor.hpp"
@@ -16,6 +20,7 @@ namespace loophole::actors {
 
 struct signal_pool_state {
   std::vector<caf::actor> supervisors;
+  std::set<caf::actor_addr> failed; ///< Supervisors whose instance failed for good.
   static inline const char* name = "signal_pool";
 };
 

@@ -34,6 +34,7 @@ struct signal_supervisor_state {
   std::string kill_reason; // why we killed the current process, if we did
   kernel::restart_intensity intensity{5, std::chrono::seconds{10}};
   caf::actor client;
+  caf::actor pool; // told when the instance fails for good
   std::vector<caf::response_promise> waiting; // attach requests before hello
   std::shared_ptr<pid_t> live_pid = std::make_shared<pid_t>(0); // for the cleanup functor
   static inline const char* name = "signal_supervisor";
@@ -72,7 +73,10 @@ void start_process(self_ptr self) {
   if (!pid) {
     st.state = instance_state::failed;
     st.last_failure = kernel::describe(pid.error());
+    st.ctx->router->detach(st.instance);
     fail_waiting(self, st.last_failure);
+    if (st.pool)
+      self->send(st.pool, atoms::lost_atom::value, caf::actor_cast<caf::actor>(self));
     return;
   }
   st.pid = *pid;
@@ -103,6 +107,9 @@ void lose_process(self_ptr self, const std::string& why) {
   *st.live_pid = 0;
   if (!st.intensity.try_restart(clock::now())) {
     st.state = instance_state::failed;
+    // The pool lends it no more: it starts a new supervisor for the next lease.
+    if (st.pool)
+      self->send(st.pool, atoms::lost_atom::value, caf::actor_cast<caf::actor>(self));
     st.last_failure += "; restart limit of " + std::to_string(st.intensity.max_restarts()) +
                        " reached (within " +
                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -121,9 +128,10 @@ void lose_process(self_ptr self, const std::string& why) {
 namespace {
 
 caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* self,
-                                context_ptr ctx, uint32_t index) {
+                                context_ptr ctx, uint32_t index, caf::actor pool) {
   auto& st = self->state;
   st.ctx = ctx;
+  st.pool = std::move(pool);
   st.index = index;
   st.intensity = kernel::restart_intensity{ctx->config.max_restarts,
                                            std::chrono::milliseconds{ctx->config.restart_period_ms}};
@@ -226,7 +234,8 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
 
 caf::actor spawn_signal_supervisor(caf::event_based_actor* parent, context_ptr ctx,
                                    uint32_t index) {
-  return parent->spawn<caf::linked>(signal_supervisor, std::move(ctx), index);
+  return parent->spawn<caf::linked>(signal_supervisor, std::move(ctx), index,
+                                    caf::actor_cast<caf::actor>(parent));
 }
 
 } // namespace loophole::actors

@@ -447,6 +447,17 @@ BOOST_AUTO_TEST_CASE(killed_more_than_max_restarts_times_the_instance_fails_and_
   BOOST_TEST(other->restarts == 0u);
   BOOST_TEST(r.reaper.running() == 1u);
 
+  // The next lease does not get the failed instance: the pool starts a new
+  // supervisor in its place, whose instance comes up ready.
+  auto fresh = r.lease(2);
+  BOOST_TEST_REQUIRE(fresh.size() == 2u);
+  BOOST_TEST((fresh[0] != sups[0]));
+  BOOST_TEST((fresh[1] == sups[1]));
+  auto renewed = r.wait_status(
+      fresh[0], [](const instance_status& s) { return s.state == instance_state::ready; });
+  BOOST_TEST_REQUIRE((renewed && renewed->state == instance_state::ready), describe(renewed));
+  BOOST_TEST(renewed->restarts == 0u);
+
   BOOST_TEST(r.shutdown());
   BOOST_TEST(r.reaper.running() == 0u);
   BOOST_TEST(our_children().empty());
