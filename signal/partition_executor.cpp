@@ -105,7 +105,8 @@ audio_view partition_executor::view_of(const source& s, std::byte* slot, uint32_
   return v;
 }
 
-void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* slot) noexcept {
+void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
+                                block_hook hook) noexcept {
   non_finite_node_.reset();
   for (const auto& [window, s] : windows_) {
     planar_region region;
@@ -140,6 +141,8 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
       }
     }
     done += n;
+    if (hook.call && done < count)
+      hook.call(hook.context);
   }
 }
 

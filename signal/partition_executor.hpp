@@ -19,6 +19,13 @@
 
 namespace loophole::signal {
 
+/// Called between blocks, so that a long partition can show it is alive
+/// (Signal's heartbeat). Must obey the caller's realtime contract.
+struct block_hook {
+  void (*call)(void* context) noexcept = nullptr;
+  void* context = nullptr;
+};
+
 class partition_executor {
 public:
   /// Precondition: `validate(graph)` found nothing and `layout` was made
@@ -31,9 +38,11 @@ public:
   ~partition_executor();
 
   /// Renders timeline frames [first_frame, first_frame + count) with `slot`
-  /// pointing at the start of a bus slot (count <= layout.segment_frames).
-  /// Realtime contract: no allocation, lock, I/O or exception.
-  void run_rt(int64_t first_frame, uint32_t count, std::byte* slot) noexcept;
+  /// pointing at the start of a bus slot (count <= layout.segment_frames),
+  /// calling `hook` after every block but the last.
+  /// Realtime contract: no allocation, lock, I/O or exception of its own.
+  void run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
+              block_hook hook = {}) noexcept;
 
   /// After `run_rt`: the first node whose output that crosses a partition or
   /// feeds the sink held a NaN or an infinity, if any.

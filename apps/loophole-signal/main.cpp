@@ -71,6 +71,14 @@ private:
     socket_.send(zmq::buffer(frame), zmq::send_flags::none);
   }
 
+  void beat_if_due_noexcept() noexcept {
+    try {
+      beat_if_due();
+    } catch (...) {
+      // A heartbeat that cannot be sent is a silence the supervisor will see.
+    }
+  }
+
   void beat_if_due() {
     const auto now = clock_type::now();
     if (now - last_heartbeat_ < heartbeat_)
@@ -152,7 +160,11 @@ private:
     double peak = 0;
     for (auto p : t.partitions) {
       auto& ex = job.executors.at(p);
-      ex.run_rt(t.first_frame, t.frames, slot);
+      // Heartbeats from inside the DSP loop: a partition that takes long is
+      // still heard from, and one that hangs falls silent.
+      ex.run_rt(t.first_frame, t.frames, slot,
+                {[](void* self) noexcept { static_cast<worker*>(self)->beat_if_due_noexcept(); },
+                 this});
       if (auto bad = ex.non_finite_node())
         return fail(t.job, t.task, wire::failure_code::worker_failed,
                     "node " + std::to_string(*bad) + " ('" + job.graph.nodes[*bad].label +

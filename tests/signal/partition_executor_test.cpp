@@ -1128,3 +1128,43 @@ BOOST_AUTO_TEST_CASE(windows_exports_and_sink_are_64_byte_aligned_and_disjoint) 
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(block_hook)
+
+// Signal's heartbeat rides on this: after every block but the last.
+BOOST_AUTO_TEST_CASE(the_hook_runs_between_blocks) {
+  loophole::signal::render_graph g;
+  g.sample_rate = 48000;
+  g.frame_count = 10000;
+  g.media.push_back({"0123456789abcdef0123456789abcdef", 1, 10000});
+  g.partitions.push_back({"t"});
+  loophole::signal::render_node c;
+  c.id = 0;
+  c.label = "clip";
+  c.kind = loophole::signal::node_kind::clip_source;
+  c.channels = 1;
+  c.media = loophole::signal::media_region{0, 0, 0, 10000};
+  loophole::signal::render_node o;
+  o.id = 1;
+  o.label = "out";
+  o.kind = loophole::signal::node_kind::output;
+  o.channels = 1;
+  o.inputs = {0};
+  o.params = {{"bits", 0}};
+  g.nodes = {c, o};
+  g.output_node = 1;
+  BOOST_TEST_REQUIRE(!loophole::signal::validate(g));
+  const auto layout = loophole::signal::bus_layout::make(g, 4096);
+  std::vector<double> storage(layout.slot_bytes / sizeof(double) + 1, 0.0);
+  auto* slot = reinterpret_cast<std::byte*>(storage.data());
+  for (uint32_t block : {1000u, 1024u, 4096u}) {
+    loophole::signal::partition_executor ex{g, 0, layout, block};
+    int calls = 0;
+    ex.run_rt(0, 4000, slot,
+              {[](void* n) noexcept { ++*static_cast<int*>(n); }, &calls});
+    BOOST_TEST(calls == static_cast<int>((4000 + block - 1) / block) - 1, "block " << block);
+    ex.run_rt(0, 4000, slot); // no hook: fine
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
