@@ -1,10 +1,12 @@
 #include "drivers/signal_router.hpp"
 
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
@@ -159,13 +161,40 @@ uint64_t signal_router::dropped() const noexcept {
   return impl_->dropped;
 }
 
+namespace {
+
+// Folders of earlier runs whose process is gone (killed before it could
+// remove its own): "<prefix><pid>" in `parent`.
+void remove_dead_runtime_dirs(const std::filesystem::path& parent, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || !entry.is_directory(ec))
+      continue;
+    const auto digits = name.substr(prefix.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+        digits.size() > 9)
+      continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (kill(pid, 0) == 0 || errno == EPERM)
+      continue; // still running
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+} // namespace
+
 std::string make_runtime_dir() {
   namespace fs = std::filesystem;
   std::string base;
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg && fs::is_directory(xdg))
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg && fs::is_directory(xdg)) {
+    remove_dead_runtime_dirs(xdg, "loophole-");
     base = std::string{xdg} + "/loophole-" + std::to_string(getpid());
-  else
-    base = "/tmp/loophole-" + std::to_string(getuid()) + "-" + std::to_string(getpid());
+  } else {
+    const auto prefix = "loophole-" + std::to_string(getuid()) + "-";
+    remove_dead_runtime_dirs("/tmp", prefix);
+    base = "/tmp/" + prefix + std::to_string(getpid());
+  }
   fs::remove_all(base);
   if (mkdir(base.c_str(), 0700) != 0)
     throw std::runtime_error("cannot create the runtime folder " + base);

@@ -45,7 +45,8 @@ private:
 };
 
 /// A private folder for this process's endpoints: $XDG_RUNTIME_DIR/loophole-<pid>
-/// (or /tmp/loophole-<uid>-<pid>), mode 0700. Removed by `remove_runtime_dir`.
+/// (or /tmp/loophole-<uid>-<pid>), mode 0700. Removed by `remove_runtime_dir`;
+/// folders of earlier runs whose process is gone are removed first.
 std::string make_runtime_dir();
 void remove_runtime_dir(const std::string& dir);
 

@@ -1164,3 +1164,26 @@ BOOST_AUTO_TEST_CASE(sigint_stops_a_render_cleanly_with_exit_130) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(leftovers_of_killed_runs)
+
+// A loophole killed with SIGKILL cannot remove its runtime folder; the next
+// run removes the folders of runs whose process is gone, and only those.
+BOOST_AUTO_TEST_CASE(runtime_folders_of_dead_runs_are_removed_and_live_ones_kept) {
+  temp_dir dir;
+  three_tracks material{dir};
+  const auto session = write_session(dir, "leftovers.json", material.session.to_json());
+  const auto dead = dir.path() / "run" / "loophole-999999999"; // above any pid_max
+  const auto live = dir.path() / "run" / ("loophole-" + std::to_string(getpid()));
+  const auto other = dir.path() / "run" / "loophole-notapid";
+  for (const auto& p : {dead, live, other})
+    fs::create_directory(p);
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("x.wav"), "--progress",
+                                    "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  BOOST_TEST(!fs::exists(dead));
+  BOOST_TEST(fs::exists(live));
+  BOOST_TEST(fs::exists(other));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
