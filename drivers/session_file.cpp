@@ -41,14 +41,21 @@ public:
     }
   }
 
+  /// The value of `key`, or nullptr when absent (an error if `required`).
+  const json* find(const json& parent, const std::string& at, const char* key, bool required) {
+    auto it = parent.find(key);
+    if (it != parent.end())
+      return &*it;
+    if (required)
+      fail(at, std::string{"missing required key '"} + key + "'");
+    return nullptr;
+  }
+
   const json& object(const json& parent, const std::string& at, const char* key, bool required) {
     static const json empty = json::object();
-    auto it = parent.find(key);
-    if (it == parent.end()) {
-      if (required)
-        fail(at, std::string{"missing required key '"} + key + "'");
+    const json* it = find(parent, at, key, required);
+    if (!it)
       return empty;
-    }
     if (!it->is_object())
       fail(at + "/" + key, show(*it) + " is not an object");
     return *it;
@@ -56,12 +63,9 @@ public:
 
   double number(const json& parent, const std::string& at, const char* key, double fallback,
                 double lo, double hi, bool required = false) {
-    auto it = parent.find(key);
-    if (it == parent.end()) {
-      if (required)
-        fail(at, std::string{"missing required key '"} + key + "'");
+    const json* it = find(parent, at, key, required);
+    if (!it)
       return fallback;
-    }
     const auto where = at + "/" + key;
     if (!it->is_number())
       fail(where, show(*it) + " is not a number");
@@ -77,12 +81,9 @@ public:
 
   int64_t integer(const json& parent, const std::string& at, const char* key, int64_t fallback,
                   int64_t lo, int64_t hi, bool required = false) {
-    auto it = parent.find(key);
-    if (it == parent.end()) {
-      if (required)
-        fail(at, std::string{"missing required key '"} + key + "'");
+    const json* it = find(parent, at, key, required);
+    if (!it)
       return fallback;
-    }
     const auto where = at + "/" + key;
     if (!it->is_number_integer())
       fail(where, show(*it) + " is not an integer");
@@ -94,8 +95,8 @@ public:
   }
 
   bool boolean(const json& parent, const std::string& at, const char* key, bool fallback) {
-    auto it = parent.find(key);
-    if (it == parent.end())
+    const json* it = find(parent, at, key, false);
+    if (!it)
       return fallback;
     if (!it->is_boolean())
       fail(at + "/" + key, show(*it) + " is not true or false");
@@ -104,12 +105,9 @@ public:
 
   std::string string(const json& parent, const std::string& at, const char* key,
                      const std::string& fallback, bool required = false, size_t max_len = 4096) {
-    auto it = parent.find(key);
-    if (it == parent.end()) {
-      if (required)
-        fail(at, std::string{"missing required key '"} + key + "'");
+    const json* it = find(parent, at, key, required);
+    if (!it)
       return fallback;
-    }
     if (!it->is_string())
       fail(at + "/" + key, show(*it) + " is not a string");
     auto s = it->get<std::string>();
