@@ -14,6 +14,7 @@
 #include <array>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/sound_file.hpp"
 #include "tests/support/temp_dir.hpp"
 #include <cctype>
 #include <chrono>
@@ -524,31 +525,7 @@ std::string write_session(const temp_dir& dir, const std::string& name, const js
 
 // -- reading back ---------------------------------------------------------------------------------
 
-struct sound_file {
-  SF_INFO info{};
-  SNDFILE* file = nullptr;
-
-  explicit sound_file(const std::string& path) { file = sf_open(path.c_str(), SFM_READ, &info); }
-  ~sound_file() {
-    if (file)
-      sf_close(file);
-  }
-  sound_file(const sound_file&) = delete;
-  sound_file& operator=(const sound_file&) = delete;
-
-  std::vector<float> floats() {
-    std::vector<float> v(static_cast<size_t>(info.frames) * static_cast<size_t>(info.channels));
-    const auto got = sf_readf_float(file, v.data(), info.frames);
-    v.resize(static_cast<size_t>(got) * static_cast<size_t>(info.channels));
-    return v;
-  }
-  std::vector<int32_t> ints() {
-    std::vector<int32_t> v(static_cast<size_t>(info.frames) * static_cast<size_t>(info.channels));
-    const auto got = sf_readf_int(file, v.data(), info.frames);
-    v.resize(static_cast<size_t>(got) * static_cast<size_t>(info.channels));
-    return v;
-  }
-};
+using loophole::test::sound_file;
 
 // -- external tools
 // ---------------------------------------------------------------------------------

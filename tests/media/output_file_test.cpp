@@ -27,6 +27,7 @@
 
 #include "media/media_error.hpp"
 #include "media/output_file.hpp"
+#include "tests/support/sound_file.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -141,37 +142,7 @@ void write_floats(const output_spec& spec, const std::vector<float>& samples) {
 
 // -- reading back -------------------------------------------------------------------------------
 
-struct sound_file {
-  SF_INFO info{};
-  SNDFILE* file = nullptr;
-
-  explicit sound_file(const std::string& path) { file = sf_open(path.c_str(), SFM_READ, &info); }
-  ~sound_file() {
-    if (file)
-      sf_close(file);
-  }
-  sound_file(const sound_file&) = delete;
-  sound_file& operator=(const sound_file&) = delete;
-
-  std::vector<int32_t> ints() {
-    std::vector<int32_t> v(static_cast<size_t>(info.frames) * static_cast<size_t>(info.channels));
-    const auto got = sf_readf_int(file, v.data(), info.frames);
-    v.resize(static_cast<size_t>(got) * static_cast<size_t>(info.channels));
-    return v;
-  }
-
-  std::vector<float> floats() {
-    std::vector<float> v(static_cast<size_t>(info.frames) * static_cast<size_t>(info.channels));
-    const auto got = sf_readf_float(file, v.data(), info.frames);
-    v.resize(static_cast<size_t>(got) * static_cast<size_t>(info.channels));
-    return v;
-  }
-
-  std::string tag(int id) const {
-    const char* s = sf_get_string(file, id);
-    return s ? s : "";
-  }
-};
+using loophole::test::sound_file;
 
 // -- external tools ----------------------------------------------------------------------------
 
