@@ -461,13 +461,17 @@ void start_job(job_ptr self) {
             src.path = lease.info.path;
             if (!lease.shm_name.empty()) {
               s.leases.push_back(lease.shm_name);
-              auto mem = media::shared_memory::open(lease.shm_name, lease.bytes);
-              auto decoded = std::make_shared<media::decoded_media>();
-              decoded->channels = lease.info.channels;
-              decoded->frames = lease.info.frames;
-              const auto* f = reinterpret_cast<const float*>(mem.data());
-              decoded->samples.assign(f, f + lease.bytes / sizeof(float));
-              src.decoded = std::move(decoded);
+              const auto needed = static_cast<uint64_t>(lease.info.frames) * lease.info.channels *
+                                  sizeof(float);
+              if (lease.bytes < needed)
+                return finish(self, kernel::make_error(kernel::errc::internal,
+                                                       lease.shm_name + " is smaller than its media"));
+              auto mem = std::make_shared<media::shared_memory>(
+                media::shared_memory::open(lease.shm_name, lease.bytes));
+              src.samples = reinterpret_cast<const float*>(mem->data());
+              src.channels = lease.info.channels;
+              src.frames = lease.info.frames;
+              src.owner = std::move(mem);
             }
             sources.push_back(std::move(src));
           }

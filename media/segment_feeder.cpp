@@ -48,11 +48,9 @@ struct segment_feeder::impl {
     const int64_t src = c.region.source_offset + (s - c.region.timeline_start);
     auto* dest = reinterpret_cast<float*>(slot + c.window.offset) + (s - first);
     const int64_t stride = layout.segment_frames;
-    if (c.source->decoded) {
-      const auto& d = *c.source->decoded;
-      for (uint16_t ch = 0; ch < d.channels; ++ch)
-        std::memcpy(dest + ch * stride,
-                    d.samples.data() + static_cast<size_t>(ch * d.frames + src),
+    if (const auto* m = c.source; m->samples) {
+      for (uint16_t ch = 0; ch < m->channels; ++ch)
+        std::memcpy(dest + ch * stride, m->samples + (ch * m->frames + src),
                     static_cast<size_t>(e - s) * sizeof(float));
       return;
     }

@@ -23,7 +23,13 @@ namespace loophole::media {
 /// Where the frames of one graph media come from.
 struct media_source {
   std::string path;
-  std::shared_ptr<const decoded_media> decoded; ///< Set when resampled.
+  /// Set when resampled: the whole media, planar (channel c starts at
+  /// samples + c * frames), held in memory that `owner` keeps alive (the
+  /// media pool's shared memory, mapped; nothing is copied).
+  const float* samples = nullptr;
+  uint16_t channels = 0;
+  int64_t frames = 0;
+  std::shared_ptr<const void> owner;
 };
 
 class segment_feeder {
