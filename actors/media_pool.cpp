@@ -57,6 +57,10 @@ void parallel_for(size_t n, unsigned threads, F fn) {
       std::rethrow_exception(e);
 }
 
+int64_t mtime_ns(const struct stat& st) {
+  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
 media::resample_quality quality_of(const std::string& name) {
   if (name == "fastest")
     return media::resample_quality::fastest;
@@ -88,10 +92,8 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
           return kernel::make_error(kernel::errc::media_not_found,
                                     paths[i] + ": " + std::strerror(errno));
         auto it = self->state.probes.find(paths[i]);
-        const auto mtime = int64_t{stats[i].st_mtim.tv_sec} * 1'000'000'000 +
-                           stats[i].st_mtim.tv_nsec;
         if (it != self->state.probes.end() && it->second.size == stats[i].st_size &&
-            it->second.mtime_ns == mtime) {
+            it->second.mtime_ns == mtime_ns(stats[i])) {
           out[i] = it->second.info;
           cached[i] = 1;
         }
@@ -115,9 +117,7 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
       for (size_t i = 0; i < paths.size(); ++i) {
         out[i].sample_rate = rate;
         out[i].frames = media::resampled_length(out[i].source_frames, out[i].source_rate, rate);
-        const auto mtime = int64_t{stats[i].st_mtim.tv_sec} * 1'000'000'000 +
-                           stats[i].st_mtim.tv_nsec;
-        self->state.probes[paths[i]] = {stats[i].st_size, mtime, out[i]};
+        self->state.probes[paths[i]] = {stats[i].st_size, mtime_ns(stats[i]), out[i]};
         self->state.ids->put(stats[i], out[i].media_id);
       }
       self->state.ids->save();
