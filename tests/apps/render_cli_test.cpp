@@ -701,6 +701,35 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(determinism)
 
+// A range is the same samples as those frames of the whole render, dither
+// included (the dither is a function of the timeline frame), in every unit.
+BOOST_AUTO_TEST_CASE(a_range_render_equals_those_frames_of_the_full_render) {
+  temp_dir dir;
+  three_tracks material{dir};
+  const auto session = write_session(dir, "range.json", material.session.to_json());
+  const auto full = run_loophole(dir, {"render", session, "-o", dir.out("full.wav"), "--bits",
+                                       "24", "--progress", "none"});
+  BOOST_TEST_REQUIRE(full.code == 0, full);
+  sound_file whole{dir.out("full.wav")};
+  BOOST_TEST_REQUIRE(whole.file != nullptr);
+  const auto all = whole.ints();
+  // 0.5 s to 1.5 s at 48 kHz and 120 bpm, written three ways.
+  int n = 0;
+  for (const auto& range : {"0.5:1.5", "1b:3b", "24000smp:72000smp"}) {
+    const auto name = "part" + std::to_string(n++) + ".wav";
+    const auto r = run_loophole(dir, {"render", session, "-o", dir.out(name), "--bits", "24",
+                                      "--range", range, "--progress", "none", "--json"});
+    BOOST_TEST_REQUIRE(r.code == 0, r);
+    BOOST_TEST(json::parse(r.out).value("frames", 0) == 48000, r.out);
+    sound_file part{dir.out(name)};
+    BOOST_TEST_REQUIRE(part.file != nullptr);
+    BOOST_TEST_REQUIRE(part.info.frames == 48000);
+    const auto got = part.ints();
+    const std::vector<int32_t> expected(all.begin() + 24000 * 2, all.begin() + 72000 * 2);
+    BOOST_TEST((got == expected), "--range " << range << " differs from the full render");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(renders_are_byte_identical_across_runs_and_worker_counts) {
   temp_dir dir;
   three_tracks material{dir};
