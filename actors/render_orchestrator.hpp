@@ -17,6 +17,7 @@
 #include <set>
 
 #include "actors/pulse_context.hpp"
+#include "actors/render_job.hpp"
 #include "caf/actor.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/stateful_actor.hpp"
@@ -45,10 +46,5 @@ struct render_orchestrator_state {
 render_orchestrator_actor::behavior_type
 render_orchestrator(render_orchestrator_actor::stateful_pointer<render_orchestrator_state> self,
                     context_ptr ctx);
-
-/// Which Signal instance executes each partition: greedy by node count, the
-/// heaviest partition first to the least loaded instance, ties by index.
-/// Deterministic (though the result would not change if it were not).
-std::vector<uint32_t> assign_partitions(const signal::render_graph& graph, uint32_t workers);
 
 } // namespace loophole::actors

@@ -32,6 +32,7 @@ struct signal_supervisor_state {
   clock::time_point last_seen;
   std::string last_failure;
   std::string kill_reason; // why we killed the current process, if we did
+  bool killed_silent = false; // we killed it for silence: a hang, the node's doing
   kernel::restart_intensity intensity{5, std::chrono::seconds{10}};
   caf::actor client;
   caf::actor pool; // told when the instance fails for good
@@ -64,7 +65,9 @@ void start_process(self_ptr self) {
                                 "--instance",
                                 st.instance,
                                 "--heartbeat-ms",
-                                std::to_string(st.ctx->config.heartbeat_ms)};
+                                std::to_string(st.ctx->config.heartbeat_ms),
+                                "--memory-limit-mb",
+                                std::to_string(st.ctx->config.memory_limit_mb)};
   auto me = caf::actor_cast<caf::actor>(self);
   auto pid = st.ctx->reaper->spawn(argv, [me](const kernel::child_exit& ex) {
     caf::anon_send(me, atoms::exited_atom::value, int64_t{ex.pid}, ex.signalled,
@@ -84,23 +87,29 @@ void start_process(self_ptr self) {
 }
 
 /// Kills the current process for `reason`; the exit report says why.
-void kill_process(self_ptr self, std::string reason) {
+void kill_process(self_ptr self, std::string reason, bool silent = false) {
   auto& st = self->state;
   if (st.pid <= 0)
     return;
   st.kill_reason = std::move(reason);
+  st.killed_silent = silent;
   st.ctx->reaper->signal(st.pid, SIGKILL);
 }
 
-void lose_process(self_ptr self, const std::string& why) {
+/// `attributable`: the process ended by its own doing (a crash signal, an
+/// exit status, a hang we ended), not by a SIGKILL or SIGTERM from outside;
+/// the render job then blames the node its flight recorder names.
+void lose_process(self_ptr self, const std::string& why, bool attributable) {
   auto& st = self->state;
   st.last_failure = st.instance + " (pid " + std::to_string(st.pid) + ") " + why;
   if (!st.kill_reason.empty())
     st.last_failure += " after " + st.kill_reason;
+  attributable = attributable || st.killed_silent;
   st.kill_reason.clear();
+  st.killed_silent = false;
   st.ctx->router->detach(st.instance);
   if (st.client) {
-    self->send(st.client, atoms::lost_atom::value, st.last_failure);
+    self->send(st.client, atoms::lost_atom::value, st.last_failure, attributable);
     st.client = nullptr;
   }
   st.pid = 0;
@@ -206,7 +215,9 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
       if (pid != self->state.pid)
         return; // a process we already gave up on
       kernel::child_exit ex{static_cast<pid_t>(pid), signalled, code};
-      lose_process(self, ex.describe());
+      const bool external = signalled && (code == SIGKILL || code == SIGTERM || code == SIGINT ||
+                                          code == SIGHUP);
+      lose_process(self, ex.describe(), !external && (signalled || code != 0));
     },
     [self, tick](atoms::tick_atom) {
       auto& s = self->state;
@@ -221,8 +232,10 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
         } else if (silent > std::chrono::milliseconds{s.ctx->config.heartbeat_timeout_ms} &&
                    s.kill_reason.empty()) {
           // Stuck in a node, stopped, or deadlocked: the reaper reports the kill.
-          kill_process(self, "it was silent (no heartbeat) for over " +
-                               std::to_string(s.ctx->config.heartbeat_timeout_ms) + " ms");
+          kill_process(self,
+                       "it was silent (no heartbeat) for over " +
+                         std::to_string(s.ctx->config.heartbeat_timeout_ms) + " ms",
+                       true);
         }
       }
       self->delayed_send(self, tick, atoms::tick_atom::value);

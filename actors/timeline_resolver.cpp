@@ -184,6 +184,39 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     if (clip_nodes.size() > 1)
       sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,
                      clip_nodes, {});
+    for (size_t i = 0; i < track.inserts.size(); ++i) {
+      const auto& ins = track.inserts[i];
+      const auto ip = tp + "/inserts/" + std::to_string(i);
+      const auto label = track.id + " / " + ins.kind + " " + std::to_string(i);
+      if (ins.kind == "delay") {
+        const auto frames = to_frames(ins.time, doc.bpm, rate);
+        if (frames > 2097152)
+          return fail(doc, ip + "/time", "is longer than 2^21 frames");
+        sum = add_node(label, node_kind::delay, partition, track.channels, {sum},
+                       {{"frames", static_cast<double>(frames)},
+                        {"feedback", ins.feedback},
+                        {"wet", ins.wet},
+                        {"dry", ins.dry}});
+      } else if (ins.kind == "test.fault") {
+        if (!doc.test_nodes && !settings.allow_test_nodes)
+          return fail(doc, ip + "/kind",
+                      "test.fault nodes inject failures: enable them with \"test_nodes\": true "
+                      "in the session or --allow-test-nodes");
+        const auto mode = signal::parse_fault_mode(ins.fault);
+        if (!mode)
+          return fail(doc, ip + "/fault", "unknown fault \"" + ins.fault + "\"");
+        const auto at = to_frames(ins.at, doc.bpm, rate);
+        if (at > max_frames)
+          return fail(doc, ip + "/at", "is past 2^50 frames");
+        sum = add_node(label, node_kind::test_fault, partition, track.channels, {sum},
+                       {{"mode", static_cast<double>(*mode)},
+                        {"at_frame", static_cast<double>(at)},
+                        {"leak_bytes", std::ldexp(ins.leak_mb, 20)},
+                        {"sleep_us", std::round(ins.sleep_ms * 1000.0)}});
+      } else {
+        return fail(doc, ip + "/kind", "unknown insert kind \"" + ins.kind + "\"");
+      }
+    }
     auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
                           {sum}, {{"gain", db_to_gain(track.gain_db)}});
     auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},

@@ -148,6 +148,9 @@ const std::vector<key_spec>& keys() {
                 &engine_config::block_frames, 1, 1 << 16),
     integer_key("render", "segments_in_flight", "segments decoded, rendered and written at once",
                 &engine_config::segments_in_flight, 2, 64),
+    integer_key("render", "checkpoint_ms",
+                "render time between checkpoints (0: after every segment)",
+                &engine_config::checkpoint_ms, 0, 3600000),
     integer_key("output", "bits", "default word length (0: 32-bit float)", &engine_config::bits,
                 0, 32),
     bool_key("output", "dither", "TPDF dither when reducing to 24-bit integer or less",
@@ -175,6 +178,9 @@ const std::vector<key_spec>& keys() {
                 &engine_config::max_restarts, 0, 1000),
     integer_key("signal", "restart_period_ms", "... within this period",
                 &engine_config::restart_period_ms, 100, 86400000),
+    integer_key("signal", "memory_limit_mb",
+                "address-space limit of each Signal instance in MiB (0: none)",
+                &engine_config::memory_limit_mb, 0, 1 << 24),
   };
   return table;
 }

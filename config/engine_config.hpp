@@ -22,6 +22,7 @@ struct engine_config {
   uint32_t segment_frames = 32768; ///< Frames per segment (the unit of work).
   uint32_t block_frames = 1024;    ///< Frames per node call inside a segment.
   uint32_t segments_in_flight = 4; ///< Bus slots: segments decoded/rendered/written at once.
+  uint32_t checkpoint_ms = 250;    ///< Render time between checkpoints (0: every segment).
   // [output]
   uint32_t bits = 24;              ///< Default word length (0: float).
   bool dither = true;              ///< TPDF dither when reducing to <= 24-bit integer.
@@ -38,6 +39,7 @@ struct engine_config {
   uint32_t start_timeout_ms = 10000;     ///< Time an instance has to say hello.
   uint32_t max_restarts = 5;       ///< Restart intensity: at most this many ...
   uint32_t restart_period_ms = 10000; ///< ... within this period.
+  uint32_t memory_limit_mb = 0;    ///< Address-space limit of an instance (0: none).
 };
 
 class config_error : public std::runtime_error {

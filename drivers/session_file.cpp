@@ -194,7 +194,7 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (!root.is_object())
     c.fail("", "a session is a JSON object");
   c.only_keys(root, "", {"format", "version", "sample_rate", "tempo", "metadata", "master",
-                         "tracks", "$schema"});
+                         "tracks", "test_nodes", "$schema"});
   if (c.string(root, "", "format", "", true) != "loophole-session")
     c.fail("/format", "must be \"loophole-session\"");
   messages::session_document doc;
@@ -204,6 +204,7 @@ messages::session_document parse_session(const std::string& text, const std::str
     c.fail("/version", "version " + std::to_string(version) +
                          " is not supported (this build reads version 1)");
   doc.sample_rate = static_cast<uint32_t>(c.integer(root, "", "sample_rate", 0, 8000, 384000, true));
+  doc.test_nodes = c.boolean(root, "", "test_nodes", false);
 
   const auto& tempo = c.object(root, "", "tempo", false);
   c.only_keys(tempo, "/tempo", {"bpm", "time_signature"});
@@ -253,7 +254,8 @@ messages::session_document parse_session(const std::string& text, const std::str
     const auto at = "/tracks/" + std::to_string(t);
     if (!tj.is_object())
       c.fail(at, "a track is an object");
-    c.only_keys(tj, at, {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips"});
+    c.only_keys(tj, at,
+                {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
     if (!std::regex_match(track.id, id_re))
@@ -300,6 +302,39 @@ messages::session_document parse_session(const std::string& text, const std::str
         if (cj.contains("fade_out"))
           clip.fade_out = c.fade(cj, cat, "fade_out");
         track.clips.push_back(std::move(clip));
+      }
+    }
+    if (auto in = tj.find("inserts"); in != tj.end()) {
+      if (!in->is_array())
+        c.fail(at + "/inserts", "is not an array");
+      if (in->size() > 64)
+        c.fail(at + "/inserts", "more than 64 inserts");
+      for (size_t k = 0; k < in->size(); ++k) {
+        const auto& ij = (*in)[k];
+        const auto iat = at + "/inserts/" + std::to_string(k);
+        if (!ij.is_object())
+          c.fail(iat, "an insert is an object");
+        messages::insert_spec ins;
+        ins.kind = c.string(ij, iat, "kind", "", true, 64);
+        if (ins.kind == "delay") {
+          c.only_keys(ij, iat, {"kind", "time", "feedback", "wet", "dry"});
+          if (!ij.contains("time"))
+            c.fail(iat, "missing required key 'time'");
+          ins.time = c.time(ij, iat, "time");
+          ins.feedback = c.number(ij, iat, "feedback", 0.0, 0.0, 0.99);
+          ins.wet = c.number(ij, iat, "wet", 1.0, 0.0, 1.0);
+          ins.dry = c.number(ij, iat, "dry", 0.0, 0.0, 1.0);
+        } else if (ins.kind == "test.fault") {
+          c.only_keys(ij, iat, {"kind", "fault", "at", "leak_mb", "sleep_ms"});
+          ins.fault = c.string(ij, iat, "fault", "", true, 64);
+          if (ij.contains("at"))
+            ins.at = c.time(ij, iat, "at");
+          ins.leak_mb = c.number(ij, iat, "leak_mb", 0.0, 0.0, 1048576.0);
+          ins.sleep_ms = c.number(ij, iat, "sleep_ms", 1.0, 0.0, 1000.0);
+        } else {
+          c.fail(iat + "/kind", "\"" + ins.kind + "\" is not an insert kind (delay, test.fault)");
+        }
+        track.inserts.push_back(std::move(ins));
       }
     }
     doc.tracks.push_back(std::move(track));

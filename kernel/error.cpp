@@ -11,6 +11,7 @@ namespace loophole::kernel {
 static_assert(wire::failure_code::bad_graph == static_cast<uint32_t>(errc::bad_graph));
 static_assert(wire::failure_code::worker_failed == static_cast<uint32_t>(errc::worker_failed));
 static_assert(wire::failure_code::protocol == static_cast<uint32_t>(errc::protocol));
+static_assert(wire::failure_code::non_finite == static_cast<uint32_t>(errc::non_finite));
 
 std::string to_string(errc x) {
   switch (x) {
@@ -46,6 +47,10 @@ std::string to_string(errc x) {
       return "cancelled";
     case errc::protocol:
       return "protocol";
+    case errc::node_failed:
+      return "node_failed";
+    case errc::non_finite:
+      return "non_finite";
   }
   return "unknown";
 }
@@ -90,6 +95,8 @@ int exit_code_of(const caf::error& err) {
       return EX_PROTOCOL;
     case errc::internal:
     case errc::cancelled:
+    case errc::node_failed:
+    case errc::non_finite:
       return EX_SOFTWARE;
   }
   return EX_SOFTWARE;

@@ -30,6 +30,8 @@ enum class errc : uint8_t {
   internal = 13,           ///< A bug: an invariant did not hold.
   cancelled = 14,          ///< The job was cancelled.
   protocol = 15,           ///< A peer spoke the wire protocol wrongly.
+  node_failed = 16,        ///< A node kept taking its Signal instance down, even quarantined.
+  non_finite = 17,         ///< A node produced NaN or infinity.
 };
 
 /// The error category of the project's errors in CAF.

@@ -160,33 +160,57 @@ void copy_field(char* dest, size_t size, const std::string& value) {
 
 } // namespace
 
-output_file::output_file(output_spec spec) : spec_(std::move(spec)) {
-  const fs::path target{spec_.path};
-  if (auto why = check_encoding(spec_.format, spec_.bits, spec_.sample_rate); !why.empty())
+void check_target(const output_spec& spec) {
+  const fs::path target{spec.path};
+  if (auto why = check_encoding(spec.format, spec.bits, spec.sample_rate); !why.empty())
     throw media_error(failure::unsupported,
-                      spec_.path + ": " + std::string{to_string(spec_.format)} + " " + why);
+                      spec.path + ": " + std::string{to_string(spec.format)} + " " + why);
   std::error_code ec;
   if (fs::is_directory(target, ec))
-    throw media_error(failure::unwritable, spec_.path + ": is a directory");
-  if (fs::exists(target, ec) && !spec_.force)
-    throw media_error(failure::exists, spec_.path + ": exists (use --force to replace it)");
+    throw media_error(failure::unwritable, spec.path + ": is a directory");
+  if (fs::exists(target, ec) && !spec.force)
+    throw media_error(failure::exists, spec.path + ": exists (use --force to replace it)");
   const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
   if (!fs::is_directory(dir, ec))
-    throw media_error(failure::unwritable, spec_.path + ": folder " + dir.string() +
+    throw media_error(failure::unwritable, spec.path + ": folder " + dir.string() +
                                              " does not exist");
-  auto pattern = (dir / ("." + target.filename().string() + ".partial-XXXXXX")).string();
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  fd_ = mkostemp(buf.data(), O_CLOEXEC);
+}
+
+output_file::output_file(output_spec spec) : spec_(std::move(spec)) {
+  check_target(spec_);
+  const fs::path target{spec_.path};
+  const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
+  if (spec_.temporary_path.empty()) {
+    auto pattern = (dir / ("." + target.filename().string() + ".partial-XXXXXX")).string();
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    fd_ = mkostemp(buf.data(), O_CLOEXEC);
+    if (fd_ >= 0)
+      temp_path_ = buf.data();
+  } else {
+    fd_ = ::open(spec_.temporary_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ >= 0)
+      temp_path_ = spec_.temporary_path;
+  }
   if (fd_ < 0)
     throw media_error(failure::unwritable,
                       spec_.path + ": cannot create a file in " + dir.string() + ": " +
                         std::strerror(errno));
-  temp_path_ = buf.data();
   fchmod(fd_, 0644);
   try {
+    if (!spec_.spool_path.empty()) {
+      // Kept if it exists: a resumed render reads the frames it needs from
+      // the spool it left (write_earlier_frames), then appends.
+      spool_fd_ = ::open(spec_.spool_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (spool_fd_ < 0)
+        throw media_error(failure::unwritable, spec_.path + ": cannot create " +
+                                                 spec_.spool_path + ": " + std::strerror(errno));
+    }
     open_encoder();
   } catch (...) {
+    if (spool_fd_ >= 0)
+      close(spool_fd_);
+    spool_fd_ = -1;
     // The destructor does not run for a constructor that throws.
     if (file_)
       sf_close(static_cast<SNDFILE*>(file_));
@@ -257,6 +281,8 @@ void output_file::open_encoder() {
 }
 
 output_file::~output_file() {
+  if (spool_fd_ >= 0)
+    close(spool_fd_);
   if (file_)
     sf_close(static_cast<SNDFILE*>(file_));
   if (fd_ >= 0)
@@ -269,21 +295,140 @@ void output_file::fail_io(const std::string& what) {
   throw media_error(failure::io, spec_.path + ": " + what);
 }
 
+namespace {
+
+size_t bytes_per_sample(const output_spec& spec) {
+  return spec.bits == 0 ? 4u : std::max<size_t>(1, spec.bits / 8u);
+}
+
+bool write_fully(int fd, const void* data, size_t bytes) {
+  const auto* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const auto n = ::write(fd, p, bytes);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      if (n == 0)
+        errno = EIO;
+      return false;
+    }
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+} // namespace
+
+bool can_read_back(output_format f) noexcept {
+  return f == output_format::wav || f == output_format::rf64 || f == output_format::aiff;
+}
+
+void output_file::append_spool(const void* data, size_t bytes) {
+  if (spool_fd_ >= 0 && !write_fully(spool_fd_, data, bytes))
+    fail_io("writing the spool " + spec_.spool_path + " failed: " + std::strerror(errno));
+}
+
+void output_file::note_data_offset() {
+  // libsndfile writes PCM straight through to the descriptor, so after a
+  // write the position is the data start plus what was written.
+  if (data_offset_ >= 0 || !can_read_back(spec_.format) || written_ == 0)
+    return;
+  const auto pos = ::lseek(fd_, 0, SEEK_CUR);
+  const auto data = written_ * static_cast<int64_t>(spec_.channels * bytes_per_sample(spec_));
+  if (pos >= data)
+    data_offset_ = pos - data;
+}
+
+void output_file::write_earlier_frames(const std::string& partial, int64_t data_offset,
+                                       int64_t frames) {
+  if (written_ != 0)
+    fail_io("earlier frames must come first");
+  if (frames <= 0)
+    return;
+  const bool is_float = spec_.bits == 0 || is_lossy(spec_.format);
+  const size_t chunk = 65536;
+  std::vector<int32_t> ints;
+  std::vector<float> floats;
+  (is_float ? floats.resize(chunk * spec_.channels) : ints.resize(chunk * spec_.channels));
+  if (partial.empty()) {
+    // The spool holds exactly what was given to the encoder.
+    if (spool_fd_ < 0)
+      fail_io("no spool to resume from");
+    const int in = spool_fd_;
+    spool_fd_ = -1; // read it, then append from where the earlier frames end
+    const size_t frame_bytes = size_t{spec_.channels} * 4u;
+    for (int64_t done = 0; done < frames;) {
+      const auto n = static_cast<size_t>(std::min<int64_t>(chunk, frames - done));
+      void* buf = is_float ? static_cast<void*>(floats.data()) : static_cast<void*>(ints.data());
+      const auto want = n * frame_bytes;
+      const auto got = ::pread(in, buf, want, done * static_cast<off_t>(frame_bytes));
+      if (got != static_cast<ssize_t>(want)) {
+        spool_fd_ = in;
+        fail_io("the spool of the interrupted render ends before frame " +
+                std::to_string(frames));
+      }
+      if (is_float)
+        write_float(floats.data(), static_cast<int64_t>(n));
+      else
+        write_int(ints.data(), static_cast<int64_t>(n));
+      done += static_cast<int64_t>(n);
+    }
+    spool_fd_ = in;
+    const off_t end = frames * static_cast<off_t>(frame_bytes);
+    if (::ftruncate(spool_fd_, end) != 0 || ::lseek(spool_fd_, end, SEEK_SET) != end)
+      fail_io("cutting the spool failed: " + std::string{std::strerror(errno)});
+    return;
+  }
+  // PCM: read the samples back from the partial file as raw data.
+  SF_INFO info{};
+  info.samplerate = static_cast<int>(spec_.sample_rate);
+  info.channels = spec_.channels;
+  info.format = SF_FORMAT_RAW | (sndfile_format(spec_) & SF_FORMAT_SUBMASK) |
+                (spec_.format == output_format::aiff ? SF_ENDIAN_BIG : SF_ENDIAN_LITTLE);
+  SNDFILE* f = sf_open(partial.c_str(), SFM_READ, &info);
+  if (!f)
+    fail_io("cannot read the interrupted render's " + partial + ": " + sf_strerror(nullptr));
+  sf_count_t offset = data_offset;
+  sf_command(f, SFC_SET_RAW_START_OFFSET, &offset, sizeof offset);
+  std::string why;
+  for (int64_t done = 0; done < frames && why.empty();) {
+    const auto n = std::min<int64_t>(static_cast<int64_t>(chunk), frames - done);
+    const auto got = is_float ? sf_readf_float(f, floats.data(), n) : sf_readf_int(f, ints.data(), n);
+    if (got != n) {
+      why = "the interrupted render's " + partial + " ends before frame " + std::to_string(frames);
+      break;
+    }
+    if (is_float)
+      write_float(floats.data(), n);
+    else
+      write_int(ints.data(), n);
+    done += n;
+  }
+  sf_close(f);
+  if (!why.empty())
+    fail_io(why);
+}
+
 void output_file::write_int(const int32_t* samples, int64_t frames) {
+  append_spool(samples, static_cast<size_t>(frames) * spec_.channels * sizeof(int32_t));
   auto got = sf_writef_int(static_cast<SNDFILE*>(file_), samples, frames);
   if (got != frames)
     fail_io("write failed after " + std::to_string(written_ + std::max<int64_t>(got, 0)) +
             " frames: " + sf_strerror(static_cast<SNDFILE*>(file_)));
   written_ += frames;
+  note_data_offset();
   start_writeback();
 }
 
 void output_file::write_float(const float* samples, int64_t frames) {
+  append_spool(samples, static_cast<size_t>(frames) * spec_.channels * sizeof(float));
   auto got = sf_writef_float(static_cast<SNDFILE*>(file_), samples, frames);
   if (got != frames)
     fail_io("write failed after " + std::to_string(written_ + std::max<int64_t>(got, 0)) +
             " frames: " + sf_strerror(static_cast<SNDFILE*>(file_)));
   written_ += frames;
+  note_data_offset();
   start_writeback();
 }
 

@@ -45,7 +45,22 @@ struct output_spec {
   double vbr_quality = 0.7;
   std::string title, artist, comment, date;
   int64_t time_reference = 0; ///< BWF: timeline frame of the first sample.
+  /// The temporary file to write (created, must not exist); empty: a
+  /// random name beside the target.
+  std::string temporary_path;
+  /// If set, every sample written is appended here too, raw, for formats
+  /// whose output cannot be read back to resume (see can_read_back).
+  std::string spool_path;
 };
+
+/// True for the PCM containers (WAV, RF64, AIFF), whose samples a resumed
+/// render can read back from the partial file itself.
+bool can_read_back(output_format f) noexcept;
+
+/// Checks that `spec` can be written: the encoding suits the format, the
+/// target is not a folder, does not exist (unless `force`), and its folder
+/// exists. Throws media_error.
+void check_target(const output_spec& spec);
 
 class output_file {
 public:
@@ -64,6 +79,20 @@ public:
   /// Closes, checks, syncs and renames into place. Throws media_error.
   void commit();
 
+  /// Frames written so far.
+  int64_t frames_written() const noexcept { return written_; }
+
+  /// Formats that can_read_back: the byte offset of the first sample in the
+  /// temporary file, known once a frame is written; -1 before or otherwise.
+  int64_t data_offset() const noexcept { return data_offset_; }
+
+  /// Resuming: writes the first `frames` frames of an earlier render of the
+  /// same output, read back from its partial file (PCM, samples from
+  /// `data_offset`) or, with an empty `partial`, from this file's spool
+  /// (which is then cut to those frames). Call before any other write.
+  /// Throws media_error.
+  void write_earlier_frames(const std::string& partial, int64_t data_offset, int64_t frames);
+
   /// The temporary file's path (for tests and diagnostics).
   const std::string& temporary_path() const noexcept { return temp_path_; }
 
@@ -76,8 +105,13 @@ private:
   std::string temp_path_;
   int fd_ = -1;
   void* file_ = nullptr; // SNDFILE*
+  void append_spool(const void* data, size_t bytes);
+  void note_data_offset();
+
   int64_t written_ = 0;
   bool committed_ = false;
+  int spool_fd_ = -1;
+  int64_t data_offset_ = -1;
 };
 
 /// Rewrites the serial number of every page of an Ogg file to `serial` and

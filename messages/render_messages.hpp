@@ -42,13 +42,17 @@ struct render_settings {
   uint32_t segment_frames = 32768;
   uint32_t block_frames = 1024;
   uint32_t segments_in_flight = 4;
+  bool resume = false;          ///< Continue an interrupted render of the same output.
+  bool allow_test_nodes = false; ///< Accept test.fault nodes (fault injection).
+  std::string diagnostics_path; ///< Where to write the diagnostics report (JSON), if set.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_settings& x) {
   return f(caf::meta::type_name("render_settings"), x.output_path, x.format, x.bits, x.dither,
            x.dither_seed, x.workers, x.range, x.force, x.vbr_quality, x.segment_frames,
-           x.block_frames, x.segments_in_flight);
+           x.block_frames, x.segments_in_flight, x.resume, x.allow_test_nodes,
+           x.diagnostics_path);
 }
 
 /// What the media pool knows of a file once it has been probed.
@@ -124,13 +128,17 @@ struct render_summary {
   double elapsed_seconds = 0; ///< Wall time of the render job.
   uint32_t workers = 0;
   uint32_t worker_restarts = 0;
+  int64_t resumed_frames = 0;       ///< Frames taken from an interrupted render (--resume).
+  uint32_t checkpoints = 0;
+  std::vector<std::string> quarantined; ///< Nodes that ran in safe mode.
+  std::vector<std::string> notes;   ///< Things the user should know.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_summary& x) {
   return f(caf::meta::type_name("render_summary"), x.job, x.output_path, x.format, x.bits,
            x.channels, x.sample_rate, x.frames, x.peak, x.elapsed_seconds, x.workers,
-           x.worker_restarts);
+           x.worker_restarts, x.resumed_frames, x.checkpoints, x.quarantined, x.notes);
 }
 
 /// The state a Signal instance is in, as its supervisor reports it.

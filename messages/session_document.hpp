@@ -59,6 +59,28 @@ typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
            x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out);
 }
 
+/// A processor in a track's chain, after its clips and before its fader.
+/// (Issue-5 brings the general node graph; these are the kinds so far.)
+struct insert_spec {
+  std::string kind;       ///< "delay" or "test.fault"
+  // delay
+  time_value time;        ///< delay time
+  double feedback = 0.0;
+  double wet = 1.0;
+  double dry = 0.0;
+  // test.fault
+  std::string fault = "none"; ///< signal::fault_mode name
+  time_value at;              ///< where on the timeline it fires
+  double leak_mb = 0.0;       ///< leak: MiB leaked in all
+  double sleep_ms = 1.0;      ///< slow: milliseconds slept per block
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, insert_spec& x) {
+  return f(caf::meta::type_name("insert_spec"), x.kind, x.time, x.feedback, x.wet, x.dry,
+           x.fault, x.at, x.leak_mb, x.sleep_ms);
+}
+
 struct track_spec {
   std::string id;
   std::string name;
@@ -68,12 +90,13 @@ struct track_spec {
   bool mute = false;
   bool solo = false;
   std::vector<clip_spec> clips;
+  std::vector<insert_spec> inserts;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
-           x.mute, x.solo, x.clips);
+           x.mute, x.solo, x.clips, x.inserts);
 }
 
 struct project_metadata {
@@ -102,13 +125,14 @@ struct session_document {
   double master_gain_db = 0.0;
   uint16_t master_channels = 2;
   std::vector<track_spec> tracks;
+  bool test_nodes = false; ///< Accept test.fault inserts (fault injection).
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_document& x) {
   return f(caf::meta::type_name("session_document"), x.path, x.version, x.sample_rate, x.bpm,
            x.beats_per_bar, x.beat_unit, x.metadata, x.master_gain_db, x.master_channels,
-           x.tracks);
+           x.tracks, x.test_nodes);
 }
 
 } // namespace loophole::messages

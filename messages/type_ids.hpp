@@ -54,5 +54,7 @@ using plan_atom = caf::atom_constant<caf::atom("plan")>;
 using fill_atom = caf::atom_constant<caf::atom("fill")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
 
 } // namespace loophole::atoms

@@ -1,5 +1,13 @@
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <ctime>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <numbers>
 
 #include "signal/fade_curve.hpp"
@@ -196,6 +204,159 @@ private:
   float left_ = 0, right_ = 0;
 };
 
+// A sample-accurate delay line with feedback, per channel:
+//   d[n] = w[n - D],  w[n] = x[n] + feedback * d[n],  y[n] = dry * x[n] + wet * d[n]
+// (D = 0 makes d[n] = x[n]). Its state is the line and the write position:
+// the first node whose output depends on more than the current segment, so
+// checkpoints must carry it.
+class delay_node final : public node_processor {
+public:
+  explicit delay_node(const render_node& node)
+    : frames_(static_cast<uint32_t>(param_or(node, "frames", 0))),
+      channels_(node.channels),
+      feedback_(static_cast<float>(param_or(node, "feedback", 0.0))),
+      wet_(static_cast<float>(param_or(node, "wet", 1.0))),
+      dry_(static_cast<float>(param_or(node, "dry", 0.0))) {}
+
+  void prepare(uint32_t) override {
+    line_.assign(size_t{channels_} * frames_, 0.0f);
+    pos_ = 0;
+  }
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    const auto& in = inputs[0];
+    if (frames_ == 0) {
+      for (uint16_t c = 0; c < out.channels; ++c)
+        for (uint32_t i = 0; i < ctx.frames; ++i) {
+          const float x = in[c][i];
+          out[c][i] = dry_ * x + wet_ * x;
+        }
+      return;
+    }
+    uint32_t pos = 0;
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      float* line = line_.data() + size_t{c} * frames_;
+      const float* x = in[c];
+      float* y = out[c];
+      pos = pos_;
+      for (uint32_t i = 0; i < ctx.frames; ++i) {
+        const float d = line[pos];
+        line[pos] = x[i] + feedback_ * d;
+        y[i] = dry_ * x[i] + wet_ * d;
+        if (++pos == frames_)
+          pos = 0;
+      }
+    }
+    pos_ = pos;
+  }
+
+  std::vector<std::byte> snapshot() const override {
+    std::vector<std::byte> state(sizeof(uint32_t) + line_.size() * sizeof(float));
+    std::memcpy(state.data(), &pos_, sizeof pos_);
+    std::memcpy(state.data() + sizeof pos_, line_.data(), line_.size() * sizeof(float));
+    return state;
+  }
+
+  bool restore(std::span<const std::byte> state) override {
+    uint32_t pos = 0;
+    if (state.size() != sizeof pos + line_.size() * sizeof(float))
+      return false;
+    std::memcpy(&pos, state.data(), sizeof pos);
+    if (frames_ != 0 ? pos >= frames_ : pos != 0)
+      return false;
+    pos_ = pos;
+    std::memcpy(line_.data(), state.data() + sizeof pos, line_.size() * sizeof(float));
+    return true;
+  }
+
+private:
+  uint32_t frames_;
+  uint16_t channels_;
+  float feedback_, wet_, dry_;
+  std::vector<float> line_;
+  uint32_t pos_ = 0;
+};
+
+// Fault injection for rehearsing failures on real sessions: passes its input
+// through until the timeline reaches `at_frame`, then misbehaves as its mode
+// says. Deliberately breaks the realtime contract; only accepted when the
+// session or the command line enables test nodes.
+class test_fault_node final : public node_processor {
+public:
+  explicit test_fault_node(const render_node& node)
+    : mode_(static_cast<fault_mode>(param_or(node, "mode", 0))),
+      at_(static_cast<int64_t>(param_or(node, "at_frame", 0))),
+      leak_cap_(static_cast<uint64_t>(param_or(node, "leak_bytes", 0))),
+      block_bytes_(static_cast<uint64_t>(param_or(node, "block_bytes", 1 << 20))),
+      sleep_us_(static_cast<long>(param_or(node, "sleep_us", 1000))) {}
+
+  void prepare(uint32_t) override {}
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    for (uint16_t c = 0; c < out.channels; ++c)
+      std::copy_n(inputs[0][c], ctx.frames, out[c]);
+    if (ctx.timeline_frame + ctx.frames <= at_)
+      return;
+    switch (mode_) {
+      case fault_mode::none:
+        break;
+      case fault_mode::segv:
+        ::raise(SIGSEGV);
+        break;
+      case fault_mode::abort:
+        std::abort();
+      case fault_mode::hang:
+        for (;;)
+          ::pause();
+      case fault_mode::nan:
+        if (at_ >= ctx.timeline_frame)
+          for (uint16_t c = 0; c < out.channels; ++c)
+            out[c][at_ - ctx.timeline_frame] = std::numeric_limits<float>::quiet_NaN();
+        break;
+      case fault_mode::leak:
+        if (leaked_ < leak_cap_) {
+          const auto n = static_cast<size_t>(std::min(block_bytes_, leak_cap_ - leaked_));
+          void* p = std::malloc(n);
+          if (!p)
+            std::abort(); // out of memory: what a real leak ends in
+          std::memset(p, 0x5a, n); // touched, so it counts against the memory limit
+          blocks_[leaked_blocks_++ % blocks_.size()] = p;
+          leaked_ += n;
+        }
+        break;
+      case fault_mode::snapshot_crash:
+        armed_ = true;
+        break;
+      case fault_mode::exit:
+        std::_Exit(3);
+      case fault_mode::slow: {
+        timespec t{sleep_us_ / 1000000, (sleep_us_ % 1000000) * 1000};
+        while (::nanosleep(&t, &t) != 0 && errno == EINTR) {
+        }
+        break;
+      }
+    }
+  }
+
+  std::vector<std::byte> snapshot() const override {
+    if (armed_)
+      ::raise(SIGSEGV);
+    return {};
+  }
+
+private:
+  fault_mode mode_;
+  int64_t at_;
+  uint64_t leak_cap_, block_bytes_;
+  long sleep_us_;
+  uint64_t leaked_ = 0;
+  size_t leaked_blocks_ = 0;
+  std::array<void*, 16> blocks_{}; // keeps the last blocks reachable-looking; never freed
+  bool armed_ = false;
+};
+
 } // namespace
 
 bool as_channel_map(const render_node& node, uint16_t input_channels, channel_map& source,
@@ -231,6 +392,10 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
       return std::make_unique<pan_node>(node);
     case node_kind::output:
       return nullptr; // the executor writes the sink itself, see output_stage
+    case node_kind::delay:
+      return std::make_unique<delay_node>(node);
+    case node_kind::test_fault:
+      return std::make_unique<test_fault_node>(node);
   }
   return nullptr;
 }

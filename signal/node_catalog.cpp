@@ -22,6 +22,19 @@ constexpr std::array gain_params{
 constexpr std::array pan_params{
   parameter_spec{"position", -1.0, 1.0, true, "-1 left, 0 centre, +1 right"},
 };
+constexpr std::array delay_params{
+  parameter_spec{"frames", 0.0, 2097152.0, true, "delay time in frames (at most 2^21)"},
+  parameter_spec{"feedback", 0.0, 0.99, false, "share of the delayed signal fed back"},
+  parameter_spec{"wet", 0.0, 1.0, false, "level of the delayed signal (default 1)"},
+  parameter_spec{"dry", 0.0, 1.0, false, "level of the input (default 0)"},
+};
+constexpr std::array test_fault_params{
+  parameter_spec{"mode", 0.0, 8.0, true, "fault_mode: what happens at at_frame"},
+  parameter_spec{"at_frame", 0.0, max_frames, false, "timeline frame at which the fault fires"},
+  parameter_spec{"leak_bytes", 0.0, 1099511627776.0, false, "leak: bytes leaked in all (cap)"},
+  parameter_spec{"block_bytes", 1.0, 1073741824.0, false, "leak: bytes leaked per block"},
+  parameter_spec{"sleep_us", 0.0, 1.0e6, false, "slow: microseconds slept per block"},
+};
 constexpr std::array output_params{
   parameter_spec{"bits", 0.0, 32.0, true, "0: 32-bit float; 8, 16, 24 or 32: integer"},
   parameter_spec{"dither", 0.0, 1.0, false, "1: TPDF dither (integer of 24 bits or less)"},
@@ -52,6 +65,37 @@ std::optional<fade_shape> parse_fade_shape(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(fault_mode x) noexcept {
+  switch (x) {
+    case fault_mode::none:
+      return "none";
+    case fault_mode::segv:
+      return "segv";
+    case fault_mode::abort:
+      return "abort";
+    case fault_mode::hang:
+      return "hang";
+    case fault_mode::nan:
+      return "nan";
+    case fault_mode::leak:
+      return "leak";
+    case fault_mode::snapshot_crash:
+      return "snapshot_crash";
+    case fault_mode::exit:
+      return "exit";
+    case fault_mode::slow:
+      return "slow";
+  }
+  return "unknown";
+}
+
+std::optional<fault_mode> parse_fault_mode(std::string_view name) noexcept {
+  for (uint8_t i = 0; i <= static_cast<uint8_t>(fault_mode::slow); ++i)
+    if (to_string(static_cast<fault_mode>(i)) == name)
+      return static_cast<fault_mode>(i);
+  return std::nullopt;
+}
+
 std::span<const parameter_spec> parameters_of(node_kind kind) noexcept {
   switch (kind) {
     case node_kind::clip_source:
@@ -62,6 +106,10 @@ std::span<const parameter_spec> parameters_of(node_kind kind) noexcept {
       return pan_params;
     case node_kind::output:
       return output_params;
+    case node_kind::delay:
+      return delay_params;
+    case node_kind::test_fault:
+      return test_fault_params;
     case node_kind::mix:
       return {};
   }

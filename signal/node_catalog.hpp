@@ -28,6 +28,25 @@ std::string_view to_string(fade_shape x) noexcept;
 /// Parses a shape name ("linear", "equal_power", "exponential", "s_curve").
 std::optional<fade_shape> parse_fade_shape(std::string_view name) noexcept;
 
+/// What a test.fault node does once the timeline reaches its `at_frame`.
+/// Numbering is part of the wire format.
+enum class fault_mode : uint8_t {
+  none = 0,           ///< Passes audio through (a placeholder).
+  segv = 1,           ///< Raises SIGSEGV, as a wild pointer would.
+  abort = 2,          ///< Calls abort(), as a failed assertion would.
+  hang = 3,           ///< Never returns from processing.
+  nan = 4,            ///< Writes NaN into its output at at_frame.
+  leak = 5,           ///< Leaks block_bytes a block (touched) until leak_bytes in all.
+  snapshot_crash = 6, ///< Raises SIGSEGV while its state is being snapshotted.
+  exit = 7,           ///< Ends the process with exit status 3.
+  slow = 8,           ///< Sleeps sleep_us a block: a slow node, to rehearse on long renders.
+};
+
+std::string_view to_string(fault_mode x) noexcept;
+
+/// Parses a fault mode name ("segv", "abort", "hang", "nan", ...).
+std::optional<fault_mode> parse_fault_mode(std::string_view name) noexcept;
+
 /// The parameters of `kind`.
 std::span<const parameter_spec> parameters_of(node_kind kind) noexcept;
 

@@ -124,26 +124,60 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
       auto* views = input_views_.data() + st.input_base;
       for (size_t i = 0; i < st.inputs.size(); ++i)
         views[i] = view_of(st.inputs[i], slot, done, n);
+      record(recorder_, recorder_phase::process, st.node, ctx.timeline_frame);
       if (!st.processor) {
         for (uint16_t c = 0; c < views[0].channels && !non_finite_node_; ++c)
-          if (!kernels::all_finite(views[0][c], n))
+          if (!kernels::all_finite(views[0][c], n)) {
             non_finite_node_ = steps_inputs_node(st);
+            non_finite_frame_ = ctx.timeline_frame;
+          }
         auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
         sink_->write_rt(ctx.timeline_frame, views[0], dest);
         continue;
       }
       const auto out = view_of(st.out, slot, done, n);
       st.processor->process_rt(ctx, {views, st.inputs.size()}, out);
-      if (st.out.from_bus && !non_finite_node_) {
+      // Every node's output, while it is still in the cache: the node named
+      // is the one that made the value, not the next one to export it.
+      if (!non_finite_node_)
         for (uint16_t c = 0; c < out.channels; ++c)
-          if (!kernels::all_finite(out[c], n))
-            non_finite_node_ = st.output_node;
-      }
+          if (!kernels::all_finite(out[c], n)) {
+            non_finite_node_ = st.node;
+            non_finite_frame_ = ctx.timeline_frame;
+            break;
+          }
     }
     done += n;
     if (hook.call && done < count)
       hook.call(hook.context);
   }
+  record(recorder_, recorder_phase::idle, 0, first_frame + count);
+}
+
+std::vector<partition_executor::node_snapshot> partition_executor::snapshot() const {
+  std::vector<node_snapshot> states;
+  for (const auto& st : steps_) {
+    if (!st.processor)
+      continue;
+    record(recorder_, recorder_phase::snapshot, st.node, 0);
+    auto bytes = st.processor->snapshot();
+    if (!bytes.empty())
+      states.push_back({st.node, std::move(bytes)});
+  }
+  record(recorder_, recorder_phase::idle, 0, 0);
+  return states;
+}
+
+std::string partition_executor::restore(uint32_t node, std::span<const std::byte> bytes) {
+  for (auto& st : steps_) {
+    if (st.node != node || !st.processor)
+      continue;
+    record(recorder_, recorder_phase::restore, node, 0);
+    const bool ok = st.processor->restore(bytes);
+    record(recorder_, recorder_phase::idle, 0, 0);
+    return ok ? std::string{} : "the state does not fit node " + std::to_string(node);
+  }
+  return "node " + std::to_string(node) + " is not processed in this partition";
 }
 
 } // namespace loophole::signal

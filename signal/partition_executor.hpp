@@ -9,10 +9,13 @@
 
 #include <memory>
 #include <optional>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "signal/audio_block.hpp"
 #include "signal/bus_layout.hpp"
+#include "signal/flight_recorder.hpp"
 #include "signal/node_processor.hpp"
 #include "signal/output_stage.hpp"
 #include "signal/render_graph.hpp"
@@ -44,9 +47,28 @@ public:
   void run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
               block_hook hook = {}) noexcept;
 
-  /// After `run_rt`: the first node whose output that crosses a partition or
-  /// feeds the sink held a NaN or an infinity, if any.
+  /// After `run_rt`: the first node whose output held a NaN or an infinity,
+  /// if any (checked on every node's output, so the node named is the one
+  /// that made it, not one it passed through).
   std::optional<uint32_t> non_finite_node() const noexcept { return non_finite_node_; }
+  /// The timeline frame of the block in which `non_finite_node` was found.
+  int64_t non_finite_frame() const noexcept { return non_finite_frame_; }
+
+  /// The processing state of every node of the partition that has one, in
+  /// execution order, for a checkpoint. Not realtime-safe (allocates).
+  struct node_snapshot {
+    uint32_t node = 0;
+    std::vector<std::byte> bytes;
+  };
+  std::vector<node_snapshot> snapshot() const;
+
+  /// Restores one node's state made by `snapshot`. Returns why it failed
+  /// (an unknown node, a state that does not fit), or an empty string.
+  std::string restore(uint32_t node, std::span<const std::byte> bytes);
+
+  /// Where `run_rt`, `snapshot` and `restore` note what they are doing (or
+  /// nowhere, if null).
+  void set_recorder(flight_record* recorder) noexcept { recorder_ = recorder; }
 
 private:
   struct source {
@@ -77,6 +99,8 @@ private:
   std::optional<output_stage> sink_;
   std::vector<std::pair<bus_region, size_t>> windows_; ///< (media window, step)
   std::optional<uint32_t> non_finite_node_;
+  int64_t non_finite_frame_ = 0;
+  flight_record* recorder_ = nullptr;
 };
 
 } // namespace loophole::signal

@@ -21,6 +21,10 @@ std::string_view to_string(node_kind x) noexcept {
       return "pan";
     case node_kind::output:
       return "output";
+    case node_kind::delay:
+      return "delay";
+    case node_kind::test_fault:
+      return "test.fault";
   }
   return "unknown";
 }
@@ -126,6 +130,8 @@ std::optional<graph_error> check_kind(const render_graph& graph, const render_no
       return std::nullopt;
     case node_kind::gain:
     case node_kind::output:
+    case node_kind::delay:
+    case node_kind::test_fault:
       if (n_inputs != 1)
         return fail(node.id, "a " + std::string{to_string(node.kind)} +
                                " node takes exactly one input");

@@ -29,7 +29,12 @@ enum class node_kind : uint8_t {
   gain = 2,        ///< Multiplies by a constant gain.
   pan = 3,         ///< Constant-power balance of a stereo (or mono) signal.
   output = 4,      ///< The graph's sink: quantises (with dither) and interleaves.
+  delay = 5,       ///< A sample-accurate delay line with feedback (stateful).
+  test_fault = 6,  ///< Fault injection ("test.fault"): crashes, hangs, NaN, leaks on cue.
 };
+
+/// The highest node_kind this build knows.
+inline constexpr node_kind last_node_kind = node_kind::test_fault;
 
 /// Returns the stable name of `x`, as used in session files and errors.
 std::string_view to_string(node_kind x) noexcept;

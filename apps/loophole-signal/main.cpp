@@ -3,8 +3,10 @@
 // opens a media file. It sends a heartbeat from its own loop, so a loop stuck
 // inside a node is seen by its supervisor as silence.
 
+#include <sys/resource.h>
 #include <sysexits.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include "media/shared_memory.hpp"
 #include "messages/wire/signal_protocol.hpp"
 #include "signal/bus_layout.hpp"
+#include "signal/flight_recorder.hpp"
 #include "signal/partition_executor.hpp"
 
 namespace {
@@ -32,6 +35,7 @@ struct loaded_job {
   media::shared_memory bus;
   uint32_t slots = 0;
   std::map<uint32_t, signal::partition_executor> executors;
+  signal::flight_record* recorder = nullptr;
 };
 
 class worker {
@@ -126,14 +130,46 @@ private:
     if (layout.slot_bytes == 0 || m.bus_bytes / layout.slot_bytes < m.slots)
       return fail(m.job, 0, wire::failure_code::protocol,
                   "load_job: the bus is smaller than its slots");
+    if (m.recorder_offset != wire::no_recorder &&
+        (m.recorder_offset % alignof(signal::flight_record) != 0 ||
+         m.recorder_offset < uint64_t{m.slots} * layout.slot_bytes ||
+         m.recorder_offset > m.bus_bytes - sizeof(signal::flight_record)))
+      return fail(m.job, 0, wire::failure_code::protocol,
+                  "load_job: the flight recorder lies outside the bus or inside its slots");
     try {
       loaded_job job{std::move(m.graph), layout, media::shared_memory::open(m.bus_shm, m.bus_bytes),
-                     m.slots, {}};
+                     m.slots, {}, nullptr};
+      if (m.recorder_offset != wire::no_recorder) {
+        job.recorder = reinterpret_cast<signal::flight_record*>(job.bus.data() + m.recorder_offset);
+        *job.recorder = signal::flight_record{};
+        job.recorder->magic = signal::recorder_magic;
+        job.recorder->job = m.job;
+      }
       for (auto p : m.partitions) {
         if (p >= job.graph.partitions.size())
           return fail(m.job, 0, wire::failure_code::protocol,
                       "load_job: partition " + std::to_string(p) + " does not exist");
-        job.executors.emplace(p, signal::partition_executor(job.graph, p, layout, m.block_frames));
+        auto& ex = job.executors
+                     .emplace(p, signal::partition_executor(job.graph, p, layout, m.block_frames))
+                     .first->second;
+        ex.set_recorder(job.recorder);
+      }
+      // Resuming from a checkpoint: every state goes to the executor of its
+      // node's partition, and must fit.
+      for (const auto& st : m.restore) {
+        if (st.node >= job.graph.nodes.size())
+          return fail(m.job, 0, wire::failure_code::protocol,
+                      "load_job: a state for node " + std::to_string(st.node) +
+                        ", which does not exist");
+        auto ex = job.executors.find(job.graph.nodes[st.node].partition);
+        if (ex == job.executors.end())
+          return fail(m.job, 0, wire::failure_code::protocol,
+                      "load_job: a state for node " + std::to_string(st.node) +
+                        ", whose partition is not loaded here");
+        auto why = ex->second.restore(
+          st.node, {reinterpret_cast<const std::byte*>(st.bytes.data()), st.bytes.size()});
+        if (!why.empty())
+          return fail(m.job, 0, wire::failure_code::protocol, "load_job: " + why);
       }
       jobs_.erase(m.job);
       jobs_.emplace(m.job, std::move(job));
@@ -157,6 +193,8 @@ private:
                     "partition " + std::to_string(p) + " is not loaded here");
     const auto start = clock_type::now();
     std::byte* slot = job.bus.data() + t.slot * job.layout.slot_bytes;
+    if (job.recorder)
+      std::atomic_ref<uint64_t>(job.recorder->task).store(t.task, std::memory_order_relaxed);
     double peak = 0;
     for (auto p : t.partitions) {
       auto& ex = job.executors.at(p);
@@ -166,17 +204,24 @@ private:
                 {[](void* self) noexcept { static_cast<worker*>(self)->beat_if_due_noexcept(); },
                  this});
       if (auto bad = ex.non_finite_node())
-        return fail(t.job, t.task, wire::failure_code::worker_failed,
+        return fail(t.job, t.task, wire::failure_code::non_finite,
                     "node " + std::to_string(*bad) + " ('" + job.graph.nodes[*bad].label +
-                      "') produced NaN or infinity at frames " + std::to_string(t.first_frame) +
-                      ".." + std::to_string(t.first_frame + t.frames));
+                      "') produced NaN or infinity in the block at frame " +
+                      std::to_string(ex.non_finite_frame()));
       if (job.graph.nodes[job.graph.output_node].partition == p)
         peak = sink_peak(job, slot, t.frames);
       beat_if_due(); // from the DSP loop itself, between partitions
     }
     tasks_done_ += t.partitions.size();
+    std::vector<wire::node_state> states;
+    if (t.checkpoint)
+      for (auto p : t.partitions)
+        for (auto& s : job.executors.at(p).snapshot())
+          states.push_back(
+            {s.node, std::string(reinterpret_cast<const char*>(s.bytes.data()), s.bytes.size())});
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start);
-    send(wire::task_done{t.job, t.task, t.partitions, peak, static_cast<uint64_t>(ns.count())});
+    send(wire::task_done{t.job, t.task, t.partitions, peak, static_cast<uint64_t>(ns.count()),
+                         std::move(states)});
   }
 
   static double sink_peak(const loaded_job& job, const std::byte* slot, uint32_t frames) {
@@ -218,11 +263,22 @@ int main(int argc, char** argv) {
   app.add_option("--instance", instance, "routing id Pulse gave this instance")->required();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")
     ->check(CLI::Range(10u, 60000u));
+  unsigned memory_limit_mb = 0;
+  app.add_option("--memory-limit-mb", memory_limit_mb,
+                 "address-space limit in MiB (0: none); a node that leaks past it fails alone")
+    ->check(CLI::Range(0u, 1u << 24));
   app.set_version_flag("--version", "loophole-signal " LOOPHOLE_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? EX_OK : EX_USAGE;
+  }
+  if (memory_limit_mb != 0) {
+    const rlimit limit{rlim_t{memory_limit_mb} << 20, rlim_t{memory_limit_mb} << 20};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) {
+      std::perror("loophole-signal: setrlimit");
+      return EX_OSERR;
+    }
   }
   try {
     worker w{endpoint, instance, std::chrono::milliseconds{heartbeat_ms}};

@@ -62,6 +62,12 @@ int main(int argc, char** argv) {
   render->add_flag("--dry-run", r.dry_run, "print the resolved plan and render nothing");
   render->add_flag("--json", r.json, "print a machine-readable summary");
   render->add_flag("-f,--force", r.force, "replace an existing output file");
+  render->add_flag("--resume", r.resume,
+                   "continue an interrupted render of the same output from its last checkpoint");
+  render->add_option("--diagnostics", r.diagnostics,
+                     "write a report (JSON) of every failure, restart and quarantine to FILE");
+  render->add_flag("--allow-test-nodes", r.allow_test_nodes,
+                   "accept test.fault nodes (fault injection) in the session");
 
   bool print_effective = false;
   std::optional<std::string> config_file;

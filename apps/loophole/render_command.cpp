@@ -292,6 +292,15 @@ int run_render(const render_options& o) {
     settings.segment_frames = cfg.segment_frames;
     settings.block_frames = cfg.block_frames;
     settings.segments_in_flight = cfg.segments_in_flight;
+    settings.resume = o.resume;
+    settings.allow_test_nodes = o.allow_test_nodes;
+    if (o.diagnostics) {
+      if (o.diagnostics->empty())
+        throw usage_error("--diagnostics: give a file name");
+      if (*o.diagnostics == o.output)
+        throw usage_error("--diagnostics: the report cannot go where the render goes");
+      settings.diagnostics_path = *o.diagnostics;
+    }
     if (!o.dry_run && !o.force && std::filesystem::exists(o.output))
       return report_error(o, EX_CANTCREAT, o.output + ": exists (use --force to replace it)");
   } catch (const usage_error& e) {
@@ -312,6 +321,9 @@ int run_render(const render_options& o) {
                           " is missing or not executable (set signal.executable)");
 
   // -- Pulse ------------------------------------------------------------------
+  // A file-size limit must give a write error (EFBIG) to report, not a
+  // signal that kills the process mid-write.
+  ::signal(SIGXFSZ, SIG_IGN);
   interrupt_watcher interrupts;
   media::shared_memory::remove_orphans();
   kernel::process_reaper reaper;
@@ -395,7 +407,11 @@ int run_render(const render_options& o) {
                                  {"peak_dbfs", s.peak > 0 ? 20.0 * std::log10(s.peak) : -999.0},
                                  {"time_taken_seconds", wall},
                                  {"realtime_factor", wall > 0 ? duration / wall : 0.0},
-                                 {"workers", s.workers}}
+                                 {"workers", s.workers},
+                                 {"worker_restarts", s.worker_restarts},
+                                 {"checkpoints", s.checkpoints},
+                                 {"resumed_frames", s.resumed_frames},
+                                 {"quarantined", s.quarantined}}
                               .dump()
                               .c_str());
               } else {
@@ -415,6 +431,20 @@ int run_render(const render_options& o) {
               std::fflush(stdout); // the summary first, then notes and warnings
               for (const auto& note : plan->notes)
                 std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
+              for (const auto& note : s.notes)
+                std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
+              if (s.resumed_frames > 0)
+                std::fprintf(stderr, "loophole: note: resumed after %s already rendered\n",
+                             duration_text(static_cast<double>(s.resumed_frames) / s.sample_rate)
+                               .c_str());
+              if (s.worker_restarts > 0)
+                std::fprintf(stderr,
+                             "loophole: note: %u Signal instance failure%s survived (restarted "
+                             "and resumed from checkpoints)%s\n",
+                             s.worker_restarts, s.worker_restarts == 1 ? "" : "s",
+                             s.quarantined.empty() ? "" : "; quarantined, ran in safe mode:");
+              for (const auto& q : s.quarantined)
+                std::fprintf(stderr, "loophole: note:   %s\n", q.c_str());
               // Integer samples clip at full scale; float ones go past it.
               const double full_scale =
                 s.bits == 0 ? 1.0 : 1.0 - std::ldexp(1.0, -(static_cast<int>(s.bits) - 1));

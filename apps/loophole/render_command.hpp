@@ -25,6 +25,9 @@ struct render_options {
   bool dry_run = false;
   bool json = false;
   bool force = false;
+  bool resume = false;
+  bool allow_test_nodes = false;
+  std::optional<std::string> diagnostics;
 };
 
 /// Runs the command; returns the process exit code (sysexits).

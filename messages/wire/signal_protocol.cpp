@@ -55,6 +55,12 @@ struct wire_graph {
                      partitions, output_node)
 };
 
+struct wire_state {
+  uint32_t node = 0;
+  msgpack::type::raw_ref bytes;
+  MSGPACK_DEFINE_MAP(node, bytes)
+};
+
 struct wire_load_job {
   uint64_t job = 0;
   wire_graph graph;
@@ -64,8 +70,10 @@ struct wire_load_job {
   uint32_t slots = 0;
   uint32_t segment_frames = 0;
   uint32_t block_frames = 0;
+  std::vector<wire_state> restore;
+  uint64_t recorder_offset = no_recorder;
   MSGPACK_DEFINE_MAP(job, graph, partitions, bus_shm, bus_bytes, slots, segment_frames,
-                     block_frames)
+                     block_frames, restore, recorder_offset)
 };
 
 struct wire_hello {
@@ -88,7 +96,8 @@ struct wire_render_task {
   uint32_t slot = 0;
   int64_t first_frame = 0;
   uint32_t frames = 0;
-  MSGPACK_DEFINE_MAP(job, task, partitions, slot, first_frame, frames)
+  bool checkpoint = false;
+  MSGPACK_DEFINE_MAP(job, task, partitions, slot, first_frame, frames, checkpoint)
 };
 
 struct wire_task_done {
@@ -97,7 +106,8 @@ struct wire_task_done {
   std::vector<uint32_t> partitions;
   double peak = 0;
   uint64_t elapsed_ns = 0;
-  MSGPACK_DEFINE_MAP(job, task, partitions, peak, elapsed_ns)
+  std::vector<wire_state> states;
+  MSGPACK_DEFINE_MAP(job, task, partitions, peak, elapsed_ns, states)
 };
 
 struct wire_failure {
@@ -160,7 +170,7 @@ signal::render_graph from_wire(const wire_graph& w) {
   for (const auto& m : w.media)
     g.media.push_back({m.media_id, m.channels, m.frames});
   for (const auto& wn : w.nodes) {
-    if (wn.kind > static_cast<uint8_t>(signal::node_kind::output))
+    if (wn.kind > static_cast<uint8_t>(signal::last_node_kind))
       throw std::runtime_error("node " + std::to_string(wn.id) + ": unknown node kind " +
                                std::to_string(wn.kind));
     signal::render_node n;
@@ -183,6 +193,23 @@ signal::render_graph from_wire(const wire_graph& w) {
   return g;
 }
 
+std::vector<wire_state> to_wire(const std::vector<node_state>& states) {
+  std::vector<wire_state> w;
+  w.reserve(states.size());
+  for (const auto& s : states)
+    w.push_back({s.node, msgpack::type::raw_ref(s.bytes.data(),
+                                                static_cast<uint32_t>(s.bytes.size()))});
+  return w;
+}
+
+std::vector<node_state> from_wire(const std::vector<wire_state>& w) {
+  std::vector<node_state> states;
+  states.reserve(w.size());
+  for (const auto& s : w)
+    states.push_back({s.node, std::string(s.bytes.ptr, s.bytes.size)});
+  return states;
+}
+
 template <class Body>
 std::string pack(message_type type, const Body& body) {
   msgpack::sbuffer buf;
@@ -199,8 +226,10 @@ struct encoder {
     return pack(message_type::hello, wire_hello{m.protocol, m.pid, m.instance, m.build});
   }
   std::string operator()(const load_job& m) const {
-    wire_load_job w{m.job, to_wire(m.graph), m.partitions, m.bus_shm, m.bus_bytes,
-                    m.slots, m.segment_frames, m.block_frames};
+    wire_load_job w{m.job,          to_wire(m.graph),  m.partitions,
+                    m.bus_shm,      m.bus_bytes,       m.slots,
+                    m.segment_frames, m.block_frames,  to_wire(m.restore),
+                    m.recorder_offset};
     return pack(message_type::load_job, w);
   }
   std::string operator()(const job_ready& m) const {
@@ -208,11 +237,13 @@ struct encoder {
   }
   std::string operator()(const render_task& m) const {
     return pack(message_type::render_task,
-                wire_render_task{m.job, m.task, m.partitions, m.slot, m.first_frame, m.frames});
+                wire_render_task{m.job, m.task, m.partitions, m.slot, m.first_frame, m.frames,
+                                 m.checkpoint});
   }
   std::string operator()(const task_done& m) const {
     return pack(message_type::task_done,
-                wire_task_done{m.job, m.task, m.partitions, m.peak, m.elapsed_ns});
+                wire_task_done{m.job, m.task, m.partitions, m.peak, m.elapsed_ns,
+                               to_wire(m.states)});
   }
   std::string operator()(const failure& m) const {
     return pack(message_type::failure, wire_failure{m.job, m.task, m.code, m.message});
@@ -233,7 +264,7 @@ const msgpack::unpack_limit limits{
   1u << 20, // array elements
   1u << 16, // map entries
   1u << 20, // string bytes
-  1u << 20, // binary bytes
+  max_frame_bytes, // binary bytes (node states: a delay line can be large)
   0,        // no ext types
   32,       // nesting depth
 };
@@ -246,18 +277,21 @@ message decode_body(message_type type, const msgpack::object& body) {
     }
     case message_type::load_job: {
       auto w = body.as<wire_load_job>();
-      return load_job{w.job, from_wire(w.graph), w.partitions, w.bus_shm, w.bus_bytes,
-                      w.slots, w.segment_frames, w.block_frames};
+      return load_job{w.job,     from_wire(w.graph), w.partitions,       w.bus_shm,
+                      w.bus_bytes, w.slots,          w.segment_frames,   w.block_frames,
+                      from_wire(w.restore), w.recorder_offset};
     }
     case message_type::job_ready:
       return job_ready{body.as<wire_job>().job};
     case message_type::render_task: {
       auto w = body.as<wire_render_task>();
-      return render_task{w.job, w.task, std::move(w.partitions), w.slot, w.first_frame, w.frames};
+      return render_task{w.job,         w.task,   std::move(w.partitions), w.slot,
+                         w.first_frame, w.frames, w.checkpoint};
     }
     case message_type::task_done: {
       auto w = body.as<wire_task_done>();
-      return task_done{w.job, w.task, std::move(w.partitions), w.peak, w.elapsed_ns};
+      return task_done{w.job,       w.task, std::move(w.partitions), w.peak,
+                       w.elapsed_ns, from_wire(w.states)};
     }
     case message_type::failure: {
       auto w = body.as<wire_failure>();

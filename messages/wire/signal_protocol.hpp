@@ -23,7 +23,7 @@
 namespace loophole::wire {
 
 /// The version this build speaks. A peer that says another is refused.
-inline constexpr uint32_t protocol_version = 1;
+inline constexpr uint32_t protocol_version = 2;
 
 /// The largest frame either side accepts (a graph of thousands of nodes fits).
 inline constexpr size_t max_frame_bytes = 64u << 20;
@@ -51,6 +51,18 @@ struct hello {
   std::string build;    ///< Version of the worker binary.
 };
 
+/// The processing state of one node (node_processor::snapshot), for
+/// checkpoints.
+struct node_state {
+  uint32_t node = 0;
+  std::string bytes;
+
+  bool operator==(const node_state&) const = default;
+};
+
+/// No flight recorder (see load_job::recorder_offset).
+inline constexpr uint64_t no_recorder = ~uint64_t{0};
+
 /// Pulse -> Signal: everything needed to execute tasks of a job.
 struct load_job {
   uint64_t job = 0;
@@ -61,6 +73,12 @@ struct load_job {
   uint32_t slots = 0;
   uint32_t segment_frames = 0;
   uint32_t block_frames = 0;
+  /// States to restore before the first task: the job resumes from a
+  /// checkpoint. Nodes not listed start fresh.
+  std::vector<node_state> restore;
+  /// Where in the bus this instance keeps its flight recorder (what it is
+  /// doing, for Pulse to read after a crash), or no_recorder.
+  uint64_t recorder_offset = no_recorder;
 };
 
 /// Signal -> Pulse: the job is loaded, its media mapped, its graph compiled.
@@ -79,6 +97,8 @@ struct render_task {
   uint32_t slot = 0;
   int64_t first_frame = 0;
   uint32_t frames = 0;
+  /// After rendering, snapshot the partitions' node states into task_done.
+  bool checkpoint = false;
 };
 
 /// Signal -> Pulse: the partitions of a render_task are done.
@@ -88,6 +108,9 @@ struct task_done {
   std::vector<uint32_t> partitions; ///< Those rendered, in order.
   double peak = 0.0;      ///< Largest absolute sample written to the sink (0 if none).
   uint64_t elapsed_ns = 0;
+  /// If the task asked for a checkpoint: the state of every node of the
+  /// partitions that has one, after the segment.
+  std::vector<node_state> states;
 };
 
 /// Failure codes Signal reports; the same numbers as kernel::errc (checked
@@ -96,6 +119,7 @@ namespace failure_code {
 inline constexpr uint32_t bad_graph = 6;
 inline constexpr uint32_t worker_failed = 10;
 inline constexpr uint32_t protocol = 15;
+inline constexpr uint32_t non_finite = 17;
 } // namespace failure_code
 
 /// Signal -> Pulse: a job or a task could not be done.

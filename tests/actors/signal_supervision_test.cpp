@@ -375,9 +375,16 @@ BOOST_AUTO_TEST_CASE(a_leased_client_is_told_when_its_process_is_lost) {
 
   BOOST_TEST_REQUIRE(::kill(static_cast<pid_t>(st->pid), SIGKILL) == 0);
   std::string why;
-  client->receive([&](atoms::lost_atom, std::string& reason) { why = std::move(reason); },
-                  caf::after(request_timeout) >> [] {});
+  bool blamed = true;
+  client->receive(
+    [&](atoms::lost_atom, std::string& reason, bool attributable) {
+      why = std::move(reason);
+      blamed = attributable;
+    },
+    caf::after(request_timeout) >> [] {});
   BOOST_TEST(!why.empty(), "the client was not told");
+  // A SIGKILL from outside is not the process's own doing: no node is blamed.
+  BOOST_TEST(!blamed);
   BOOST_TEST(why.find("w0.1 (pid " + std::to_string(st->pid) + ")") != std::string::npos, why);
   // The lease ended with the process: the new one is ready, not busy.
   auto again = r.wait_ready(sups[0], st->pid);

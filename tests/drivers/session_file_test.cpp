@@ -336,7 +336,7 @@ BOOST_AUTO_TEST_CASE(a_missing_out_of_range_or_fractional_sample_rate_is_refused
 BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_is_refused_listing_the_allowed_ones) {
   expect_refused(doc_with(R"("tempi": {"bpm": 100})"), "/tempi",
                  "unknown key (allowed: format, version, sample_rate, tempo, metadata, master, "
-                 "tracks, $schema)");
+                 "tracks, test_nodes, $schema)");
 }
 
 BOOST_AUTO_TEST_CASE(missing_tracks_or_tracks_that_are_not_an_array_are_refused) {
@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",

@@ -111,6 +111,9 @@ void check_equal(const render_settings& a, const render_settings& b) {
   BOOST_TEST(a.segment_frames == b.segment_frames);
   BOOST_TEST(a.block_frames == b.block_frames);
   BOOST_TEST(a.segments_in_flight == b.segments_in_flight);
+  BOOST_TEST(a.resume == b.resume);
+  BOOST_TEST(a.allow_test_nodes == b.allow_test_nodes);
+  BOOST_TEST(a.diagnostics_path == b.diagnostics_path);
 }
 
 void check_equal(const media_info& a, const media_info& b) {
@@ -160,6 +163,10 @@ void check_equal(const render_summary& a, const render_summary& b) {
   BOOST_TEST(same_double(a.elapsed_seconds, b.elapsed_seconds));
   BOOST_TEST(a.workers == b.workers);
   BOOST_TEST(a.worker_restarts == b.worker_restarts);
+  BOOST_TEST(a.resumed_frames == b.resumed_frames);
+  BOOST_TEST(a.checkpoints == b.checkpoints);
+  BOOST_TEST(a.quarantined == b.quarantined, boost::test_tools::per_element());
+  BOOST_TEST(a.notes == b.notes, boost::test_tools::per_element());
 }
 
 void check_equal(const instance_status& a, const instance_status& b) {
@@ -254,6 +261,9 @@ std::vector<render_settings> samples(tag<render_settings>) {
   with_range.segment_frames = 4096;
   with_range.block_frames = 64;
   with_range.segments_in_flight = 9;
+  with_range.resume = true;
+  with_range.allow_test_nodes = true;
+  with_range.diagnostics_path = "out/diagnostics.json";
   render_settings without_range = with_range;
   without_range.range.reset();
   return {with_range, without_range, render_settings{}};
@@ -324,7 +334,9 @@ std::vector<render_progress> samples(tag<render_progress>) {
 }
 
 std::vector<render_summary> samples(tag<render_summary>) {
-  return {{42, "out/mix.wav", "wav", 24, 2, 48000, 480000, 0.98, 3.5, 4, 1}, {}};
+  return {{42, "out/mix.wav", "wav", 24, 2, 48000, 480000, 0.98, 3.5, 4, 1, 96000, 7,
+           {"node 3 ('bass / test.fault')"}, {"resumed", "twice"}},
+          {}};
 }
 
 std::vector<instance_status> samples(tag<instance_status>) {

@@ -47,6 +47,8 @@ void check_equal(const load_job& a, const load_job& b) {
   BOOST_TEST(a.slots == b.slots);
   BOOST_TEST(a.segment_frames == b.segment_frames);
   BOOST_TEST(a.block_frames == b.block_frames);
+  BOOST_TEST((a.restore == b.restore));
+  BOOST_TEST(a.recorder_offset == b.recorder_offset);
 }
 
 void check_equal(const job_ready& a, const job_ready& b) {
@@ -60,6 +62,7 @@ void check_equal(const render_task& a, const render_task& b) {
   BOOST_TEST(a.slot == b.slot);
   BOOST_TEST(a.first_frame == b.first_frame);
   BOOST_TEST(a.frames == b.frames);
+  BOOST_TEST(a.checkpoint == b.checkpoint);
 }
 
 void check_equal(const task_done& a, const task_done& b) {
@@ -68,6 +71,7 @@ void check_equal(const task_done& a, const task_done& b) {
   BOOST_TEST(a.partitions == b.partitions);
   BOOST_TEST(same_double(a.peak, b.peak));
   BOOST_TEST(a.elapsed_ns == b.elapsed_ns);
+  BOOST_TEST((a.states == b.states));
 }
 
 void check_equal(const failure& a, const failure& b) {
@@ -222,21 +226,33 @@ BOOST_AUTO_TEST_CASE(job_ready_round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(render_task_round_trips) {
-  round_trip(render_task{1, 2, {3}, 4, -5, 6});
-  round_trip(render_task{1, 2, {0, 5, 3, 17}, 4, -5, 6});
+  round_trip(render_task{1, 2, {3}, 4, -5, 6, false});
+  round_trip(render_task{1, 2, {0, 5, 3, 17}, 4, -5, 6, true});
   round_trip(render_task{std::numeric_limits<uint64_t>::max(), std::numeric_limits<uint64_t>::max(),
                          {std::numeric_limits<uint32_t>::max()},
                          std::numeric_limits<uint32_t>::max(),
                          std::numeric_limits<int64_t>::min(),
-                         std::numeric_limits<uint32_t>::max()});
+                         std::numeric_limits<uint32_t>::max(), false});
 }
 
 BOOST_AUTO_TEST_CASE(task_done_round_trips) {
-  round_trip(task_done{7, 8, {1, 2}, 0.999969482421875, 123456789});
-  round_trip(task_done{0, 0, {}, std::numeric_limits<double>::infinity(), 0});
-  round_trip(task_done{0, 0, {9}, -0.0, std::numeric_limits<uint64_t>::max()});
-  round_trip(task_done{0, 0, {0}, std::numeric_limits<double>::denorm_min(), 1});
-  round_trip(task_done{0, 0, {4, 3}, std::numeric_limits<double>::quiet_NaN(), 1});
+  round_trip(task_done{7, 8, {1, 2}, 0.999969482421875, 123456789, {}});
+  round_trip(task_done{0, 0, {}, std::numeric_limits<double>::infinity(), 0, {}});
+  round_trip(task_done{0, 0, {9}, -0.0, std::numeric_limits<uint64_t>::max(), {}});
+  round_trip(task_done{0, 0, {0}, std::numeric_limits<double>::denorm_min(), 1, {}});
+  round_trip(task_done{0, 0, {4, 3}, std::numeric_limits<double>::quiet_NaN(), 1, {}});
+}
+
+BOOST_AUTO_TEST_CASE(node_states_round_trip_as_binary_with_every_byte_value) {
+  std::string all_bytes;
+  for (int i = 0; i < 256; ++i)
+    all_bytes.push_back(static_cast<char>(i));
+  round_trip(task_done{1, 2, {0}, 0.5, 3, {{4, all_bytes}, {5, ""}, {6, std::string(3 << 20, 'z')}}});
+  load_job resumed = full_load_job();
+  resumed.restore = {{0, all_bytes}, {3, std::string(1, '\0')}};
+  resumed.recorder_offset = 4096;
+  round_trip(resumed);
+  round_trip(render_task{1, 2, {3}, 4, -5, 6, true});
 }
 
 BOOST_AUTO_TEST_CASE(failure_round_trips) {
@@ -270,7 +286,7 @@ BOOST_AUTO_TEST_CASE(message_type_names_are_stable) {
 }
 
 BOOST_AUTO_TEST_CASE(a_frame_is_an_array_of_version_type_and_a_map_body) {
-  const auto frame = encode(message{render_task{1, 2, {3}, 4, 5, 6}});
+  const auto frame = encode(message{render_task{1, 2, {3}, 4, 5, 6, false}});
   auto handle = msgpack::unpack(frame.data(), frame.size());
   const auto& root = handle.get();
   BOOST_TEST_REQUIRE(root.type == msgpack::type::ARRAY);
@@ -369,7 +385,7 @@ BOOST_AUTO_TEST_CASE(every_truncation_of_a_load_job_frame_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_protocol_version_is_refused) {
-  for (uint32_t version : {0u, 2u, 0xFFFFFFFFu}) {
+  for (uint32_t version : {0u, protocol_version - 1, protocol_version + 1, 0xFFFFFFFFu}) {
     auto frame = frame_with(version, 9, [](packer& pk) { pk.pack_map(0); });
     expect_refused(frame, "protocol version");
   }
@@ -495,7 +511,7 @@ BOOST_AUTO_TEST_CASE(graph_values_the_library_does_not_know_are_refused) {
       pk.pack(std::string{"nodes"});
       pk.pack_array(1);
       pk.pack_map(1);
-      pack_kv(pk, "kind", 5);
+      pack_kv(pk, "kind", static_cast<int>(signal::last_node_kind) + 1);
     });
     expect_refused(frame, "node kind");
   }
