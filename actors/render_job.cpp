@@ -179,6 +179,7 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
 struct checkpoint {
   int64_t segment = -1; ///< -1: none yet (start from the beginning)
   std::vector<wire::node_state> states;
+  double peak = 0; ///< of the output through `segment`
 };
 
 /// One entry of the diagnostics report.
@@ -236,7 +237,7 @@ struct render_job_state {
 
   // Checkpoints
   checkpoint last_checkpoint;
-  std::map<int64_t, std::vector<wire::node_state>> pending_checkpoints; // segment -> states
+  std::map<int64_t, checkpoint> pending_checkpoints; // segment -> states, peak so far
   clock::time_point last_checkpoint_mark;
   uint32_t checkpoints = 0;
   std::string identity;
@@ -250,11 +251,13 @@ struct render_job_state {
     bool checkpoint = false;
     std::vector<uint8_t> done; // per partition
     std::vector<wire::node_state> states;
+    double peak = 0;
   };
   std::vector<slot_state> slot_states;
   int64_t next_fill = 0;
   int64_t next_write = 0;
   std::set<int64_t> writable; // segments wholly rendered, not yet sent to the writer
+  std::map<int64_t, double> segment_peaks; // of those
   int64_t written_through = 0; // segments [0, this) are in the output file
   int64_t frames_written = 0;
   double peak = 0;
@@ -454,7 +457,7 @@ void take_checkpoint(job_ptr self, int64_t segment) {
   auto it = st.pending_checkpoints.find(segment);
   if (it == st.pending_checkpoints.end())
     return;
-  st.last_checkpoint = {segment, std::move(it->second)};
+  st.last_checkpoint = std::move(it->second);
   st.pending_checkpoints.erase(st.pending_checkpoints.begin(), std::next(it));
   ++st.checkpoints;
   if (!st.disk)
@@ -464,6 +467,7 @@ void take_checkpoint(job_ptr self, int64_t segment) {
   rec.segment = segment;
   rec.frames = frames_through(self, segment);
   rec.partial = st.partial_name;
+  rec.peak = st.last_checkpoint.peak;
   rec.data_offset = media::can_read_back(*media::parse_output_format(st.settings.format))
                       ? st.out->data_offset()
                       : -1;
@@ -486,6 +490,11 @@ void write_ready_segments(job_ptr self) {
          *st.writable.begin() == st.next_write) {
     const int64_t segment = st.next_write++;
     st.writable.erase(st.writable.begin());
+    // The peak through this segment, in output order (what a checkpoint keeps).
+    st.peak = std::max(st.peak, st.segment_peaks[segment]);
+    st.segment_peaks.erase(segment);
+    if (auto cp = st.pending_checkpoints.find(segment); cp != st.pending_checkpoints.end())
+      cp->second.peak = st.peak;
     const auto slot = static_cast<uint32_t>(segment % st.slots);
     const auto count = frames_of(self, segment);
     if (segment < st.skip_writes_below) {
@@ -527,6 +536,7 @@ void fill(job_ptr self, int64_t segment) {
   slot.segment = segment;
   std::fill(slot.done.begin(), slot.done.end(), 0);
   slot.states.clear();
+  slot.peak = 0;
   // Mark a checkpoint when the interval is up (never the last segment: the
   // file is committed right after it).
   const auto now = clock::now();
@@ -569,7 +579,7 @@ void on_task_done(job_ptr self, wire::task_done& done) {
       continue; // duplicate
     slot.done[partition] = 1;
     if (partition == st.sink_partition)
-      st.peak = std::max(st.peak, done.peak);
+      slot.peak = done.peak;
     for (auto q : st.consumers_of[partition]) {
       const auto& ins = st.inputs_of[q];
       if (std::all_of(ins.begin(), ins.end(), [&](uint32_t i) { return slot.done[i] != 0; }) &&
@@ -588,10 +598,13 @@ void on_task_done(job_ptr self, wire::task_done& done) {
     if (slot.checkpoint) {
       std::sort(slot.states.begin(), slot.states.end(),
                 [](const auto& a, const auto& b) { return a.node < b.node; });
-      st.pending_checkpoints[segment] = std::move(slot.states);
+      // Segments complete in order of writing, not of rendering, so the peak
+      // through this one is taken when it is written (take_checkpoint).
+      st.pending_checkpoints[segment] = {segment, std::move(slot.states), 0.0};
       slot.states.clear();
     }
     st.writable.insert(segment);
+    st.segment_peaks[segment] = slot.peak;
     write_ready_segments(self);
   }
 }
@@ -754,8 +767,10 @@ void recover(job_ptr self, std::vector<size_t> fresh) {
     slot.checkpoint = false;
     std::fill(slot.done.begin(), slot.done.end(), 0);
     slot.states.clear();
+    slot.peak = 0;
   }
   st.writable.clear();
+  st.segment_peaks.clear();
   st.pending_checkpoints.clear();
   st.skip_writes_below = std::max(st.skip_writes_below, st.next_write);
   st.next_fill = st.next_write = st.last_checkpoint.segment + 1;
@@ -903,7 +918,7 @@ void start_job(job_ptr self) {
     std::min<int64_t>(st.settings.segment_frames, g.frame_count));
   st.segments = (g.frame_count + st.segment_frames - 1) / st.segment_frames;
   st.slots = static_cast<uint32_t>(std::min<int64_t>(st.settings.segments_in_flight, st.segments));
-  st.slot_states.assign(st.slots, {-1, false, std::vector<uint8_t>(st.partitions, 0), {}});
+  st.slot_states.assign(st.slots, {-1, false, std::vector<uint8_t>(st.partitions, 0), {}, 0.0});
   st.mem.layout = signal::bus_layout::make(g, st.segment_frames);
   uint32_t n = st.settings.workers != 0 ? st.settings.workers
                                         : std::max(1u, std::thread::hardware_concurrency());
@@ -1014,6 +1029,8 @@ void start_job(job_ptr self) {
         auto& s = self->state;
         ::unlink(s.disk->path_of(resume->partial).c_str());
         s.last_checkpoint.segment = resume->segment;
+        s.last_checkpoint.peak = resume->peak;
+        s.peak = resume->peak;
         for (const auto& [node, bytes] : resume->states)
           s.last_checkpoint.states.push_back({node, bytes});
         s.next_fill = s.next_write = s.skip_writes_below = s.written_through = resume->segment + 1;

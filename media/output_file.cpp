@@ -390,7 +390,14 @@ void output_file::write_earlier_frames(const std::string& partial, int64_t data_
   if (!f)
     fail_io("cannot read the interrupted render's " + partial + ": " + sf_strerror(nullptr));
   sf_count_t offset = data_offset;
-  sf_command(f, SFC_SET_RAW_START_OFFSET, &offset, sizeof offset);
+  // The command moves the data start; the explicit seek moves the read
+  // position there (libsndfile skips a relative seek by zero).
+  if (sf_command(f, SFC_SET_RAW_START_OFFSET, &offset, sizeof offset) != 0 ||
+      sf_seek(f, 0, SEEK_SET) != 0) {
+    sf_close(f);
+    fail_io("cannot read the interrupted render's " + partial + " from byte " +
+            std::to_string(data_offset));
+  }
   std::string why;
   for (int64_t done = 0; done < frames && why.empty();) {
     const auto n = std::min<int64_t>(static_cast<int64_t>(chunk), frames - done);

@@ -81,6 +81,9 @@ std::string encode_checkpoint(const checkpoint_record& r) {
   put_u64(out, static_cast<uint64_t>(r.frames));
   put_string(out, r.partial);
   put_u64(out, static_cast<uint64_t>(r.data_offset));
+  uint64_t peak_bits = 0;
+  std::memcpy(&peak_bits, &r.peak, sizeof peak_bits);
+  put_u64(out, peak_bits);
   put_u64(out, r.states.size());
   for (const auto& [node, bytes] : r.states) {
     put_u64(out, node);
@@ -105,6 +108,8 @@ std::optional<checkpoint_record> decode_checkpoint(std::string_view bytes) {
   r.frames = static_cast<int64_t>(in.u64());
   r.partial = in.string();
   r.data_offset = static_cast<int64_t>(in.u64());
+  const auto peak_bits = in.u64();
+  std::memcpy(&r.peak, &peak_bits, sizeof r.peak);
   const auto n = in.u64();
   if (!in.ok || n > in.in.size() / 16)
     return std::nullopt;
@@ -115,7 +120,7 @@ std::optional<checkpoint_record> decode_checkpoint(std::string_view bytes) {
       return std::nullopt;
     r.states.emplace_back(static_cast<uint32_t>(node), std::move(state));
   }
-  if (!in.ok || !in.in.empty() || r.segment < 0 || r.frames < 0 ||
+  if (!in.ok || !in.in.empty() || r.segment < 0 || r.frames < 0 || !(r.peak >= 0) ||
       r.partial.find('/') != std::string::npos)
     return std::nullopt;
   return r;

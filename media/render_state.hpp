@@ -33,6 +33,7 @@ struct checkpoint_record {
   int64_t frames = 0;    ///< Output frames written through `segment`.
   std::string partial;   ///< File name (in the folder) of the partial output.
   int64_t data_offset = -1; ///< PCM: byte offset of the first sample in `partial`; -1: use the spool.
+  double peak = 0;       ///< Largest absolute sample in those frames.
   std::vector<std::pair<uint32_t, std::string>> states; ///< (node, state)
 };
 
