@@ -74,15 +74,16 @@ media::resample_quality quality_of(const std::string& name) {
 media_pool_state::media_pool_state() = default;
 media_pool_state::~media_pool_state() = default;
 
-media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<media_pool_state> self,
-                                           context_ptr ctx) {
+media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_ptr ctx,
+                                           std::shared_ptr<media_pool_state> state) {
   const unsigned threads = ctx->config.decode_threads != 0
                              ? ctx->config.decode_threads
                              : std::max(1u, std::thread::hardware_concurrency());
-  self->state.ids = std::make_unique<media::media_id_cache>(
-    ctx->config.id_cache ? media::media_id_cache::default_path() : std::string{});
+  if (!state->ids)
+    state->ids = std::make_unique<media::media_id_cache>(
+      ctx->config.id_cache ? media::media_id_cache::default_path() : std::string{});
   return {
-    [self, threads](atoms::probe_atom, const std::vector<std::string>& paths,
+    [state, threads](atoms::probe_atom, const std::vector<std::string>& paths,
                     uint32_t rate) -> caf::result<std::vector<messages::media_info>> {
       std::vector<messages::media_info> out(paths.size());
       std::vector<int> cached(paths.size(), 0);
@@ -91,8 +92,8 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
         if (::stat(paths[i].c_str(), &stats[i]) != 0)
           return kernel::make_error(kernel::errc::media_not_found,
                                     paths[i] + ": " + std::strerror(errno));
-        auto it = self->state.probes.find(paths[i]);
-        if (it != self->state.probes.end() && it->second.size == stats[i].st_size &&
+        auto it = state->probes.find(paths[i]);
+        if (it != state->probes.end() && it->second.size == stats[i].st_size &&
             it->second.mtime_ns == mtime_ns(stats[i])) {
           out[i] = it->second.info;
           cached[i] = 1;
@@ -102,7 +103,7 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
         parallel_for(paths.size(), threads, [&](size_t i) {
           if (cached[i])
             return;
-          auto p = media::probe(paths[i], self->state.ids->find(stats[i]).value_or(""));
+          auto p = media::probe(paths[i], state->ids->find(stats[i]).value_or(""));
           auto& info = out[i];
           info.path = p.path;
           info.media_id = p.media_id;
@@ -117,13 +118,13 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
       for (size_t i = 0; i < paths.size(); ++i) {
         out[i].sample_rate = rate;
         out[i].frames = media::resampled_length(out[i].source_frames, out[i].source_rate, rate);
-        self->state.probes[paths[i]] = {stats[i].st_size, mtime_ns(stats[i]), out[i]};
-        self->state.ids->put(stats[i], out[i].media_id);
+        state->probes[paths[i]] = {stats[i].st_size, mtime_ns(stats[i]), out[i]};
+        state->ids->put(stats[i], out[i].media_id);
       }
-      self->state.ids->save();
+      state->ids->save();
       return out;
     },
-    [self, ctx, threads](atoms::acquire_atom, const std::vector<messages::media_info>& infos)
+    [state, ctx, threads](atoms::acquire_atom, const std::vector<messages::media_info>& infos)
       -> caf::result<std::vector<messages::media_lease>> {
       std::vector<messages::media_lease> leases(infos.size());
       std::vector<size_t> todo; // media that must be resampled and are not resident
@@ -135,7 +136,7 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
         auto name = "m" + infos[i].media_id.substr(0, 16) + "-" +
                     std::to_string(infos[i].sample_rate);
         leases[i].shm_name = name;
-        if (!self->state.resampled.count("/loophole." + std::to_string(getpid()) + "." + name) &&
+        if (!state->resampled.count("/loophole." + std::to_string(getpid()) + "." + name) &&
             planned.insert(name).second)
           todo.push_back(i);
       }
@@ -169,7 +170,7 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
         if (leases[i].shm_name.empty())
           continue;
         const auto full = "/loophole." + std::to_string(getpid()) + "." + leases[i].shm_name;
-        auto& r = self->state.resampled[full];
+        auto& r = state->resampled[full];
         if (made[i])
           r.memory = made[i];
         ++r.leases;
@@ -178,11 +179,11 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<me
       }
       return leases;
     },
-    [self](atoms::release_atom, const std::vector<std::string>& names) {
+    [state](atoms::release_atom, const std::vector<std::string>& names) {
       for (const auto& name : names) {
-        auto it = self->state.resampled.find(name);
-        if (it != self->state.resampled.end() && --it->second.leases == 0)
-          self->state.resampled.erase(it);
+        auto it = state->resampled.find(name);
+        if (it != state->resampled.end() && --it->second.leases == 0)
+          state->resampled.erase(it);
       }
     },
   };

@@ -33,6 +33,9 @@ using media_pool_actor = caf::typed_actor<
     std::vector<messages::media_lease>>,
   caf::reacts_to<atoms::release_atom, std::vector<std::string>>>;
 
+/// The pool's state. It lives outside the actor (start_pulse holds it), so
+/// a media pool restarted by its supervisor goes on with the same probes,
+/// resident buffers and leases.
 struct media_pool_state {
   struct probed {
     int64_t size = 0;
@@ -51,7 +54,7 @@ struct media_pool_state {
   static inline const char* name = "media_pool";
 };
 
-media_pool_actor::behavior_type media_pool(media_pool_actor::stateful_pointer<media_pool_state> self,
-                                           context_ptr ctx);
+media_pool_actor::behavior_type media_pool(media_pool_actor::pointer self, context_ptr ctx,
+                                           std::shared_ptr<media_pool_state> state);
 
 } // namespace loophole::actors

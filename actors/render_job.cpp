@@ -1055,8 +1055,9 @@ caf::behavior render_job(job_ptr self, context_ptr ctx, uint64_t job, messages::
   st.plan = std::move(plan);
   st.settings = std::move(settings);
   st.listener = std::move(listener);
-  // Linked to the orchestrator: when it stops, the job stops cleanly (Signal
-  // instances unloaded, leases released, the temporary output removed).
+  // An exit message (the orchestrator stopping, an interrupt) stops the job
+  // cleanly: Signal instances unloaded, leases released, the temporary
+  // output and the state folder removed.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     if (msg.reason == caf::exit_reason::normal && msg.source != self->state.writer &&
         msg.source != self->state.feeder)
@@ -1124,11 +1125,11 @@ caf::behavior render_job(job_ptr self, context_ptr ctx, uint64_t job, messages::
 
 } // namespace
 
-caf::actor spawn_render_job(caf::local_actor* parent, context_ptr ctx, uint64_t job,
+caf::actor spawn_render_job(caf::actor_system& sys, context_ptr ctx, uint64_t job,
                             messages::render_plan plan, messages::render_settings settings,
                             caf::actor listener) {
-  return parent->spawn<caf::linked>(render_job, std::move(ctx), job, std::move(plan),
-                                    std::move(settings), std::move(listener));
+  return sys.spawn(render_job, std::move(ctx), job, std::move(plan), std::move(settings),
+                   std::move(listener));
 }
 
 } // namespace loophole::actors

@@ -6,14 +6,14 @@
 
 #include "actors/pulse_context.hpp"
 #include "caf/actor.hpp"
-#include "caf/event_based_actor.hpp"
+#include "caf/actor_system.hpp"
 #include "messages/type_ids.hpp"
 
 namespace loophole::actors {
 
-/// Spawns a job linked to `parent`; it starts when sent (render_atom) and
-/// answers with a render_summary or an error.
-caf::actor spawn_render_job(caf::local_actor* parent, context_ptr ctx, uint64_t job,
+/// Spawns a job; it starts when sent (render_atom) and answers with a
+/// render_summary or an error. An exit message cancels it cleanly.
+caf::actor spawn_render_job(caf::actor_system& sys, context_ptr ctx, uint64_t job,
                             messages::render_plan plan, messages::render_settings settings,
                             caf::actor listener);
 

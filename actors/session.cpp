@@ -5,12 +5,12 @@
 
 namespace loophole::actors {
 
-session_actor::behavior_type session(session_actor::stateful_pointer<session_state> self) {
+session_actor::behavior_type session(session_actor::pointer, std::shared_ptr<session_state> state) {
   return {
-    [self](atoms::load_atom, const std::string& path) -> caf::result<messages::session_document> {
+    [state](atoms::load_atom, const std::string& path) -> caf::result<messages::session_document> {
       try {
-        self->state.document = drivers::read_session_file(path);
-        return *self->state.document;
+        state->document = drivers::read_session_file(path);
+        return *state->document;
       } catch (const drivers::session_error& e) {
         return kernel::make_error(e.which() == drivers::session_error::kind::not_found
                                     ? kernel::errc::session_not_found
@@ -18,10 +18,10 @@ session_actor::behavior_type session(session_actor::stateful_pointer<session_sta
                                   e.what());
       }
     },
-    [self](caf::get_atom) -> caf::result<messages::session_document> {
-      if (!self->state.document)
+    [state](caf::get_atom) -> caf::result<messages::session_document> {
+      if (!state->document)
         return kernel::make_error(kernel::errc::bad_session, "no session is loaded");
-      return *self->state.document;
+      return *state->document;
     },
   };
 }

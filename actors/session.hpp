@@ -3,6 +3,7 @@
 // The session actor: owns the session document (the model). Other actors ask
 // it for the document; loading replaces it.
 
+#include <memory>
 #include <optional>
 
 #include "caf/stateful_actor.hpp"
@@ -19,11 +20,13 @@ using session_actor = caf::typed_actor<
   caf::replies_to<atoms::load_atom, std::string>::with<messages::session_document>,
   caf::replies_to<caf::get_atom>::with<messages::session_document>>;
 
+/// Held outside the actor, so a restarted session actor keeps the document.
 struct session_state {
   std::optional<messages::session_document> document;
   static inline const char* name = "session";
 };
 
-session_actor::behavior_type session(session_actor::stateful_pointer<session_state> self);
+session_actor::behavior_type session(session_actor::pointer self,
+                                     std::shared_ptr<session_state> state);
 
 } // namespace loophole::actors

@@ -11,6 +11,7 @@
 #include "caf/send.hpp"
 #include "drivers/signal_router.hpp"
 #include "kernel/child_process.hpp"
+#include "kernel/actor_system.hpp"
 #include "kernel/error.hpp"
 #include "kernel/restart_intensity.hpp"
 #include "messages/type_ids.hpp"
@@ -35,7 +36,6 @@ struct signal_supervisor_state {
   bool killed_silent = false; // we killed it for silence: a hang, the node's doing
   kernel::restart_intensity intensity{5, std::chrono::seconds{10}};
   caf::actor client;
-  caf::actor pool; // told when the instance fails for good
   std::vector<caf::response_promise> waiting; // attach requests before hello
   std::shared_ptr<pid_t> live_pid = std::make_shared<pid_t>(0); // for the cleanup functor
   static inline const char* name = "signal_supervisor";
@@ -49,6 +49,12 @@ void fail_waiting(self_ptr self, const std::string& why) {
   for (auto& rp : self->state.waiting)
     rp.deliver(kernel::make_error(kernel::errc::worker_unavailable, why));
   self->state.waiting.clear();
+}
+
+void tell_pool_failed(self_ptr self) {
+  if (auto pool = kernel::lookup(self->system(), names::signal_pool))
+    self->send(caf::actor_cast<caf::actor>(pool), atoms::lost_atom::value,
+               caf::actor_cast<caf::actor>(self));
 }
 
 void start_process(self_ptr self) {
@@ -78,8 +84,7 @@ void start_process(self_ptr self) {
     st.last_failure = kernel::describe(pid.error());
     st.ctx->router->detach(st.instance);
     fail_waiting(self, st.last_failure);
-    if (st.pool)
-      self->send(st.pool, atoms::lost_atom::value, caf::actor_cast<caf::actor>(self));
+    tell_pool_failed(self);
     return;
   }
   st.pid = *pid;
@@ -117,8 +122,7 @@ void lose_process(self_ptr self, const std::string& why, bool attributable) {
   if (!st.intensity.try_restart(clock::now())) {
     st.state = instance_state::failed;
     // The pool lends it no more: it starts a new supervisor for the next lease.
-    if (st.pool)
-      self->send(st.pool, atoms::lost_atom::value, caf::actor_cast<caf::actor>(self));
+    tell_pool_failed(self);
     st.last_failure += "; restart limit of " + std::to_string(st.intensity.max_restarts()) +
                        " reached (within " +
                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -137,10 +141,9 @@ void lose_process(self_ptr self, const std::string& why, bool attributable) {
 namespace {
 
 caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* self,
-                                context_ptr ctx, uint32_t index, caf::actor pool) {
+                                context_ptr ctx, uint32_t index) {
   auto& st = self->state;
   st.ctx = ctx;
-  st.pool = std::move(pool);
   st.index = index;
   st.intensity = kernel::restart_intensity{ctx->config.max_restarts,
                                            std::chrono::milliseconds{ctx->config.restart_period_ms}};
@@ -245,10 +248,8 @@ caf::behavior signal_supervisor(caf::stateful_actor<signal_supervisor_state>* se
 
 } // namespace
 
-caf::actor spawn_signal_supervisor(caf::event_based_actor* parent, context_ptr ctx,
-                                   uint32_t index) {
-  return parent->spawn<caf::linked>(signal_supervisor, std::move(ctx), index,
-                                    caf::actor_cast<caf::actor>(parent));
+caf::actor spawn_signal_supervisor(caf::actor_system& sys, context_ptr ctx, uint32_t index) {
+  return sys.spawn(signal_supervisor, std::move(ctx), index);
 }
 
 } // namespace loophole::actors

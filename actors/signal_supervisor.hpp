@@ -24,12 +24,14 @@
 #include "actors/pulse_context.hpp"
 #include "caf/actor.hpp"
 #include "caf/behavior.hpp"
-#include "caf/event_based_actor.hpp"
+#include "caf/actor_system.hpp"
 
 namespace loophole::actors {
 
 /// Spawns the supervisor of instance `index`, linked to `parent`.
-caf::actor spawn_signal_supervisor(caf::event_based_actor* parent, context_ptr ctx,
-                                   uint32_t index);
+/// Spawns the supervisor of instance `index`. It tells the Signal pool
+/// (found by its registry name, whichever incarnation it is) when its
+/// instance fails for good.
+caf::actor spawn_signal_supervisor(caf::actor_system& sys, context_ptr ctx, uint32_t index);
 
 } // namespace loophole::actors

@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
                    "continue an interrupted render of the same output from its last checkpoint");
   render->add_option("--diagnostics", r.diagnostics,
                      "write a report (JSON) of every failure, restart and quarantine to FILE");
+  render
+    ->add_option("--debug-kill", r.debug_kills,
+                 "fault rehearsal: NAME@MS kills Pulse's actor NAME (session, media_pool, "
+                 "resolver, signals, renderer) MS ms into the render; repeatable")
+    ->group("Debugging");
   render->add_flag("--allow-test-nodes", r.allow_test_nodes,
                    "accept test.fault nodes (fault injection) in the session");
 

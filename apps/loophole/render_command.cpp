@@ -21,6 +21,7 @@
 #include "actors/timeline_resolver.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/event_based_actor.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 #include "config/engine_config.hpp"
@@ -306,6 +307,24 @@ int run_render(const render_options& o) {
   } catch (const usage_error& e) {
     return report_error(o, EX_USAGE, e.what());
   }
+  struct scheduled_kill {
+    std::string actor;
+    std::chrono::milliseconds after;
+  };
+  std::vector<scheduled_kill> kills;
+  try {
+    static const std::regex kill_re{R"(^(session|media_pool|resolver|signals|renderer)@([0-9]{1,7})$)"};
+    for (const auto& k : o.debug_kills) {
+      std::smatch m;
+      if (!std::regex_match(k, m, kill_re))
+        throw usage_error("--debug-kill: \"" + k +
+                          "\" is not NAME@MS (NAME: session, media_pool, resolver, signals, "
+                          "renderer; MS: milliseconds)");
+      kills.push_back({m[1].str(), std::chrono::milliseconds{std::stol(m[2].str())}});
+    }
+  } catch (const usage_error& e) {
+    return report_error(o, EX_USAGE, e.what());
+  }
   progress_mode mode = progress_mode::none;
   if (o.progress == "bar" || (o.progress == "auto" && isatty(STDERR_FILENO) && !o.json))
     mode = progress_mode::bar;
@@ -388,6 +407,17 @@ int run_render(const render_options& o) {
         if (mode != progress_mode::none)
           printer = spawn_progress_printer(sys, mode);
         const auto started = std::chrono::steady_clock::now();
+        // Fault rehearsal: kill named actors on cue, whichever incarnation
+        // holds the name then.
+        for (const auto& k : kills)
+          sys.spawn([k, &sys](caf::event_based_actor* a) -> caf::behavior {
+            a->delayed_send(a, k.after, atoms::kill_atom::value);
+            return {[a, k, &sys](atoms::kill_atom) {
+              if (auto victim = kernel::lookup(sys, k.actor))
+                caf::anon_send_exit(victim, caf::exit_reason::kill);
+              a->quit();
+            }};
+          });
         self->request(renderer, caf::infinite, atoms::render_atom::value, *plan, settings, printer)
           .receive(
             [&](messages::render_summary& s) {
@@ -463,6 +493,14 @@ int run_render(const render_options& o) {
             });
         if (printer)
           self->send_exit(printer, caf::exit_reason::user_shutdown);
+        if (!kills.empty())
+          self->request(root, std::chrono::seconds{5}, atoms::status_atom::value)
+            .receive(
+              [&](uint32_t restarts) {
+                std::fprintf(stderr, "loophole: note: Pulse's supervisor restarted %u actor%s\n",
+                             restarts, restarts == 1 ? "" : "s");
+              },
+              [](caf::error&) {});
       }
     }
     caf::anon_send_exit(root, caf::exit_reason::user_shutdown);

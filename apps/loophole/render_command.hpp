@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "apps/loophole/progress_printer.hpp"
 
@@ -28,6 +29,9 @@ struct render_options {
   bool resume = false;
   bool allow_test_nodes = false;
   std::optional<std::string> diagnostics;
+  /// Fault rehearsal: "NAME@MS" kills Pulse's actor NAME MS milliseconds
+  /// into the render (its supervisor restarts it).
+  std::vector<std::string> debug_kills;
 };
 
 /// Runs the command; returns the process exit code (sysexits).

@@ -111,9 +111,17 @@ struct rig {
   caf::actor_system_config cfg;
   caf::actor_system sys{configured(cfg)};
   caf::scoped_actor self{sys};
-  caf::actor pool = sys.spawn(loophole::actors::signal_pool, loophole::actors::context_ptr{ctx});
+  caf::actor pool = registered(sys.spawn(loophole::actors::signal_pool,
+                                         loophole::actors::context_ptr{ctx},
+                                         std::make_shared<loophole::actors::signal_pool_state>()));
   std::vector<caf::actor> sups;
   bool shut_down = false;
+
+  // Supervisors find the pool by its registry name, as in Pulse.
+  caf::actor registered(caf::actor pool_actor) {
+    loophole::kernel::register_as(sys, loophole::actors::names::signal_pool, pool_actor);
+    return pool_actor;
+  }
 
   rig() = default;
   /// A rig whose context `tweak` adjusts before anything starts.
