@@ -164,9 +164,11 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
         },
         "writing failed: ");
     },
-    [out](atoms::resume_atom, const std::string& partial, int64_t data_offset, int64_t frames) {
-      return guarded([&] { out->write_earlier_frames(partial, data_offset, frames); },
-                     "resuming failed: ");
+    [out](atoms::resume_atom, const std::string& partial, int64_t data_offset, int64_t frames,
+          int64_t chunk_frames) {
+      return guarded(
+        [&] { out->write_earlier_frames(partial, data_offset, frames, chunk_frames); },
+        "resuming failed: ");
     },
     [out](atoms::commit_atom) {
       return guarded([&] { out->commit(); }, "finishing the file failed: ");
@@ -1023,7 +1025,7 @@ void start_job(job_ptr self) {
   // Resuming: the output first gets the frames the interrupted render wrote.
   const auto partial = resume->data_offset >= 0 ? st.disk->path_of(resume->partial) : std::string{};
   self->request(st.writer, caf::infinite, atoms::resume_atom::value, partial, resume->data_offset,
-                resume->frames)
+                resume->frames, int64_t{st.segment_frames})
     .then(
       [self, resume, go_on](bool) {
         auto& s = self->state;

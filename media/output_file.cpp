@@ -341,13 +341,15 @@ void output_file::note_data_offset() {
 }
 
 void output_file::write_earlier_frames(const std::string& partial, int64_t data_offset,
-                                       int64_t frames) {
+                                       int64_t frames, int64_t chunk_frames) {
   if (written_ != 0)
     fail_io("earlier frames must come first");
   if (frames <= 0)
     return;
+  if (chunk_frames <= 0 || chunk_frames > (int64_t{1} << 24))
+    fail_io("resuming: a chunk of " + std::to_string(chunk_frames) + " frames");
   const bool is_float = spec_.bits == 0 || is_lossy(spec_.format);
-  const size_t chunk = 65536;
+  const auto chunk = static_cast<size_t>(chunk_frames);
   std::vector<int32_t> ints;
   std::vector<float> floats;
   (is_float ? floats.resize(chunk * spec_.channels) : ints.resize(chunk * spec_.channels));
@@ -359,7 +361,7 @@ void output_file::write_earlier_frames(const std::string& partial, int64_t data_
     spool_fd_ = -1; // read it, then append from where the earlier frames end
     const size_t frame_bytes = size_t{spec_.channels} * 4u;
     for (int64_t done = 0; done < frames;) {
-      const auto n = static_cast<size_t>(std::min<int64_t>(chunk, frames - done));
+      const auto n = static_cast<size_t>(std::min<int64_t>(chunk_frames, frames - done));
       void* buf = is_float ? static_cast<void*>(floats.data()) : static_cast<void*>(ints.data());
       const auto want = n * frame_bytes;
       const auto got = ::pread(in, buf, want, done * static_cast<off_t>(frame_bytes));

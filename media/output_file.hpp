@@ -90,8 +90,10 @@ public:
   /// same output, read back from its partial file (PCM, samples from
   /// `data_offset`) or, with an empty `partial`, from this file's spool
   /// (which is then cut to those frames). Call before any other write.
-  /// Throws media_error.
-  void write_earlier_frames(const std::string& partial, int64_t data_offset, int64_t frames);
+  /// They are written in calls of `chunk_frames`, as the render wrote them:
+  /// lossy encoders page their stream by write calls. Throws media_error.
+  void write_earlier_frames(const std::string& partial, int64_t data_offset, int64_t frames,
+                            int64_t chunk_frames);
 
   /// The temporary file's path (for tests and diagnostics).
   const std::string& temporary_path() const noexcept { return temp_path_; }

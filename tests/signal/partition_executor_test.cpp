@@ -1171,3 +1171,200 @@ BOOST_AUTO_TEST_CASE(the_hook_runs_between_blocks) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- stateful nodes and checkpoints -------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(checkpoints)
+
+namespace {
+
+/// clip (mono impulse train media) -> delay -> output, all in one partition, float output.
+render_graph delay_graph(uint32_t rate, int64_t frames, double delay, double feedback,
+                         double wet, double dry) {
+  graph_builder b(rate, 0, frames);
+  auto p = b.partition("track");
+  b.media(1, frames);
+  auto c = b.clip(p, 1, media_region{0, 0, 0, frames});
+  auto d = b.node(node_kind::delay, p, 1, {c},
+                  {param("frames", delay), param("feedback", feedback), param("wet", wet),
+                   param("dry", dry)});
+  b.node(node_kind::output, p, 1, {d}, {param("bits", 0)});
+  return b.g;
+}
+
+media_buffer noise_media(int64_t frames, uint32_t seed) {
+  media_buffer m;
+  m.channel.assign(1, std::vector<float>(static_cast<size_t>(frames)));
+  uint32_t x = seed;
+  for (auto& v : m.channel[0]) {
+    x = x * 1664525u + 1013904223u;
+    v = static_cast<float>(static_cast<int32_t>(x >> 8) - (1 << 23)) / static_cast<float>(1 << 24);
+  }
+  return m;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_delay_line_echoes_an_impulse_by_the_analytic_feedback_series) {
+  // One impulse at frame 10: the output holds wet * feedback^(k-1) at 10 + k D, dry at 10.
+  const int64_t frames = 5000;
+  const uint32_t delay = 700;
+  for (auto block : blocks) {
+    BOOST_TEST_CONTEXT("block " << block) {
+      auto g = delay_graph(48000, frames, delay, 0.5, 0.75, 0.25);
+      rig r(g, 4096, block);
+      media_buffer impulse;
+      impulse.channel.assign(1, std::vector<float>(frames, 0.0f));
+      impulse.channel[0][10] = 1.0f;
+      auto out = as_floats(r.render({impulse}));
+      BOOST_TEST_REQUIRE(out.size() == static_cast<size_t>(frames));
+      for (int64_t i = 0; i < frames; ++i) {
+        double expected = 0;
+        if (i == 10)
+          expected = 0.25;
+        else if (i > 10 && (i - 10) % delay == 0)
+          expected = 0.75 * std::pow(0.5, static_cast<double>((i - 10) / delay - 1));
+        BOOST_TEST(out[static_cast<size_t>(i)] == static_cast<float>(expected),
+                   "frame " << i << ": " << out[static_cast<size_t>(i)] << " vs " << expected);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_zero_delay_sums_dry_and_wet) {
+  auto g = delay_graph(48000, 1000, 0, 0.0, 0.5, 0.25);
+  rig r(g, 4096, 64);
+  auto media = noise_media(1000, 7);
+  auto out = as_floats(r.render({media}));
+  for (size_t i = 0; i < out.size(); ++i)
+    BOOST_TEST(out[i] == 0.25f * media.channel[0][i] + 0.5f * media.channel[0][i]);
+}
+
+BOOST_AUTO_TEST_CASE(a_render_resumed_from_a_snapshot_is_bit_identical_to_an_unbroken_one) {
+  // The delay's line outlives a segment, so the second half depends on the first: a fresh
+  // executor given the snapshot must continue exactly where the first one was.
+  const int64_t frames = 3 * 4096;
+  for (auto block : blocks) {
+    BOOST_TEST_CONTEXT("block " << block) {
+      auto g = delay_graph(44100, frames, 3000, 0.6, 0.8, 0.5);
+      auto media = noise_media(frames, 42);
+      rig whole(g, 4096, block);
+      auto reference = whole.render({media});
+
+      rig first(g, 4096, block);
+      std::vector<std::byte> out;
+      auto segment = [&](rig& r, int64_t s) {
+        r.poison();
+        r.fill_windows(s * 4096, 4096, {media});
+        r.run(s * 4096, 4096);
+        auto bytes = r.sink(4096);
+        out.insert(out.end(), bytes.begin(), bytes.end());
+      };
+      segment(first, 0);
+      auto states = first.executor(0).snapshot();
+      BOOST_TEST_REQUIRE(states.size() == 1u); // the clip is stateless, the delay is not
+      BOOST_TEST(states[0].node == 1u);
+      BOOST_TEST(states[0].bytes.size() == 4u + 3000u * 4u);
+
+      rig resumed(g, 4096, block);
+      for (const auto& s : states)
+        BOOST_TEST_REQUIRE(resumed.executor(0).restore(s.node, s.bytes).empty());
+      segment(resumed, 1);
+      segment(resumed, 2);
+      BOOST_TEST_REQUIRE(out.size() == reference.size());
+      BOOST_TEST((out == reference), "the resumed render differs from the unbroken one");
+
+      // Without the restore, it would not be the same: the test can fail.
+      rig fresh(g, 4096, block);
+      out.clear();
+      segment(first, 0);
+      segment(fresh, 1);
+      BOOST_TEST(!std::equal(out.begin() + 4096 * 4, out.end(), reference.begin() + 4096 * 4));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_state_that_does_not_fit_is_refused_with_a_reason) {
+  auto g = delay_graph(48000, 4096, 100, 0.0, 1.0, 0.0);
+  rig r(g, 4096, 64);
+  std::vector<std::byte> wrong(10);
+  BOOST_TEST(!r.executor(0).restore(1, wrong).empty());
+  std::vector<std::byte> bad_position(4 + 100 * 4);
+  const uint32_t pos = 100; // one past the end of the line
+  std::memcpy(bad_position.data(), &pos, 4);
+  BOOST_TEST(!r.executor(0).restore(1, bad_position).empty());
+  BOOST_TEST(r.executor(0).restore(7, {}).find("not processed") != std::string::npos);
+  // The clip is stateless: an empty state fits it, a non-empty one does not.
+  BOOST_TEST(r.executor(0).restore(0, {}).empty());
+  BOOST_TEST(!r.executor(0).restore(0, wrong).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_fault_node_in_none_mode_passes_audio_and_nan_mode_is_caught_at_it) {
+  for (auto block : blocks) {
+    BOOST_TEST_CONTEXT("block " << block) {
+      const int64_t frames = 10000;
+      const int64_t at = 6000;
+      for (auto mode : {fault_mode::none, fault_mode::nan}) {
+        graph_builder b(48000, 0, frames);
+        auto p = b.partition("track");
+        auto m = b.partition("master");
+        b.media(1, frames);
+        auto c = b.clip(p, 1, media_region{0, 0, 0, frames});
+        auto f = b.node(node_kind::test_fault, p, 1, {c},
+                        {param("mode", static_cast<double>(mode)),
+                         param("at_frame", static_cast<double>(at))});
+        auto gn = b.node(node_kind::gain, m, 1, {f}, {param("gain", 1.0)});
+        b.node(node_kind::output, m, 1, {gn}, {param("bits", 0)});
+        rig r(b.g, 4096, block);
+        auto media = noise_media(frames, 3);
+        auto out = as_floats(r.render({media}));
+        if (mode == fault_mode::none) {
+          BOOST_TEST(!r.first_non_finite().has_value());
+          for (size_t i = 0; i < out.size(); ++i)
+            BOOST_TEST_REQUIRE(out[i] == media.channel[0][i]);
+        } else {
+          // Named at the fault node (1), not at the gain that exported it.
+          BOOST_TEST((r.first_non_finite() == std::optional<uint32_t>{f}));
+          BOOST_TEST(std::isnan(out[at]));
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_flight_recorder_names_the_node_and_block_in_progress) {
+  auto g = delay_graph(48000, 4096, 10, 0.0, 1.0, 0.0);
+  rig r(g, 4096, 1000);
+  flight_record rec{};
+  r.executor(0).set_recorder(&rec);
+  media_buffer media = noise_media(4096, 1);
+  r.fill_windows(0, 4096, {media});
+  // Between blocks the record shows the last step of the block just done: the sink (node 2)
+  // at that block's first frame.
+  struct seen_t {
+    flight_record* rec;
+    std::vector<std::pair<uint32_t, int64_t>> entries;
+    bool all_in_process = true;
+  } seen{&rec, {}, true};
+  r.executor(0).run_rt(0, 4096, r.slot(),
+                       {[](void* p) noexcept {
+                          auto* s = static_cast<seen_t*>(p);
+                          s->all_in_process = s->all_in_process &&
+                            s->rec->phase == static_cast<uint32_t>(recorder_phase::process);
+                          s->entries.emplace_back(s->rec->node, s->rec->frame);
+                        },
+                        &seen});
+  BOOST_TEST(seen.all_in_process);
+  BOOST_TEST_REQUIRE(seen.entries.size() == 4u); // 5 blocks of at most 1000: a hook between each
+  for (size_t i = 0; i < seen.entries.size(); ++i) {
+    BOOST_TEST(seen.entries[i].first == 2u);
+    BOOST_TEST(seen.entries[i].second == static_cast<int64_t>(i) * 1000);
+  }
+  // After a run: idle, at the end of the span.
+  BOOST_TEST(rec.phase == static_cast<uint32_t>(recorder_phase::idle));
+  BOOST_TEST(rec.frame == 4096);
+  (void)r.executor(0).snapshot();
+  BOOST_TEST(rec.phase == static_cast<uint32_t>(recorder_phase::idle));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -13,14 +13,16 @@
 
 namespace loophole::test {
 
-/// The temporary files an output_file leaves while writing
-/// (".NAME.partial-XXXXXX") in `folder`: after any render, there must be none.
+/// What a render leaves beside its output while it runs: an output_file's
+/// temporary file (".NAME.partial-XXXXXX") or a render's state folder
+/// (".NAME.loophole"). After any orderly end of a render there must be none.
 inline std::vector<std::string> partial_files(const std::filesystem::path& folder) {
   std::vector<std::string> found;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
     const auto name = e.path().filename().string();
-    if (name.rfind('.', 0) == 0 && name.find(".partial-") != std::string::npos)
+    const bool state_folder = name.size() > 9 && name.ends_with(".loophole");
+    if (name.rfind('.', 0) == 0 && (name.find(".partial-") != std::string::npos || state_folder))
       found.push_back(name);
   }
   return found;
