@@ -187,6 +187,7 @@ struct checkpoint {
 /// One entry of the diagnostics report.
 struct event {
   double at = 0; ///< seconds since the job started
+  double unix_time = 0; ///< wall clock, for tools that time things from outside
   std::string kind; ///< failure, restart, quarantine, resumed, checkpoint_resume, non_finite
   std::string instance;
   std::string detail;
@@ -305,6 +306,8 @@ std::string node_name(job_ptr self, uint32_t node) {
 
 void note_event(job_ptr self, event e) {
   e.at = seconds_since_start(self);
+  e.unix_time =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   self->state.events.push_back(std::move(e));
 }
 
@@ -315,7 +318,8 @@ void write_diagnostics(job_ptr self, const caf::error& err) {
   using json = nlohmann::json;
   json events = json::array();
   for (const auto& e : st.events) {
-    json j{{"at_seconds", e.at}, {"kind", e.kind}, {"detail", e.detail}};
+    json j{{"at_seconds", e.at}, {"unix_time", e.unix_time}, {"kind", e.kind},
+           {"detail", e.detail}};
     if (!e.instance.empty())
       j["instance"] = e.instance;
     if (e.node) {

@@ -92,21 +92,9 @@ mkdir -p "$WORK"
 cd "$WORK"
 
 # ---- media: build the kit's generator and generate once ----------------------------------------
-if [[ ! -x gen_media || $KIT/gen_media.cpp -nt gen_media ]]; then
-    echo "building gen_media ..."
-    g++ -O2 -std=c++17 "$KIT/gen_media.cpp" -o gen_media.tmp -lsndfile
-    mv -f gen_media.tmp gen_media
-fi
-if [[ -f media/t15.wav && media/t15.wav -nt $KIT/gen_media.cpp ]]; then
-    echo "media: up to date ($WORK/media)"
-else
-    echo "generating media (16 x 60 s stereo 24-bit, ~10 s) ..."
-    rm -rf media.tmp
-    mkdir media.tmp
-    ./gen_media media.tmp >gen_media.log
-    rm -rf media
-    mv media.tmp media
-fi
+# shellcheck source=bench/peer_media.sh
+source "$HERE/peer_media.sh"
+ensure_peer_media
 
 SESSION=$WORK/session_$WORKLOAD.json
 python3 "$HERE/make_peer_session.py" "$WORKLOAD" "$SESSION"

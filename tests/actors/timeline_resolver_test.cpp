@@ -682,3 +682,83 @@ BOOST_AUTO_TEST_CASE(a_position_too_large_for_frames_is_refused_naming_the_clip)
   // neither the clip nor /tracks/0/clips/0/position.
   BOOST_TEST(what.rfind("/studio/song.json: /tracks/0/clips/0/position: ", 0) == 0u, what);
 }
+
+// -- inserts ---------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(inserts)
+
+namespace {
+
+loophole::messages::insert_spec delay_insert(time_value t, double feedback) {
+  loophole::messages::insert_spec i;
+  i.kind = "delay";
+  i.time = t;
+  i.feedback = feedback;
+  i.wet = 0.5;
+  i.dry = 1.0;
+  return i;
+}
+
+loophole::messages::insert_spec fault_insert(const std::string& fault, time_value at) {
+  loophole::messages::insert_spec i;
+  i.kind = "test.fault";
+  i.fault = fault;
+  i.at = at;
+  i.leak_mb = 2;
+  return i;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(inserts_chain_after_the_clips_and_before_the_fader_in_order) {
+  auto doc = make_doc(48000, 120.0);
+  doc.test_nodes = true;
+  auto t = track("a", {clip("x.wav", samples(0))});
+  t.inserts = {delay_insert(beats(0.5), 0.25), fault_insert("abort", seconds(1.5))};
+  doc.tracks.push_back(t);
+  auto plan = resolved(doc, {probe("x.wav", 96000)});
+  const auto& g = plan.graph;
+  const auto& d = node_labelled(g, "a / delay 0");
+  const auto& f = node_labelled(g, "a / test.fault 1");
+  const auto& fader = node_labelled(g, "a / fader");
+  BOOST_TEST((d.kind == node_kind::delay));
+  BOOST_TEST(param(d, "frames") == 12000.0); // half a beat at 120 bpm
+  BOOST_TEST(param(d, "feedback") == 0.25);
+  BOOST_TEST(param(d, "wet") == 0.5);
+  BOOST_TEST(param(d, "dry") == 1.0);
+  BOOST_TEST((f.kind == node_kind::test_fault));
+  BOOST_TEST(param(f, "mode") == static_cast<double>(loophole::signal::fault_mode::abort));
+  BOOST_TEST(param(f, "at_frame") == 72000.0);
+  BOOST_TEST(param(f, "leak_bytes") == 2.0 * 1048576.0);
+  BOOST_TEST((f.inputs == std::vector<uint32_t>{d.id}));
+  BOOST_TEST((fader.inputs == std::vector<uint32_t>{f.id}));
+  BOOST_TEST(d.partition == fader.partition);
+}
+
+BOOST_AUTO_TEST_CASE(a_fault_insert_is_refused_unless_test_nodes_are_enabled) {
+  auto doc = make_doc();
+  auto t = track("a", {clip("x.wav", samples(0))});
+  t.inserts = {delay_insert(samples(10), 0.0), fault_insert("segv", samples(0))};
+  doc.tracks.push_back(t);
+  expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/inserts/1/kind: ", "--allow-test-nodes");
+  render_settings allowed;
+  allowed.allow_test_nodes = true;
+  auto plan = resolved(doc, {probe("x.wav", 48000)}, allowed);
+  BOOST_TEST(nodes_of_kind(plan.graph, node_kind::test_fault).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_fault_or_a_too_long_delay_is_refused_at_its_pointer) {
+  auto doc = make_doc();
+  doc.test_nodes = true;
+  auto t = track("a", {clip("x.wav", samples(0))});
+  t.inserts = {fault_insert("explode", samples(0))};
+  doc.tracks.push_back(t);
+  expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/inserts/0/fault: ", "unknown fault \"explode\"");
+  doc.tracks[0].inserts = {delay_insert(seconds(60), 0.0)};
+  expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/inserts/0/time: ", "longer than 2^21 frames");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -628,3 +628,57 @@ BOOST_AUTO_TEST_CASE(parse_session_refuses_text_over_64_mib_too) {
   const std::string text(loophole::drivers::max_session_bytes + 1, ' ');
   expect_refused(text, "/", "the file is larger than 64 MiB");
 }
+
+// -- inserts and test nodes --------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(inserts)
+
+BOOST_AUTO_TEST_CASE(delay_and_fault_inserts_parse_in_order_with_their_defaults) {
+  auto doc = parse_session(
+    doc_with(R"("test_nodes": true)",
+             R"([{"id": "a", "inserts": [
+                   {"kind": "delay", "time": {"beats": 0.5}, "feedback": 0.25, "wet": 0.5},
+                   {"kind": "test.fault", "fault": "leak", "at": {"seconds": 2}, "leak_mb": 64},
+                   {"kind": "delay", "time": {"samples": 10}}]}])"),
+    session_path);
+  BOOST_TEST(doc.test_nodes);
+  const auto& ins = doc.tracks.at(0).inserts;
+  BOOST_TEST_REQUIRE(ins.size() == 3u);
+  BOOST_TEST(ins[0].kind == "delay");
+  BOOST_TEST(same(ins[0].time, time_unit::beats, 0.5));
+  BOOST_TEST(ins[0].feedback == 0.25);
+  BOOST_TEST(ins[0].wet == 0.5);
+  BOOST_TEST(ins[0].dry == 0.0);
+  BOOST_TEST(ins[1].kind == "test.fault");
+  BOOST_TEST(ins[1].fault == "leak");
+  BOOST_TEST(same(ins[1].at, time_unit::seconds, 2.0));
+  BOOST_TEST(ins[1].leak_mb == 64.0);
+  BOOST_TEST(ins[1].sleep_ms == 1.0);
+  BOOST_TEST(ins[2].wet == 1.0);
+  BOOST_TEST(!parse_session(doc_with(""), session_path).test_nodes);
+}
+
+BOOST_AUTO_TEST_CASE(bad_inserts_are_refused_at_their_pointer) {
+  auto with = [](const std::string& inserts) {
+    return doc_with_track(R"({"id": "a", "inserts": )" + inserts + "}");
+  };
+  expect_refused(with(R"({"kind": "delay"})"), "/tracks/0/inserts", "is not an array");
+  expect_refused(with(R"([7])"), "/tracks/0/inserts/0", "an insert is an object");
+  expect_refused(with(R"([{"time": {"seconds": 1}}])"), "/tracks/0/inserts/0",
+                 "missing required key 'kind'");
+  expect_refused(with(R"([{"kind": "reverb"}])"), "/tracks/0/inserts/0/kind",
+                 "is not an insert kind (delay, test.fault)");
+  expect_refused(with(R"([{"kind": "delay"}])"), "/tracks/0/inserts/0",
+                 "missing required key 'time'");
+  expect_refused(with(R"([{"kind": "delay", "time": {"seconds": 1}, "feedback": 1}])"),
+                 "/tracks/0/inserts/0/feedback", "above the maximum");
+  expect_refused(with(R"([{"kind": "delay", "time": {"seconds": 1}, "fault": "segv"}])"),
+                 "/tracks/0/inserts/0/fault", "unknown key");
+  expect_refused(with(R"([{"kind": "test.fault"}])"), "/tracks/0/inserts/0",
+                 "missing required key 'fault'");
+  expect_refused(with(R"([{"kind": "test.fault", "fault": "segv", "leak_mb": -1}])"),
+                 "/tracks/0/inserts/0/leak_mb", "below the minimum");
+  expect_refused(doc_with(R"("test_nodes": 1)"), "/test_nodes", "is not true or false");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
