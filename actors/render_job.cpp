@@ -1033,6 +1033,19 @@ void start_job(job_ptr self) {
     .then(
       [self, resume, go_on](bool) {
         auto& s = self->state;
+        // The new partial file holds the checkpoint's frames now: point the
+        // checkpoint on disk at it before the old one goes, so a kill right
+        // here still leaves something to resume.
+        auto moved = *resume;
+        moved.partial = s.partial_name;
+        moved.data_offset = media::can_read_back(*media::parse_output_format(s.settings.format))
+                              ? s.out->data_offset()
+                              : -1;
+        try {
+          s.disk->save_checkpoint(moved);
+        } catch (const media::media_error& e) {
+          return finish(self, media_failure(e));
+        }
         ::unlink(s.disk->path_of(resume->partial).c_str());
         s.last_checkpoint.segment = resume->segment;
         s.last_checkpoint.peak = resume->peak;

@@ -172,8 +172,9 @@ void check_target(const output_spec& spec) {
     throw media_error(failure::exists, spec.path + ": exists (use --force to replace it)");
   const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
   if (!fs::is_directory(dir, ec))
-    throw media_error(failure::unwritable, spec.path + ": folder " + dir.string() +
-                                             " does not exist");
+    throw media_error(failure::unwritable,
+                      spec.path + ": " + dir.string() +
+                        (fs::exists(dir, ec) ? " is not a folder" : " (the folder) does not exist"));
 }
 
 output_file::output_file(output_spec spec) : spec_(std::move(spec)) {
@@ -181,7 +182,9 @@ output_file::output_file(output_spec spec) : spec_(std::move(spec)) {
   const fs::path target{spec_.path};
   const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
   if (spec_.temporary_path.empty()) {
-    auto pattern = (dir / ("." + target.filename().string() + ".partial-XXXXXX")).string();
+    std::string name{"."}; // by append: GCC 12 -O3 warns falsely on "." + string
+    name.append(target.filename().string()).append(".partial-XXXXXX");
+    auto pattern = (dir / name).string();
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
     fd_ = mkostemp(buf.data(), O_CLOEXEC);

@@ -137,7 +137,10 @@ std::string render_identity(std::string_view description) {
 render_state::render_state(const std::string& output_path) {
   const fs::path target{output_path};
   const auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
-  folder_ = (dir / ("." + target.filename().string() + ".loophole")).string();
+  // Built by append: GCC 12 at -O3 warns falsely (-Wrestrict) on "." + string.
+  std::string name{"."};
+  name.append(target.filename().string()).append(".loophole");
+  folder_ = (dir / name).string();
   if (::mkdir(folder_.c_str(), 0755) != 0) {
     if (errno != EEXIST)
       throw media_error(failure::unwritable, output_path + ": cannot create " + folder_ + ": " +
