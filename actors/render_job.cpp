@@ -688,10 +688,25 @@ void attach_and_load(job_ptr self, size_t w) {
   const auto epoch = st.epoch;
   self->request(st.workers[w], timeout, atoms::attach_atom::value, caf::actor_cast<caf::actor>(self))
     .then(
-      [self, w, epoch](bool) {
+      [self, w, epoch, fresh = self->state.streaming != clock::time_point{}](bool) {
         if (self->state.finished || epoch != self->state.epoch)
           return;
         load_worker(self, w);
+        if (!fresh)
+          return;
+        // A restarted (or new, safe-mode) instance: say which process it is now.
+        self->request(self->state.workers[w], std::chrono::seconds{5}, atoms::status_atom::value)
+          .then(
+            [self, w](const messages::instance_status& status) {
+              event e;
+              e.kind = "restart";
+              e.instance = status.instance;
+              e.detail = status.instance + " (pid " + std::to_string(status.pid) + ") attached" +
+                         (self->state.safe[w] ? ", in safe mode" : "") +
+                         "; restarts of it so far: " + std::to_string(status.restarts);
+              note_event(self, std::move(e));
+            },
+            [](caf::error&) {});
       },
       [self, epoch](caf::error& err) {
         if (self->state.finished || epoch != self->state.epoch)

@@ -1064,9 +1064,15 @@ BOOST_AUTO_TEST_CASE(a_stopped_worker_is_replaced_and_the_output_is_identical) {
   const auto d = read_diagnostics(diag);
   BOOST_TEST(d.value("restarts", -1) == 1);
   BOOST_TEST(count_events(d, "failure") == 1u, d.at("events").dump(1));
-  for (const auto& e : d.at("events"))
+  BOOST_TEST(count_events(d, "restart") == 1u, d.at("events").dump(1));
+  BOOST_TEST(count_events(d, "resumed") == 1u, d.at("events").dump(1));
+  for (const auto& e : d.at("events")) {
     if (e.value("kind", "") == "failure")
       BOOST_TEST(contains(e.value("detail", ""), "silent"), e.dump());
+    if (e.value("kind", "") == "restart") // the new process, not the stopped one
+      BOOST_TEST(!contains(e.value("detail", ""), "pid " + std::to_string(stopped) + ")"),
+                 e.dump());
+  }
   BOOST_TEST(d.at("quarantined").empty());
 }
 
