@@ -32,6 +32,7 @@
 
 #include "actors/render_job.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +60,7 @@
 #include "messages/wire/signal_protocol.hpp"
 #include "signal/bus_layout.hpp"
 #include "signal/flight_recorder.hpp"
+#include "signal/node_processor.hpp"
 
 namespace loophole::actors {
 
@@ -150,8 +152,12 @@ caf::result<bool> guarded(F&& f, const char* what) {
 }
 
 caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::output_file> out,
-                           job_memory mem, bool float_samples) {
+                           std::shared_ptr<media::render_state> disk, job_memory mem,
+                           bool float_samples) {
   return {
+    // Holds the state folder (and its lock) until the writer is done with
+    // the files in it, whenever the job itself goes.
+    [disk](atoms::status_atom) { return disk->folder(); },
     [out, mem, float_samples](atoms::write_atom, uint32_t slot, uint32_t count) {
       return guarded(
         [&] {
@@ -634,6 +640,8 @@ void maybe_resume_pipeline(job_ptr self) {
       st.writes_in_flight > 0)
     return;
   st.recovering = false;
+  if (st.committing)
+    return; // every segment is in the file already: nothing to render again
   if (st.streaming == clock::time_point{})
     return start_pipeline(self); // the first start, not a recovery
   event e;
@@ -674,7 +682,7 @@ void load_worker(job_ptr self, size_t w) {
   if (frame.size() > wire::max_frame_bytes)
     return finish(self, kernel::make_error(
                           kernel::errc::bad_graph,
-                          "the render graph is too large to send to Signal (" +
+                          "the render graph and its checkpoint states are too large to send to Signal (" +
                             std::to_string(frame.size() >> 20) + " MiB encoded, limit " +
                             std::to_string(wire::max_frame_bytes >> 20) + " MiB)"));
   st.loaded_wire[w] = static_cast<int64_t>(msg.job);
@@ -682,17 +690,18 @@ void load_worker(job_ptr self, size_t w) {
 }
 
 /// Attaches to instance `w` (waiting for its hello), then loads the job.
-void attach_and_load(job_ptr self, size_t w) {
+/// `restarted`: its process is a new one (the diagnostics say which).
+void attach_and_load(job_ptr self, size_t w, bool restarted) {
   auto& st = self->state;
   const auto timeout = std::chrono::milliseconds{st.ctx->config.start_timeout_ms + 2000};
   const auto epoch = st.epoch;
   self->request(st.workers[w], timeout, atoms::attach_atom::value, caf::actor_cast<caf::actor>(self))
     .then(
-      [self, w, epoch, fresh = self->state.streaming != clock::time_point{}](bool) {
+      [self, w, epoch, restarted](bool) {
         if (self->state.finished || epoch != self->state.epoch)
           return;
         load_worker(self, w);
-        if (!fresh)
+        if (!restarted)
           return;
         // A restarted (or new, safe-mode) instance: say which process it is now.
         self->request(self->state.workers[w], std::chrono::seconds{5}, atoms::status_atom::value)
@@ -724,9 +733,13 @@ std::optional<signal::flight_record> read_recorder(job_ptr self, size_t w) {
   if (w >= st.recorder_count)
     return std::nullopt;
   signal::flight_record rec;
-  std::memcpy(&rec, st.mem.bus->data() + st.recorder_base + w * signal::recorder_stride,
-              sizeof rec);
-  if (rec.magic != signal::recorder_magic || (rec.job >> 20) != st.job ||
+  auto* where = st.mem.bus->data() + st.recorder_base + w * signal::recorder_stride;
+  std::memcpy(&rec, where, sizeof rec);
+  // Read once: a process that dies again before loading the job must not be
+  // blamed on what its predecessor was doing.
+  std::memset(where, 0, sizeof rec);
+  if (rec.magic != signal::recorder_magic || st.loaded_wire[w] < 0 ||
+      rec.job != static_cast<uint64_t>(st.loaded_wire[w]) ||
       rec.phase == static_cast<uint32_t>(signal::recorder_phase::idle) ||
       rec.node >= st.plan.graph.nodes.size())
     return std::nullopt;
@@ -795,17 +808,18 @@ void recover(job_ptr self, std::vector<size_t> fresh) {
   st.pending_checkpoints.clear();
   st.skip_writes_below = std::max(st.skip_writes_below, st.next_write);
   st.next_fill = st.next_write = st.last_checkpoint.segment + 1;
+  // Every instance is attached again, not only the `fresh` ones: one that
+  // died in an earlier recovery may still be restarting, and a frame sent to
+  // a process that is not connected yet is lost. For an instance that is up
+  // and ours, attach answers at once.
   for (size_t w = 0; w < st.workers.size(); ++w) {
-    if (std::find(fresh.begin(), fresh.end(), w) != fresh.end() || !st.workers[w]) {
-      st.loaded_wire[w] = -1;
-      if (st.workers[w])
-        attach_and_load(self, w);
-      continue;
-    }
-    if (st.loaded_wire[w] >= 0)
+    const bool is_fresh = std::find(fresh.begin(), fresh.end(), w) != fresh.end();
+    if (!is_fresh && st.workers[w] && st.loaded_wire[w] >= 0)
       self->send(st.workers[w], atoms::submit_atom::value,
                  wire::encode(wire::unload_job{static_cast<uint64_t>(st.loaded_wire[w])}));
-    load_worker(self, w);
+    st.loaded_wire[w] = -1;
+    if (st.workers[w])
+      attach_and_load(self, w, is_fresh);
   }
 }
 
@@ -869,7 +883,7 @@ void lease_workers(job_ptr self) {
         s.owner = assign_partitions(s.plan.graph, static_cast<uint32_t>(sups.size()));
         s.recovering = true; // the first epoch starts like a recovery: when all are ready
         for (size_t w = 0; w < sups.size(); ++w)
-          attach_and_load(self, w);
+          attach_and_load(self, w, false);
       },
       [self](caf::error& err) { finish(self, std::move(err)); });
 }
@@ -907,6 +921,19 @@ std::optional<media::checkpoint_record> look_for_resume(job_ptr self) {
     why = "its checkpoint does not fit this render";
   else if (::access(st.disk->path_of(cp->partial).c_str(), R_OK) != 0)
     why = "its partial file is gone";
+  else {
+    // The frames the checkpoint counts must all be there.
+    const bool pcm = cp->data_offset >= 0;
+    const uint64_t sample_bytes =
+      pcm ? (st.settings.bits == 0 ? 4u : std::max<uint64_t>(1, st.settings.bits / 8u)) : 4u;
+    const auto needed = (pcm ? static_cast<uint64_t>(cp->data_offset) : 0u) +
+                        static_cast<uint64_t>(cp->frames) * st.mem.layout.sink_channels *
+                          sample_bytes;
+    struct stat sb {};
+    const auto source = pcm ? st.disk->path_of(cp->partial) : st.disk->path_of("spool");
+    if (::stat(source.c_str(), &sb) != 0 || static_cast<uint64_t>(sb.st_size) < needed)
+      why = "its samples end before its checkpoint";
+  }
   if (st.settings.resume && why.empty())
     return cp;
   st.notes.push_back(st.settings.resume
@@ -944,6 +971,30 @@ void start_job(job_ptr self) {
   uint32_t n = st.settings.workers != 0 ? st.settings.workers
                                         : std::max(1u, std::thread::hardware_concurrency());
   n = std::min<uint32_t>(n, st.partitions);
+  // Checkpoints carry every node's state in messages of at most
+  // max_frame_bytes: refuse now, the same way whatever the worker count,
+  // rather than fail mid-render.
+  {
+    uint64_t total = 0, largest = 0;
+    uint32_t largest_node = 0;
+    for (const auto& node : g.nodes) {
+      const auto bytes = signal::state_bytes(node);
+      total += bytes;
+      if (bytes > largest) {
+        largest = bytes;
+        largest_node = node.id;
+      }
+    }
+    const uint64_t room = wire::max_frame_bytes - (uint64_t{1} << 20);
+    if (total > room)
+      return finish(self, kernel::make_error(
+                            kernel::errc::bad_graph,
+                            "the nodes' states take " + std::to_string(total >> 20) +
+                              " MiB, more than a checkpoint can carry (" +
+                              std::to_string(room >> 20) + " MiB); the largest is " +
+                              node_name(self, largest_node) + " (" +
+                              std::to_string(largest >> 20) + " MiB): shorten the delays"));
+  }
   st.recorder_count = n + max_safe_instances;
   st.recorder_base = st.mem.layout.slot_bytes * st.slots;
   st.identity = identity_of(self);
@@ -985,11 +1036,8 @@ void start_job(job_ptr self) {
   }
   // The writer holds the output and the state folder: whatever ends the job,
   // they are removed when it stops (unless committed).
-  st.writer = self->spawn<caf::detached + caf::linked>(
-    [out = st.out, disk = st.disk, mem = st.mem, float_samples](caf::event_based_actor* a) {
-      (void)disk;
-      return writer_actor(a, out, mem, float_samples);
-    });
+  st.writer =
+    self->spawn<caf::detached + caf::linked>(writer_actor, st.out, st.disk, st.mem, float_samples);
 
   auto go_on = [self] {
     auto pool = kernel::lookup(self->system(), names::media_pool);
@@ -1078,7 +1126,11 @@ void start_job(job_ptr self) {
         note_event(self, std::move(e));
         go_on();
       },
-      [self](caf::error& err) { finish(self, std::move(err)); });
+      [self](caf::error& err) {
+        // What the interrupted render left stays for another try.
+        self->state.disk->keep_on_exit();
+        finish(self, std::move(err));
+      });
 }
 
 caf::behavior render_job(job_ptr self, context_ptr ctx, uint64_t job, messages::render_plan plan,

@@ -141,25 +141,45 @@ render_state::render_state(const std::string& output_path) {
   std::string name{"."};
   name.append(target.filename().string()).append(".loophole");
   folder_ = (dir / name).string();
-  if (::mkdir(folder_.c_str(), 0755) != 0) {
-    if (errno != EEXIST)
-      throw media_error(failure::unwritable, output_path + ": cannot create " + folder_ + ": " +
-                                               std::strerror(errno));
-    leftover_ = true;
-  }
-  lock_fd_ = ::open(path_of("lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0)
-    throw media_error(failure::unwritable,
-                      output_path + ": cannot lock " + folder_ + ": " + std::strerror(errno));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
+  // A render that ends removes its lock file and folder; one that opened
+  // the lock just before may then hold a lock on a file that is gone. So a
+  // claim checks, once locked, that the lock is still the one in the folder,
+  // and starts again if not.
+  for (int attempt = 0;; ++attempt) {
+    leftover_ = false;
+    if (::mkdir(folder_.c_str(), 0755) != 0) {
+      if (errno != EEXIST)
+        throw media_error(failure::unwritable, output_path + ": cannot create " + folder_ +
+                                                 ": " + std::strerror(errno));
+      leftover_ = true;
+    }
+    lock_fd_ = ::open(path_of("lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) {
+      if (errno == ENOENT && attempt < 5)
+        continue; // the folder went between mkdir and open
+      throw media_error(failure::unwritable,
+                        output_path + ": cannot lock " + folder_ + ": " + std::strerror(errno));
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      if (err == EWOULDBLOCK)
+        throw media_error(failure::exists, output_path +
+                                             ": another render of this file is running (" +
+                                             folder_ + ")");
+      throw media_error(failure::unwritable,
+                        output_path + ": cannot lock " + folder_ + ": " + std::strerror(err));
+    }
+    struct stat held {}, named {};
+    if (::fstat(lock_fd_, &held) == 0 && ::stat(path_of("lock").c_str(), &named) == 0 &&
+        held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+      break;
     ::close(lock_fd_);
     lock_fd_ = -1;
-    if (err == EWOULDBLOCK)
+    if (attempt >= 5)
       throw media_error(failure::exists,
-                        output_path + ": another render of this file is running (" + folder_ + ")");
-    throw media_error(failure::unwritable,
-                      output_path + ": cannot lock " + folder_ + ": " + std::strerror(err));
+                        output_path + ": the state folder " + folder_ + " keeps changing");
   }
   // A folder with nothing but a lock is what a render that died before its
   // first checkpoint leaves, or what a racing claimer just made.

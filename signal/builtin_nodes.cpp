@@ -379,6 +379,14 @@ bool as_channel_map(const render_node& node, uint16_t input_channels, channel_ma
   return false;
 }
 
+uint64_t state_bytes(const render_node& node) noexcept {
+  if (node.kind == node_kind::delay)
+    return sizeof(uint32_t) +
+           uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *
+             sizeof(float);
+  return 0;
+}
+
 std::unique_ptr<node_processor> make_processor(const render_graph& graph,
                                                const render_node& node) {
   switch (node.kind) {

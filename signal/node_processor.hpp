@@ -66,6 +66,11 @@ public:
 std::unique_ptr<node_processor> make_processor(const render_graph& graph,
                                                const render_node& node);
 
+/// The size of the state `snapshot` returns for a processor of `node` (a
+/// checkpoint carries it): known from the node alone, so Pulse can refuse a
+/// graph whose checkpoints would not fit in a message before rendering.
+uint64_t state_bytes(const render_node& node) noexcept;
+
 /// If `node` is a linear map with constant parameters (gain, pan), describes
 /// it as per-channel source and gain for `fold_output_gain`; `input_channels`
 /// is its input's channel count.

@@ -220,8 +220,15 @@ private:
           states.push_back(
             {s.node, std::string(reinterpret_cast<const char*>(s.bytes.data()), s.bytes.size())});
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start);
-    send(wire::task_done{t.job, t.task, t.partitions, peak, static_cast<uint64_t>(ns.count()),
-                         std::move(states)});
+    auto frame = wire::encode(wire::task_done{t.job, t.task, t.partitions, peak,
+                                              static_cast<uint64_t>(ns.count()), std::move(states)});
+    // Pulse refuses graphs whose states cannot fit; this is the last guard,
+    // since an oversized frame would be dropped without a word.
+    if (frame.size() > wire::max_frame_bytes)
+      return fail(t.job, t.task, wire::failure_code::bad_graph,
+                  instance_ + ": the checkpoint states take " + std::to_string(frame.size() >> 20) +
+                    " MiB, more than a message may carry");
+    socket_.send(zmq::buffer(frame), zmq::send_flags::none);
   }
 
   static double sink_peak(const loaded_job& job, const std::byte* slot, uint32_t frames) {

@@ -1030,6 +1030,69 @@ BOOST_AUTO_TEST_CASE(random_sigkills_with_a_small_checkpoint_interval_give_ident
   random_worker_kills(7, "30");
 }
 
+// Review regression: both workers die at once (one recovery starts while the other's is still
+// attaching). The second recovery must not treat the instance still restarting as a survivor
+// whose load_job can be sent straight away (the router drops it: the process is not connected).
+BOOST_AUTO_TEST_CASE(two_workers_killed_at_once_do_not_hang_the_render) {
+  auto& w = shared();
+  case_dir dir{"two-at-once"};
+  const auto session = w.session({"slow", 0.0, 0.0, slow_sleep_ms});
+  const auto& reference = w.reference(session, "wav");
+  const auto out = dir.out("mix.wav");
+  bool killed = false;
+  run_options o;
+  o.time_limit = std::chrono::seconds{30};
+  o.watch = [&](run_control& c) {
+    if (killed || c.frames_total == 0 || c.frames_done * 10 < c.frames_total * 3)
+      return;
+    const auto children = signal_children(c.pid);
+    if (children.size() < 2)
+      return;
+    for (auto pid : children)
+      kill(pid, SIGKILL);
+    killed = true;
+  };
+  const auto r = run_loophole(render_args(session, out), o);
+  BOOST_TEST_REQUIRE(killed);
+  BOOST_TEST_REQUIRE(!r.timed_out, r);
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  check_identical(dir, out, reference);
+}
+
+// Review regression: a checkpoint whose node states exceed wire::max_frame_bytes (five stereo
+// delays of 2^21 frames in one track: 80 MiB) must fail the render with a message, not hang it
+// (Pulse's router drops the oversized task_done and the segment never completes).
+BOOST_AUTO_TEST_CASE(an_oversized_checkpoint_does_not_hang_the_render) {
+  auto& w = shared();
+  case_dir dir{"oversized-checkpoint"};
+  const auto session = (dir.path() / "big-states.json").string();
+  json delay{{"kind", "delay"}, {"time", {{"seconds", 43.0}}}, {"feedback", 0.1},
+             {"wet", 0.2},      {"dry", 1.0}};
+  json s{{"format", "loophole-session"},
+         {"version", 1},
+         {"sample_rate", rate},
+         {"tempo", {{"bpm", 120.0}, {"time_signature", {4, 4}}}},
+         {"master", {{"gain_db", -20.0}}},
+         {"tracks",
+          {{{"id", "a"},
+            {"channels", 2},
+            {"clips", {{{"media", (w.path() / "drums.wav").string()},
+                        {"position", {{"seconds", 0.0}}}}}},
+            {"inserts", json::array({delay, delay, delay, delay, delay})}}}}};
+  write_text(session, s.dump(2));
+  const auto out = dir.out("mix.wav");
+  run_options o;
+  o.env = {"LOOPHOLE_RENDER_CHECKPOINT_MS=0"};
+  o.time_limit = std::chrono::seconds{30};
+  const auto r = run_loophole(render_args(session, out), o);
+  BOOST_TEST_REQUIRE(!r.timed_out, r);
+  // Refused before rendering, whatever the checkpoint interval or the worker count.
+  BOOST_TEST(r.code == 65, r);
+  BOOST_TEST(contains(r.err, "more than a checkpoint can carry"), r.err);
+  BOOST_TEST(contains(r.err, "a / delay"), r.err);
+  BOOST_TEST(!fs::exists(out));
+}
+
 // Case 5: a worker stopped (SIGSTOP) mid-render falls silent, is killed after the heartbeat
 // timeout and replaced; the render finishes identical.
 BOOST_AUTO_TEST_CASE(a_stopped_worker_is_replaced_and_the_output_is_identical) {
