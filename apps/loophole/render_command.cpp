@@ -409,15 +409,16 @@ int run_render(const render_options& o) {
         const auto started = std::chrono::steady_clock::now();
         // Fault rehearsal: kill named actors on cue, whichever incarnation
         // holds the name then.
+        std::vector<caf::actor> killers;
         for (const auto& k : kills)
-          sys.spawn([k, &sys](caf::event_based_actor* a) -> caf::behavior {
+          killers.push_back(sys.spawn([k, &sys](caf::event_based_actor* a) -> caf::behavior {
             a->delayed_send(a, k.after, atoms::kill_atom::value);
             return {[a, k, &sys](atoms::kill_atom) {
               if (auto victim = kernel::lookup(sys, k.actor))
                 caf::anon_send_exit(victim, caf::exit_reason::kill);
               a->quit();
             }};
-          });
+          }));
         self->request(renderer, caf::infinite, atoms::render_atom::value, *plan, settings, printer)
           .receive(
             [&](messages::render_summary& s) {
@@ -493,6 +494,8 @@ int run_render(const render_options& o) {
             });
         if (printer)
           self->send_exit(printer, caf::exit_reason::user_shutdown);
+        for (auto& killer : killers) // cues the render did not reach must not hold the exit
+          self->send_exit(killer, caf::exit_reason::user_shutdown);
         if (!kills.empty())
           self->request(root, std::chrono::seconds{5}, atoms::status_atom::value)
             .receive(
