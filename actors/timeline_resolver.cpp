@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <limits>
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "actors/media_pool.hpp"
+#include "actors/tempo_map.hpp"
 #include "caf/event_based_actor.hpp"
 #include "kernel/actor_system.hpp"
 #include "kernel/error.hpp"
@@ -17,13 +20,11 @@ namespace loophole::actors {
 using messages::time_unit;
 using signal::node_kind;
 
-int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noexcept {
-  double frames = t.value;
-  if (t.unit == time_unit::seconds)
-    frames = t.value * rate;
-  else if (t.unit == time_unit::beats)
-    frames = t.value * 60.0 / bpm * rate;
-  // Saturate instead of overflowing: callers refuse anything past max_frames.
+namespace {
+
+// Rounds half away from zero; saturates instead of overflowing (callers
+// refuse anything past max_frames).
+int64_t round_frames(double frames) noexcept {
   if (!(frames < 9.0e18))
     return std::numeric_limits<int64_t>::max();
   if (!(frames > -9.0e18))
@@ -31,7 +32,72 @@ int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noex
   return static_cast<int64_t>(std::llround(frames));
 }
 
+} // namespace
+
+int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noexcept {
+  double frames = t.value;
+  if (t.unit == time_unit::seconds)
+    frames = t.value * rate;
+  else if (t.unit == time_unit::beats)
+    frames = t.value * 60.0 / bpm * rate;
+  return round_frames(frames);
+}
+
 namespace {
+
+// The session's time bases over its tempo and meter maps: positions are
+// points of the timeline, lengths are measured from where they start (a
+// length in beats covers those beats of the tempo map from there on).
+struct timebase {
+  const tempo_map& tempo;
+  const meter_map& meter;
+  uint32_t rate;
+
+  double seconds_of_beat(double beat) const noexcept { return tempo.seconds_at(beat); }
+
+  /// The quarter-note beat of a position.
+  double beat_of(const messages::time_value& t) const noexcept {
+    switch (t.unit) {
+      case time_unit::beats:
+        return t.value;
+      case time_unit::bars:
+        return meter.quarter_beats_at(static_cast<int64_t>(t.value), t.beat);
+      case time_unit::seconds:
+        return tempo.beat_at(t.value);
+      case time_unit::samples:
+        return tempo.beat_at(t.value / rate);
+    }
+    return 0;
+  }
+
+  /// The frame of a position.
+  int64_t frame_of(const messages::time_value& t) const noexcept {
+    if (t.unit == time_unit::samples || t.unit == time_unit::seconds)
+      return to_frames(t, 120.0, rate);
+    return round_frames(tempo.seconds_at(beat_of(t)) * rate);
+  }
+
+  /// Frames of `length` from `start` on (forwards) or ending at `start`
+  /// (backwards: a fade out).
+  int64_t frames_from(int64_t start, const messages::time_value& length,
+                      bool backwards = false) const noexcept {
+    if (length.unit != time_unit::beats)
+      return to_frames(length, 120.0, rate);
+    const double b0 = tempo.beat_at(static_cast<double>(start) / rate);
+    const double b1 = backwards ? b0 - length.value : b0 + length.value;
+    const auto other = round_frames(tempo.seconds_at(b1) * rate);
+    return backwards ? start - other : other - start;
+  }
+
+  /// Frames of an offset into media at `position` (not a span of the
+  /// timeline): beats count at the tempo in effect there.
+  int64_t offset_frames(int64_t position, const messages::time_value& offset) const noexcept {
+    if (offset.unit != time_unit::beats)
+      return to_frames(offset, 120.0, rate);
+    return to_frames(offset, tempo.bpm_at(tempo.beat_at(static_cast<double>(position) / rate)),
+                     rate);
+  }
+};
 
 // The longest timeline: 2^50 frames (over 700 years at 48 kHz). Every sum
 // of frame counts below it stays far from overflowing.
@@ -107,6 +173,27 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   };
 
   const uint32_t rate = doc.sample_rate;
+  std::optional<tempo_map> tempo;
+  std::optional<meter_map> meter;
+  {
+    std::vector<tempo_point> points;
+    for (const auto& c : doc.tempo_changes)
+      points.push_back({c.beat, c.bpm, c.ramp});
+    try {
+      tempo.emplace(doc.bpm, std::move(points));
+    } catch (const timebase_error& e) {
+      return fail(doc, "/tempo/changes/" + std::to_string(e.index), e.what());
+    }
+    std::vector<meter_point> bars;
+    for (const auto& m : doc.meter_changes)
+      bars.push_back({m.bar, m.beats_per_bar, m.beat_unit});
+    try {
+      meter.emplace(doc.beats_per_bar, doc.beat_unit, std::move(bars));
+    } catch (const timebase_error& e) {
+      return fail(doc, "/tempo/meter/" + std::to_string(e.index), e.what());
+    }
+  }
+  const timebase tb{*tempo, *meter, rate};
   int64_t session_end = 0;
   std::vector<uint32_t> track_outputs;
   for (size_t t = 0; t < doc.tracks.size(); ++t) {
@@ -129,18 +216,18 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       const auto cp = tp + "/clips/" + std::to_string(k);
       const auto mi = media_index.at(clip.media_path);
       const auto& info = media[mi];
-      const int64_t position = to_frames(clip.position, doc.bpm, rate);
-      const int64_t offset = to_frames(clip.source_offset, doc.bpm, rate);
+      const int64_t position = tb.frame_of(clip.position);
       if (position > max_frames)
         return fail(doc, cp + "/position", "is past the longest timeline (2^50 frames)");
-      if (clip.length && to_frames(*clip.length, doc.bpm, rate) > max_frames)
+      const int64_t offset = tb.offset_frames(position, clip.source_offset);
+      if (clip.length && tb.frames_from(position, *clip.length) > max_frames)
         return fail(doc, cp + "/length", "is longer than the longest timeline (2^50 frames)");
       if (offset >= info.frames)
         return fail(doc, cp + "/source_offset",
                     "starts at frame " + std::to_string(offset) + ", past the end of " +
                       clip.media + " (" + std::to_string(info.frames) + " frames, " +
                       seconds_of(info.frames, rate) + ")");
-      int64_t length = clip.length ? to_frames(*clip.length, doc.bpm, rate) : info.frames - offset;
+      int64_t length = clip.length ? tb.frames_from(position, *clip.length) : info.frames - offset;
       if (length <= 0)
         return fail(doc, cp + "/length", "is shorter than one frame");
       if (offset + length > info.frames) {
@@ -159,7 +246,11 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
                                 std::pair{&clip.fade_out, "fade_out"}}) {
         if (!*spec)
           continue;
-        const auto frames = to_frames((*spec)->length, doc.bpm, rate);
+        // A fade in spans the beats after the clip's start, a fade out those
+        // before its end.
+        const bool fade_out = spec == &clip.fade_out;
+        const auto frames = tb.frames_from(fade_out ? position + length : position,
+                                           (*spec)->length, fade_out);
         if (frames > max_frames)
           return fail(doc, cp + "/" + name + "/length", "is longer than 2^50 frames");
         fade_total += frames;
@@ -189,7 +280,9 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       const auto ip = tp + "/inserts/" + std::to_string(i);
       const auto label = track.id + " / " + ins.kind + " " + std::to_string(i);
       if (ins.kind == "delay") {
-        const auto frames = to_frames(ins.time, doc.bpm, rate);
+        // A delay in beats is set at the session's opening tempo (it does
+        // not follow tempo changes until parameters can be automated).
+        const auto frames = tb.frames_from(0, ins.time);
         if (frames > 2097152)
           return fail(doc, ip + "/time", "is longer than 2^21 frames");
         sum = add_node(label, node_kind::delay, partition, track.channels, {sum},
@@ -205,7 +298,7 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
         const auto mode = signal::parse_fault_mode(ins.fault);
         if (!mode)
           return fail(doc, ip + "/fault", "unknown fault \"" + ins.fault + "\"");
-        const auto at = to_frames(ins.at, doc.bpm, rate);
+        const auto at = tb.frame_of(ins.at);
         if (at > max_frames)
           return fail(doc, ip + "/at", "is past 2^50 frames");
         sum = add_node(label, node_kind::test_fault, partition, track.channels, {sum},
@@ -241,8 +334,8 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   g.first_frame = 0;
   g.frame_count = session_end;
   if (settings.range) {
-    const auto start = to_frames(settings.range->start, doc.bpm, rate);
-    const auto end = to_frames(settings.range->end, doc.bpm, rate);
+    const auto start = tb.frame_of(settings.range->start);
+    const auto end = tb.frame_of(settings.range->end);
     if (end > max_frames)
       return kernel::make_error(kernel::errc::usage, "--range: the end is past 2^50 frames");
     if (end <= start)
@@ -253,6 +346,14 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     g.first_frame = start;
     g.frame_count = end - start;
   }
+  for (size_t i = 0; i < doc.markers.size(); ++i) {
+    const auto frame = tb.frame_of(doc.markers[i].at);
+    if (frame > max_frames)
+      return fail(doc, "/markers/" + std::to_string(i) + "/at", "is past 2^50 frames");
+    plan.markers.push_back({doc.markers[i].name, frame});
+  }
+  std::stable_sort(plan.markers.begin(), plan.markers.end(),
+                   [](const auto& a, const auto& b) { return a.frame < b.frame; });
   if (auto err = signal::validate(g))
     return kernel::make_error(kernel::errc::bad_graph, err->to_string(g));
   return plan;

@@ -116,16 +116,36 @@ public:
     return s;
   }
 
-  time_value time(const json& parent, const std::string& at, const char* key) {
+  /// A time value; `position`: also {"bar": n} or {"bar": [n, beat]}.
+  time_value time(const json& parent, const std::string& at, const char* key,
+                  bool position = false) {
     const auto where = at + "/" + key;
     const auto& v = parent.at(key);
     if (!v.is_object() || v.size() != 1)
       fail(where, show(v) + " is not a time value: give exactly one of {\"beats\": x}, "
-                            "{\"seconds\": x} or {\"samples\": n}");
+                            "{\"seconds\": x} or {\"samples\": n}" +
+                    (position ? std::string{" (or {\"bar\": [bar, beat]})"} : std::string{}));
     const auto first = v.begin();
     const std::string unit = first.key();
     const json& amount = first.value();
     time_value t;
+    if (unit == "bar") {
+      if (!position)
+        fail(where + "/bar", "a length or an offset cannot be given in bars: use beats");
+      t.unit = time_unit::bars;
+      const bool pair = amount.is_array() && amount.size() == 2;
+      const json& bar = pair ? amount[0] : amount;
+      if (!bar.is_number_integer() || bar.get<int64_t>() < 1 || bar.get<int64_t>() > 1000000000)
+        fail(where + "/bar", show(amount) + " is not a bar (1..1e9) or [bar, beat]");
+      t.value = static_cast<double>(bar.get<int64_t>());
+      if (pair) {
+        if (!amount[1].is_number() || !(amount[1].get<double>() >= 1.0) ||
+            !(amount[1].get<double>() < 65.0))
+          fail(where + "/bar/1", show(amount[1]) + " is not a beat of the bar (1 is the downbeat)");
+        t.beat = amount[1].get<double>();
+      }
+      return t;
+    }
     if (unit == "beats")
       t.unit = time_unit::beats;
     else if (unit == "seconds")
@@ -133,7 +153,8 @@ public:
     else if (unit == "samples")
       t.unit = time_unit::samples;
     else
-      fail(where + "/" + unit, "unknown time unit (beats, seconds or samples)");
+      fail(where + "/" + unit, std::string{"unknown time unit (beats, seconds or samples"} +
+                                 (position ? ", or bar)" : ")"));
     if (t.unit == time_unit::samples ? !amount.is_number_integer() : !amount.is_number())
       fail(where + "/" + unit, show(amount) + (t.unit == time_unit::samples
                                                  ? " is not an integer"
@@ -194,7 +215,7 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (!root.is_object())
     c.fail("", "a session is a JSON object");
   c.only_keys(root, "", {"format", "version", "sample_rate", "tempo", "metadata", "master",
-                         "tracks", "test_nodes", "$schema"});
+                         "tracks", "markers", "test_nodes", "$schema"});
   if (c.string(root, "", "format", "", true) != "loophole-session")
     c.fail("/format", "must be \"loophole-session\"");
   messages::session_document doc;
@@ -207,7 +228,7 @@ messages::session_document parse_session(const std::string& text, const std::str
   doc.test_nodes = c.boolean(root, "", "test_nodes", false);
 
   const auto& tempo = c.object(root, "", "tempo", false);
-  c.only_keys(tempo, "/tempo", {"bpm", "time_signature"});
+  c.only_keys(tempo, "/tempo", {"bpm", "time_signature", "changes", "meter"});
   doc.bpm = c.number(tempo, "/tempo", "bpm", 120.0, 1.0e-3, 999.0);
   if (doc.bpm <= 0)
     c.fail("/tempo/bpm", "must be above 0");
@@ -222,6 +243,70 @@ messages::session_document parse_session(const std::string& text, const std::str
       c.fail("/tempo/time_signature/1", "the beat unit must be 1, 2, 4, 8, 16 or 32");
     doc.beats_per_bar = static_cast<uint32_t>(beats);
     doc.beat_unit = static_cast<uint32_t>(unit);
+  }
+  if (auto it = tempo.find("changes"); it != tempo.end()) {
+    if (!it->is_array() || it->size() > 100000)
+      c.fail("/tempo/changes", "is not an array of at most 100000 tempo changes");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& cj = (*it)[i];
+      const auto at = "/tempo/changes/" + std::to_string(i);
+      if (!cj.is_object())
+        c.fail(at, "a tempo change is an object {\"beat\": b, \"bpm\": t, \"ramp\": false}");
+      c.only_keys(cj, at, {"beat", "bpm", "ramp"});
+      messages::tempo_change change;
+      change.beat = c.number(cj, at, "beat", 0.0, 0.0, 1.0e9, true);
+      change.bpm = c.number(cj, at, "bpm", 120.0, 1.0e-3, 999.0, true);
+      change.ramp = c.boolean(cj, at, "ramp", false);
+      const double last = doc.tempo_changes.empty() ? 0.0 : doc.tempo_changes.back().beat;
+      if (change.beat <= last)
+        c.fail(at + "/beat", "tempo changes must come at increasing beats after beat 0");
+      doc.tempo_changes.push_back(change);
+    }
+  }
+  if (auto it = tempo.find("meter"); it != tempo.end()) {
+    if (!it->is_array() || it->size() > 100000)
+      c.fail("/tempo/meter", "is not an array of at most 100000 time-signature changes");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& mj = (*it)[i];
+      const auto at = "/tempo/meter/" + std::to_string(i);
+      if (!mj.is_object())
+        c.fail(at, "a time-signature change is an object {\"bar\": n, \"time_signature\": [7, 8]}");
+      c.only_keys(mj, at, {"bar", "time_signature"});
+      messages::meter_change change;
+      change.bar = c.integer(mj, at, "bar", 0, 2, 1000000000, true);
+      const auto ts = mj.find("time_signature");
+      if (ts == mj.end() || !ts->is_array() || ts->size() != 2 || !(*ts)[0].is_number_integer() ||
+          !(*ts)[1].is_number_integer())
+        c.fail(at + "/time_signature", "must be [beats per bar, beat unit], e.g. [7, 8]");
+      const auto n = (*ts)[0].get<int64_t>(), d = (*ts)[1].get<int64_t>();
+      if (n < 1 || n > 64)
+        c.fail(at + "/time_signature/0", "beats per bar must be in [1, 64]");
+      if (d != 1 && d != 2 && d != 4 && d != 8 && d != 16 && d != 32)
+        c.fail(at + "/time_signature/1", "the beat unit must be 1, 2, 4, 8, 16 or 32");
+      change.beats_per_bar = static_cast<uint32_t>(n);
+      change.beat_unit = static_cast<uint32_t>(d);
+      const int64_t last = doc.meter_changes.empty() ? 1 : doc.meter_changes.back().bar;
+      if (change.bar <= last)
+        c.fail(at + "/bar", "time-signature changes must come at increasing bars after bar 1");
+      doc.meter_changes.push_back(change);
+    }
+  }
+  if (auto it = root.find("markers"); it != root.end()) {
+    if (!it->is_array() || it->size() > 100000)
+      c.fail("/markers", "is not an array of at most 100000 markers");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& mj = (*it)[i];
+      const auto at = "/markers/" + std::to_string(i);
+      if (!mj.is_object())
+        c.fail(at, "a marker is an object {\"name\": \"Chorus\", \"at\": time}");
+      c.only_keys(mj, at, {"name", "at"});
+      messages::marker_spec marker;
+      marker.name = c.string(mj, at, "name", "", true, 256);
+      if (!mj.contains("at"))
+        c.fail(at, "missing required key 'at'");
+      marker.at = c.time(mj, at, "at", true);
+      doc.markers.push_back(std::move(marker));
+    }
   }
 
   const auto& meta = c.object(root, "", "metadata", false);
@@ -288,7 +373,7 @@ messages::session_document parse_session(const std::string& text, const std::str
         clip.media_path = (media.is_absolute() ? media : base / media).lexically_normal().string();
         if (!cj.contains("position"))
           c.fail(cat, "missing required key 'position'");
-        clip.position = c.time(cj, cat, "position");
+        clip.position = c.time(cj, cat, "position", true);
         if (cj.contains("source_offset"))
           clip.source_offset = c.time(cj, cat, "source_offset");
         if (cj.contains("length")) {
@@ -328,7 +413,7 @@ messages::session_document parse_session(const std::string& text, const std::str
           c.only_keys(ij, iat, {"kind", "fault", "at", "leak_mb", "sleep_ms"});
           ins.fault = c.string(ij, iat, "fault", "", true, 64);
           if (ij.contains("at"))
-            ins.at = c.time(ij, iat, "at");
+            ins.at = c.time(ij, iat, "at", true);
           ins.leak_mb = c.number(ij, iat, "leak_mb", 0.0, 0.0, 1048576.0);
           ins.sleep_ms = c.number(ij, iat, "sleep_ms", 1.0, 0.0, 1000.0);
         } else {

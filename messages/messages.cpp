@@ -9,6 +9,8 @@ std::string to_string(time_unit x) {
       return "beats";
     case time_unit::seconds:
       return "seconds";
+    case time_unit::bars:
+      return "bars";
     case time_unit::samples:
       return "samples";
   }

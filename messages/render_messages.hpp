@@ -86,6 +86,17 @@ typename Inspector::result_type inspect(Inspector& f, media_lease& x) {
   return f(caf::meta::type_name("media_lease"), x.info, x.shm_name, x.bytes);
 }
 
+/// A marker resolved to a timeline frame.
+struct resolved_marker {
+  std::string name;
+  int64_t frame = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resolved_marker& x) {
+  return f(caf::meta::type_name("resolved_marker"), x.name, x.frame);
+}
+
 /// The timeline resolver's result: the graph, and the files it plays
 /// (index-aligned with `graph.media`).
 struct render_plan {
@@ -93,11 +104,13 @@ struct render_plan {
   std::vector<media_info> media;
   project_metadata metadata;
   std::vector<std::string> notes; ///< Things the user should know (muted tracks, ...).
+  std::vector<resolved_marker> markers; ///< In timeline order.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_plan& x) {
-  return f(caf::meta::type_name("render_plan"), x.graph, x.media, x.metadata, x.notes);
+  return f(caf::meta::type_name("render_plan"), x.graph, x.media, x.metadata, x.notes,
+           x.markers);
 }
 
 /// Progress of a running render, sent to whoever asked for the job.

@@ -17,19 +17,58 @@ namespace loophole::messages {
 LOOPHOLE_INSPECT_OPTIONALS_IN_THIS_NAMESPACE
 
 /// The unit of a time value. Numbering is stable (stored in messages).
-enum class time_unit : uint8_t { beats = 0, seconds = 1, samples = 2 };
+enum class time_unit : uint8_t { beats = 0, seconds = 1, samples = 2, bars = 3 };
 
 std::string to_string(time_unit x);
 
-/// A position or a length in one of the session's time bases.
+/// A position or a length in one of the session's time bases. `bars`
+/// (positions only): `value` is the bar (1-based) and `beat` the beat in it
+/// (1-based, fractional), counted in that bar's time signature.
 struct time_value {
   time_unit unit = time_unit::samples;
   double value = 0.0;
+  double beat = 1.0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, time_value& x) {
-  return f(caf::meta::type_name("time_value"), x.unit, x.value);
+  return f(caf::meta::type_name("time_value"), x.unit, x.value, x.beat);
+}
+
+/// A tempo change: from quarter-note `beat` on, `bpm`; `ramp`: reached
+/// linearly (in time) from the previous tempo instead of jumping.
+struct tempo_change {
+  double beat = 0.0;
+  double bpm = 120.0;
+  bool ramp = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tempo_change& x) {
+  return f(caf::meta::type_name("tempo_change"), x.beat, x.bpm, x.ramp);
+}
+
+/// A time-signature change at the start of `bar` (1-based).
+struct meter_change {
+  int64_t bar = 1;
+  uint32_t beats_per_bar = 4;
+  uint32_t beat_unit = 4;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, meter_change& x) {
+  return f(caf::meta::type_name("meter_change"), x.bar, x.beats_per_bar, x.beat_unit);
+}
+
+/// A named position on the timeline.
+struct marker_spec {
+  std::string name;
+  time_value at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, marker_spec& x) {
+  return f(caf::meta::type_name("marker_spec"), x.name, x.at);
 }
 
 struct fade_spec {
@@ -121,6 +160,9 @@ struct session_document {
   double bpm = 120.0;
   uint32_t beats_per_bar = 4;
   uint32_t beat_unit = 4;
+  std::vector<tempo_change> tempo_changes;
+  std::vector<meter_change> meter_changes;
+  std::vector<marker_spec> markers;
   project_metadata metadata;
   double master_gain_db = 0.0;
   uint16_t master_channels = 2;
@@ -131,7 +173,8 @@ struct session_document {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_document& x) {
   return f(caf::meta::type_name("session_document"), x.path, x.version, x.sample_rate, x.bpm,
-           x.beats_per_bar, x.beat_unit, x.metadata, x.master_gain_db, x.master_channels,
+           x.beats_per_bar, x.beat_unit, x.tempo_changes, x.meter_changes, x.markers,
+           x.metadata, x.master_gain_db, x.master_channels,
            x.tracks, x.test_nodes);
 }
 

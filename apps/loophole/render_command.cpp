@@ -133,7 +133,13 @@ json plan_to_json(const messages::render_plan& plan) {
   json partitions = json::array();
   for (const auto& p : g.partitions)
     partitions.push_back(p.label);
+  json markers = json::array();
+  for (const auto& m : plan.markers)
+    markers.push_back({{"name", m.name},
+                       {"frame", m.frame},
+                       {"seconds", static_cast<double>(m.frame) / g.sample_rate}});
   return {{"sample_rate", g.sample_rate},
+          {"markers", markers},
           {"first_frame", g.first_frame},
           {"frame_count", g.frame_count},
           {"duration_seconds", static_cast<double>(g.frame_count) / g.sample_rate},
@@ -178,6 +184,9 @@ void print_plan(const messages::render_plan& plan, bool as_json) {
       std::printf("\n");
     }
   }
+  for (const auto& m : plan.markers)
+    std::printf("Marker '%s' at frame %lld (%s)\n", m.name.c_str(), static_cast<long long>(m.frame),
+                duration_text(static_cast<double>(m.frame) / g.sample_rate).c_str());
   for (const auto& note : plan.notes)
     std::printf("Note: %s\n", note.c_str());
 }

@@ -762,3 +762,95 @@ BOOST_AUTO_TEST_CASE(an_unknown_fault_or_a_too_long_delay_is_refused_at_its_poin
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- tempo maps, meters, bars and markers ----------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(timebase)
+
+namespace {
+
+/// Seconds at beat b of the map 120 bpm to beat 16, then a ramp (linear in time) to 140 at
+/// beat 48, then 140: the closed form, computed here.
+double ramp_map_seconds(double b) {
+  if (b <= 16)
+    return b * 0.5;
+  const double d = 120.0 * 32 / 260, a = 20.0 / d;
+  if (b <= 48)
+    return 8.0 + (-120.0 + std::sqrt(120.0 * 120.0 + 120.0 * a * (b - 16))) / a;
+  return 8.0 + d + (b - 48) * 60.0 / 140.0;
+}
+
+session_document ramp_doc() {
+  auto doc = make_doc(48000, 120.0);
+  doc.tempo_changes = {{16.0, 120.0, false}, {48.0, 140.0, true}};
+  doc.meter_changes = {{9, 7, 8}};
+  return doc;
+}
+
+int64_t frame_at(double seconds) {
+  return std::llround(seconds * 48000);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(positions_lengths_and_fades_in_beats_follow_the_tempo_map) {
+  auto doc = ramp_doc();
+  auto c = clip("x.wav", beats(20), beats(8));
+  c.fade_in = loophole::messages::fade_spec{beats(1), "linear"};
+  c.fade_out = loophole::messages::fade_spec{beats(2), "linear"};
+  doc.tracks.push_back(track("a", {c}));
+  auto plan = resolved(doc, {probe("x.wav", 48000 * 60)});
+  const auto& n = *nodes_of_kind(plan.graph, node_kind::clip_source).at(0);
+  const auto start = frame_at(ramp_map_seconds(20));
+  const auto end = frame_at(ramp_map_seconds(28));
+  BOOST_TEST(n.media->timeline_start == start);
+  BOOST_TEST(n.media->length == end - start);
+  BOOST_TEST(param(n, "fade_in_frames") == static_cast<double>(frame_at(ramp_map_seconds(21)) - start));
+  BOOST_TEST(param(n, "fade_out_frames") == static_cast<double>(end - frame_at(ramp_map_seconds(26))));
+  // Under the ramp, beats get shorter: the second 4 beats take fewer frames than the first.
+  BOOST_TEST(frame_at(ramp_map_seconds(28)) - frame_at(ramp_map_seconds(24)) <
+             frame_at(ramp_map_seconds(24)) - frame_at(ramp_map_seconds(20)));
+}
+
+BOOST_AUTO_TEST_CASE(bar_positions_follow_time_signature_changes_and_markers_are_sorted) {
+  auto doc = ramp_doc();
+  // Bar 10 beat 1 is quarter 35.5 (bars 1-8 of 4/4, bar 9 of 7/8); bar 9 beat 3 is quarter 33.
+  loophole::messages::time_value bar10;
+  bar10.unit = loophole::messages::time_unit::bars;
+  bar10.value = 10;
+  auto bar9_3 = bar10;
+  bar9_3.value = 9;
+  bar9_3.beat = 3;
+  doc.tracks.push_back(track("a", {clip("x.wav", bar10, beats(1))}));
+  doc.markers = {{"late", bar10}, {"early", seconds(1.0)}, {"mid", bar9_3}};
+  auto plan = resolved(doc, {probe("x.wav", 48000 * 60)});
+  const auto& n = *nodes_of_kind(plan.graph, node_kind::clip_source).at(0);
+  BOOST_TEST(n.media->timeline_start == frame_at(ramp_map_seconds(35.5)));
+  BOOST_TEST_REQUIRE(plan.markers.size() == 3u);
+  BOOST_TEST(plan.markers[0].name == "early");
+  BOOST_TEST(plan.markers[0].frame == 48000);
+  BOOST_TEST(plan.markers[1].name == "mid");
+  BOOST_TEST(plan.markers[1].frame == frame_at(ramp_map_seconds(33)));
+  BOOST_TEST(plan.markers[2].name == "late");
+  BOOST_TEST(plan.markers[2].frame == frame_at(ramp_map_seconds(35.5)));
+}
+
+BOOST_AUTO_TEST_CASE(a_source_offset_in_beats_counts_at_the_tempo_where_the_clip_starts) {
+  auto doc = ramp_doc();
+  doc.tracks.push_back(track("a", {clip("x.wav", beats(60), beats(1), beats(2))}));
+  auto plan = resolved(doc, {probe("x.wav", 48000 * 60)});
+  const auto& n = *nodes_of_kind(plan.graph, node_kind::clip_source).at(0);
+  BOOST_TEST(n.media->source_offset == std::llround(2 * 60.0 / 140.0 * 48000)); // 140 bpm there
+}
+
+BOOST_AUTO_TEST_CASE(a_range_in_beats_follows_the_tempo_map) {
+  auto doc = ramp_doc();
+  doc.tracks.push_back(track("a", {clip("x.wav", samples(0))}));
+  render_settings s;
+  s.range = loophole::messages::time_range{beats(16), beats(48)};
+  auto plan = resolved(doc, {probe("x.wav", 48000 * 60)}, s);
+  BOOST_TEST(plan.graph.first_frame == frame_at(8.0));
+  BOOST_TEST(plan.graph.frame_count == frame_at(ramp_map_seconds(48)) - frame_at(8.0));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

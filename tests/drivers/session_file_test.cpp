@@ -336,7 +336,7 @@ BOOST_AUTO_TEST_CASE(a_missing_out_of_range_or_fractional_sample_rate_is_refused
 BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_is_refused_listing_the_allowed_ones) {
   expect_refused(doc_with(R"("tempi": {"bpm": 100})"), "/tempi",
                  "unknown key (allowed: format, version, sample_rate, tempo, metadata, master, "
-                 "tracks, test_nodes, $schema)");
+                 "tracks, markers, test_nodes, $schema)");
 }
 
 BOOST_AUTO_TEST_CASE(missing_tracks_or_tracks_that_are_not_an_array_are_refused) {
@@ -493,7 +493,7 @@ BOOST_AUTO_TEST_CASE(a_time_value_that_is_not_one_unit_is_refused) {
 BOOST_AUTO_TEST_CASE(a_time_value_with_an_unknown_unit_is_refused) {
   expect_refused(doc_with_clip(R"({"media": "a.wav", "position": {"bars": 2}})"),
                  "/tracks/0/clips/0/position/bars",
-                 "unknown time unit (beats, seconds or samples)");
+                 "unknown time unit (beats, seconds or samples, or bar)");
   expect_refused(doc_with_clip(clip_with(R"("source_offset": {"frames": 2})")),
                  "/tracks/0/clips/0/source_offset/frames", "unknown time unit");
 }
@@ -679,6 +679,68 @@ BOOST_AUTO_TEST_CASE(bad_inserts_are_refused_at_their_pointer) {
   expect_refused(with(R"([{"kind": "test.fault", "fault": "segv", "leak_mb": -1}])"),
                  "/tracks/0/inserts/0/leak_mb", "below the minimum");
   expect_refused(doc_with(R"("test_nodes": 1)"), "/test_nodes", "is not true or false");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- tempo changes, meter changes, markers and bar positions ----------------------------------
+
+BOOST_AUTO_TEST_SUITE(timebase)
+
+BOOST_AUTO_TEST_CASE(tempo_and_meter_changes_markers_and_bars_parse) {
+  auto doc = parse_session(
+    doc_with(R"("tempo": {"bpm": 120, "time_signature": [4, 4],
+                          "changes": [{"beat": 16, "bpm": 120}, {"beat": 48, "bpm": 140, "ramp": true}],
+                          "meter": [{"bar": 9, "time_signature": [7, 8]}]},
+                "markers": [{"name": "Chorus", "at": {"bar": [9, 2.5]}}, {"name": "End", "at": {"bar": 20}}])",
+             R"([{"id": "a", "clips": [{"media": "a.wav", "position": {"bar": [3, 2]}}]}])"),
+    session_path);
+  BOOST_TEST_REQUIRE(doc.tempo_changes.size() == 2u);
+  BOOST_TEST(doc.tempo_changes[1].beat == 48.0);
+  BOOST_TEST(doc.tempo_changes[1].bpm == 140.0);
+  BOOST_TEST(doc.tempo_changes[1].ramp);
+  BOOST_TEST(!doc.tempo_changes[0].ramp);
+  BOOST_TEST_REQUIRE(doc.meter_changes.size() == 1u);
+  BOOST_TEST(doc.meter_changes[0].bar == 9);
+  BOOST_TEST(doc.meter_changes[0].beats_per_bar == 7u);
+  BOOST_TEST(doc.meter_changes[0].beat_unit == 8u);
+  BOOST_TEST_REQUIRE(doc.markers.size() == 2u);
+  BOOST_TEST(doc.markers[0].name == "Chorus");
+  BOOST_TEST((doc.markers[0].at.unit == time_unit::bars));
+  BOOST_TEST(doc.markers[0].at.value == 9.0);
+  BOOST_TEST(doc.markers[0].at.beat == 2.5);
+  BOOST_TEST(doc.markers[1].at.beat == 1.0);
+  const auto& pos = doc.tracks.at(0).clips.at(0).position;
+  BOOST_TEST((pos.unit == time_unit::bars));
+  BOOST_TEST(pos.value == 3.0);
+  BOOST_TEST(pos.beat == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(bad_tempo_meter_markers_and_bars_are_refused_at_their_pointer) {
+  expect_refused(doc_with(R"("tempo": {"changes": [{"beat": 8, "bpm": 100}, {"beat": 8, "bpm": 90}]})"),
+                 "/tempo/changes/1/beat", "increasing beats");
+  expect_refused(doc_with(R"("tempo": {"changes": [{"beat": 8}]})"), "/tempo/changes/0",
+                 "missing required key 'bpm'");
+  expect_refused(doc_with(R"("tempo": {"changes": [{"beat": 8, "bpm": 1000}]})"),
+                 "/tempo/changes/0/bpm", "above the maximum");
+  expect_refused(doc_with(R"("tempo": {"changes": [{"beat": 8, "bpm": 100, "curve": 1}]})"),
+                 "/tempo/changes/0/curve", "unknown key");
+  expect_refused(doc_with(R"("tempo": {"meter": [{"bar": 1, "time_signature": [3, 4]}]})"),
+                 "/tempo/meter/0/bar", "outside [2,");
+  expect_refused(doc_with(R"("tempo": {"meter": [{"bar": 5, "time_signature": [3, 4]}, {"bar": 5, "time_signature": [4, 4]}]})"),
+                 "/tempo/meter/1/bar", "increasing bars");
+  expect_refused(doc_with(R"("tempo": {"meter": [{"bar": 5, "time_signature": [3, 5]}]})"),
+                 "/tempo/meter/0/time_signature/1", "beat unit");
+  expect_refused(doc_with(R"("markers": [{"at": {"beats": 1}}])"), "/markers/0",
+                 "missing required key 'name'");
+  expect_refused(doc_with(R"("markers": [{"name": "x"}])"), "/markers/0",
+                 "missing required key 'at'");
+  expect_refused(doc_with_clip(R"({"media": "a.wav", "position": {"bar": 0}})"),
+                 "/tracks/0/clips/0/position/bar", "is not a bar");
+  expect_refused(doc_with_clip(R"({"media": "a.wav", "position": {"bar": [2, 0.5]}})"),
+                 "/tracks/0/clips/0/position/bar/1", "is not a beat of the bar");
+  expect_refused(doc_with_clip(clip_with(R"("length": {"bar": 2})")), "/tracks/0/clips/0/length/bar",
+                 "cannot be given in bars");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

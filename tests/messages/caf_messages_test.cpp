@@ -44,6 +44,7 @@ template <class T> void check_equal(const std::optional<T>& a, const std::option
 void check_equal(const time_value& a, const time_value& b) {
   BOOST_TEST((a.unit == b.unit));
   BOOST_TEST(same_double(a.value, b.value));
+  BOOST_TEST(same_double(a.beat, b.beat));
 }
 
 void check_equal(const time_range& a, const time_range& b) {
@@ -92,6 +93,24 @@ void check_equal(const session_document& a, const session_document& b) {
   BOOST_TEST(same_double(a.bpm, b.bpm));
   BOOST_TEST(a.beats_per_bar == b.beats_per_bar);
   BOOST_TEST(a.beat_unit == b.beat_unit);
+  BOOST_TEST_REQUIRE(a.tempo_changes.size() == b.tempo_changes.size());
+  for (size_t i = 0; i < a.tempo_changes.size(); ++i) {
+    BOOST_TEST(same_double(a.tempo_changes[i].beat, b.tempo_changes[i].beat));
+    BOOST_TEST(same_double(a.tempo_changes[i].bpm, b.tempo_changes[i].bpm));
+    BOOST_TEST(a.tempo_changes[i].ramp == b.tempo_changes[i].ramp);
+  }
+  BOOST_TEST_REQUIRE(a.meter_changes.size() == b.meter_changes.size());
+  for (size_t i = 0; i < a.meter_changes.size(); ++i) {
+    BOOST_TEST(a.meter_changes[i].bar == b.meter_changes[i].bar);
+    BOOST_TEST(a.meter_changes[i].beats_per_bar == b.meter_changes[i].beats_per_bar);
+    BOOST_TEST(a.meter_changes[i].beat_unit == b.meter_changes[i].beat_unit);
+  }
+  BOOST_TEST_REQUIRE(a.markers.size() == b.markers.size());
+  for (size_t i = 0; i < a.markers.size(); ++i) {
+    BOOST_TEST(a.markers[i].name == b.markers[i].name);
+    check_equal(a.markers[i].at, b.markers[i].at);
+  }
+  BOOST_TEST(a.test_nodes == b.test_nodes);
   check_equal(a.metadata, b.metadata);
   BOOST_TEST(same_double(a.master_gain_db, b.master_gain_db));
   BOOST_TEST(a.master_channels == b.master_channels);
@@ -240,6 +259,14 @@ std::vector<session_document> samples(tag<session_document>) {
   d.bpm = 93.5;
   d.beats_per_bar = 7;
   d.beat_unit = 8;
+  d.tempo_changes = {{16.0, 120.0, false}, {48.5, 140.25, true}};
+  d.meter_changes = {{9, 7, 8}, {12, 3, 2}};
+  loophole::messages::time_value bar;
+  bar.unit = time_unit::bars;
+  bar.value = 9;
+  bar.beat = 2.5;
+  d.markers = {{"Chorus", bar}, {"End", {time_unit::seconds, 30.0, 1.0}}};
+  d.test_nodes = true;
   d.metadata = samples(tag<project_metadata>{})[0];
   d.master_gain_db = -1.5;
   d.master_channels = 6;
