@@ -230,7 +230,23 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       int64_t length = clip.length ? tb.frames_from(position, *clip.length) : info.frames - offset;
       if (length <= 0)
         return fail(doc, cp + "/length", "is shorter than one frame");
-      if (offset + length > info.frames) {
+      int64_t loop_start = 0, loop_length = 0;
+      if (clip.loop_start && clip.loop_end) {
+        loop_start = tb.offset_frames(position, *clip.loop_start);
+        int64_t loop_end = tb.offset_frames(position, *clip.loop_end);
+        if (loop_end > info.frames && loop_end - info.frames <= 1)
+          loop_end = info.frames; // the rounding of beats or seconds, as for lengths
+        if (loop_end > info.frames)
+          return fail(doc, cp + "/loop/end",
+                      "is frame " + std::to_string(loop_end) + ", past the end of " + clip.media +
+                        " (" + std::to_string(info.frames) + " frames)");
+        if (loop_end <= loop_start)
+          return fail(doc, cp + "/loop", "ends at or before its start");
+        if (offset >= loop_end)
+          return fail(doc, cp + "/source_offset", "is past the end of the loop");
+        loop_length = loop_end - loop_start;
+      }
+      if (loop_length == 0 && offset + length > info.frames) {
         // One frame over is the rounding of beats or seconds to frames, not a
         // request for material that does not exist.
         if (offset + length - info.frames > 1)
@@ -267,7 +283,7 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
                                " frames)");
       auto id = add_node(track.id + " / clip " + std::to_string(k), node_kind::clip_source,
                          partition, track.channels, {}, std::move(params));
-      g.nodes[id].media = signal::media_region{mi, position, offset, length};
+      g.nodes[id].media = signal::media_region{mi, position, offset, length, loop_start, loop_length};
       clip_nodes.push_back(id);
       session_end = std::max(session_end, position + length);
     }

@@ -364,7 +364,7 @@ messages::session_document parse_session(const std::string& text, const std::str
         if (!cj.is_object())
           c.fail(cat, "a clip is an object");
         c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
-                              "fade_in", "fade_out"});
+                              "fade_in", "fade_out", "loop"});
         messages::clip_spec clip;
         clip.media = c.string(cj, cat, "media", "", true);
         if (clip.media.empty())
@@ -386,6 +386,18 @@ messages::session_document parse_session(const std::string& text, const std::str
           clip.fade_in = c.fade(cj, cat, "fade_in");
         if (cj.contains("fade_out"))
           clip.fade_out = c.fade(cj, cat, "fade_out");
+        if (cj.contains("loop")) {
+          const auto& lj = c.object(cj, cat, "loop", true);
+          const auto lat = cat + "/loop";
+          c.only_keys(lj, lat, {"start", "end"});
+          for (const char* key : {"start", "end"})
+            if (!lj.contains(key))
+              c.fail(lat, std::string{"missing required key '"} + key + "'");
+          clip.loop_start = c.time(lj, lat, "start");
+          clip.loop_end = c.time(lj, lat, "end");
+          if (!clip.length)
+            c.fail(lat, "a looped clip needs a length (it would play for ever)");
+        }
         track.clips.push_back(std::move(clip));
       }
     }

@@ -45,18 +45,24 @@ struct segment_feeder::impl {
         c.stream.reset(); // past its end: free the file handle
       return;
     }
-    const int64_t src = c.region.source_offset + (s - c.region.timeline_start);
-    auto* dest = reinterpret_cast<float*>(slot + c.window.offset) + (s - first);
     const int64_t stride = layout.segment_frames;
-    if (const auto* m = c.source; m->samples) {
-      for (uint16_t ch = 0; ch < m->channels; ++ch)
-        std::memcpy(dest + ch * stride, m->samples + (ch * m->frames + src),
-                    static_cast<size_t>(e - s) * sizeof(float));
-      return;
+    // In runs that are contiguous in the media: a loop wraps between runs.
+    for (int64_t at = s; at < e;) {
+      const int64_t k = at - c.region.timeline_start;
+      const int64_t src = c.region.source_frame(k);
+      const int64_t n = std::min(e - at, c.region.contiguous_from(k));
+      auto* dest = reinterpret_cast<float*>(slot + c.window.offset) + (at - first);
+      if (const auto* m = c.source; m->samples) {
+        for (uint16_t ch = 0; ch < m->channels; ++ch)
+          std::memcpy(dest + ch * stride, m->samples + (ch * m->frames + src),
+                      static_cast<size_t>(n) * sizeof(float));
+      } else {
+        if (!c.stream)
+          c.stream = std::make_unique<media_stream>(c.source->path);
+        c.stream->read(src, n, dest, stride);
+      }
+      at += n;
     }
-    if (!c.stream)
-      c.stream = std::make_unique<media_stream>(c.source->path);
-    c.stream->read(src, e - s, dest, stride);
   }
 
   void run(uint64_t seen) {

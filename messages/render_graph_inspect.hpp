@@ -19,7 +19,7 @@ typename Inspector::result_type inspect(Inspector& f, parameter& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, media_region& x) {
   return f(caf::meta::type_name("media_region"), x.media_index, x.timeline_start,
-           x.source_offset, x.length);
+           x.source_offset, x.length, x.loop_start, x.loop_length);
 }
 
 template <class Inspector>

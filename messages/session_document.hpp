@@ -90,12 +90,17 @@ struct clip_spec {
   double gain_db = 0.0;
   std::optional<fade_spec> fade_in;
   std::optional<fade_spec> fade_out;
+  /// A loop inside the media: [start, end) in media time; the clip plays on
+  /// from start each time it reaches end, for its whole length.
+  std::optional<time_value> loop_start;
+  std::optional<time_value> loop_end;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
   return f(caf::meta::type_name("clip_spec"), x.media, x.media_path, x.position,
-           x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out);
+           x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out, x.loop_start,
+           x.loop_end);
 }
 
 /// A processor in a track's chain, after its clips and before its fader.

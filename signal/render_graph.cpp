@@ -109,7 +109,17 @@ std::optional<graph_error> check_kind(const render_graph& graph, const render_no
         return fail(node.id, "media region lies outside [0, 2^50) frames");
       if (m.length <= 0 || m.source_offset < 0)
         return fail(node.id, "media region has a negative offset or an empty length");
-      if (m.source_offset > media.frames || m.length > media.frames - m.source_offset)
+      if (m.loop_length != 0) {
+        if (m.loop_length < 0 || m.loop_start < 0 || m.loop_start > media.frames ||
+            m.loop_length > media.frames - m.loop_start)
+          return fail(node.id, "loop [" + std::to_string(m.loop_start) + ", " +
+                                 std::to_string(m.loop_start + m.loop_length) +
+                                 ") lies outside media '" + media.media_id + "' (" +
+                                 std::to_string(media.frames) + " frames)");
+        if (m.source_offset >= m.loop_start + m.loop_length)
+          return fail(node.id, "the region starts at frame " + std::to_string(m.source_offset) +
+                                 ", past the end of its loop");
+      } else if (m.source_offset > media.frames || m.length > media.frames - m.source_offset)
         return fail(node.id, "media region [" + std::to_string(m.source_offset) + ", " +
                                std::to_string(m.source_offset + m.length) +
                                ") reaches past the end of media '" + media.media_id + "' (" +

@@ -60,6 +60,28 @@ struct media_region {
   int64_t timeline_start = 0; ///< First timeline frame the region covers.
   int64_t source_offset = 0;  ///< Frame of the media played at `timeline_start`.
   int64_t length = 0;         ///< Number of frames played.
+  /// A loop: once playback reaches loop_start + loop_length it goes on from
+  /// loop_start, for as long as the region lasts. loop_length 0: no loop.
+  int64_t loop_start = 0;
+  int64_t loop_length = 0;
+
+  /// The media frame played `k` frames into the region (0 <= k < length).
+  int64_t source_frame(int64_t k) const noexcept {
+    const int64_t p = source_offset + k;
+    const int64_t loop_end = loop_start + loop_length;
+    if (loop_length <= 0 || p < loop_end)
+      return p;
+    return loop_start + (p - loop_start) % loop_length;
+  }
+
+  /// How many frames from `k` on are contiguous in the media (up to the
+  /// next wrap of the loop, or the end of the region).
+  int64_t contiguous_from(int64_t k) const noexcept {
+    if (loop_length <= 0)
+      return length - k;
+    const int64_t to_wrap = loop_start + loop_length - source_frame(k);
+    return to_wrap < length - k ? to_wrap : length - k;
+  }
 };
 
 /// A media buffer Pulse provides, identified by the content hash of its file.

@@ -19,7 +19,9 @@ struct wire_region {
   int64_t timeline_start = 0;
   int64_t source_offset = 0;
   int64_t length = 0;
-  MSGPACK_DEFINE_MAP(media_index, timeline_start, source_offset, length)
+  int64_t loop_start = 0;
+  int64_t loop_length = 0;
+  MSGPACK_DEFINE_MAP(media_index, timeline_start, source_offset, length, loop_start, loop_length)
 };
 
 struct wire_node {
@@ -145,8 +147,9 @@ wire_graph to_wire(const signal::render_graph& g) {
     for (const auto& p : n.params)
       wn.params.push_back({p.name, p.value});
     if (n.media)
-      wn.media = wire_region{n.media->media_index, n.media->timeline_start,
-                             n.media->source_offset, n.media->length};
+      wn.media = wire_region{n.media->media_index,   n.media->timeline_start,
+                             n.media->source_offset, n.media->length,
+                             n.media->loop_start,    n.media->loop_length};
     w.nodes.push_back(std::move(wn));
   }
   for (const auto& p : g.partitions)
@@ -183,8 +186,9 @@ signal::render_graph from_wire(const wire_graph& w) {
     for (const auto& p : wn.params)
       n.params.push_back({p.name, p.value});
     if (wn.media)
-      n.media = signal::media_region{wn.media->media_index, wn.media->timeline_start,
-                                     wn.media->source_offset, wn.media->length};
+      n.media = signal::media_region{wn.media->media_index,   wn.media->timeline_start,
+                                     wn.media->source_offset, wn.media->length,
+                                     wn.media->loop_start,    wn.media->loop_length};
     g.nodes.push_back(std::move(n));
   }
   for (const auto& p : w.partitions)

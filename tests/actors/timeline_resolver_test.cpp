@@ -854,3 +854,51 @@ BOOST_AUTO_TEST_CASE(a_range_in_beats_follows_the_tempo_map) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- loops -----------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(loops)
+
+BOOST_AUTO_TEST_CASE(a_looped_clip_carries_its_loop_in_media_frames) {
+  auto doc = make_doc(48000, 120.0);
+  auto c = clip("x.wav", samples(1000), seconds(10), samples(500));
+  c.loop_start = samples(2000);
+  c.loop_end = beats(2); // one second at 120 bpm: frame 48000 of the media
+  doc.tracks.push_back(track("a", {c}));
+  auto plan = resolved(doc, {probe("x.wav", 96000)});
+  const auto& m = *nodes_of_kind(plan.graph, node_kind::clip_source).at(0)->media;
+  BOOST_TEST(m.timeline_start == 1000);
+  BOOST_TEST(m.source_offset == 500);
+  BOOST_TEST(m.length == 480000); // longer than the media: it loops
+  BOOST_TEST(m.loop_start == 2000);
+  BOOST_TEST(m.loop_length == 46000);
+  // Where each frame comes from: the intro, then the loop over and over.
+  BOOST_TEST(m.source_frame(0) == 500);
+  BOOST_TEST(m.source_frame(47499) == 47999);
+  BOOST_TEST(m.source_frame(47500) == 2000);
+  BOOST_TEST(m.source_frame(47500 + 46000 * 3 + 7) == 2007);
+  BOOST_TEST(m.contiguous_from(0) == 47500);
+  BOOST_TEST(m.contiguous_from(47500 + 10) == 45990);
+}
+
+BOOST_AUTO_TEST_CASE(bad_loops_are_refused_at_their_pointer) {
+  auto with_loop = [](time_value start, time_value end, time_value offset) {
+    auto doc = make_doc(48000, 120.0);
+    auto c = clip("x.wav", samples(0), seconds(10), offset);
+    c.loop_start = start;
+    c.loop_end = end;
+    doc.tracks.push_back(track("a", {c}));
+    return doc;
+  };
+  expect_error(with_loop(samples(0), samples(96002), samples(0)), {probe("x.wav", 96000)}, {},
+               errc::bad_session, "/studio/song.json: /tracks/0/clips/0/loop/end: ",
+               "past the end of x.wav");
+  expect_error(with_loop(samples(500), samples(500), samples(0)), {probe("x.wav", 96000)}, {},
+               errc::bad_session, "/studio/song.json: /tracks/0/clips/0/loop: ",
+               "ends at or before its start");
+  expect_error(with_loop(samples(0), samples(500), samples(600)), {probe("x.wav", 96000)}, {},
+               errc::bad_session, "/studio/song.json: /tracks/0/clips/0/source_offset: ",
+               "past the end of the loop");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -468,9 +468,23 @@ BOOST_AUTO_TEST_CASE(a_clip_without_media_or_position_or_with_empty_media_is_ref
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_clip_key_is_refused) {
-  expect_refused(doc_with_clip(clip_with(R"("loop": true)")), "/tracks/0/clips/0/loop",
+  expect_refused(doc_with_clip(clip_with(R"("looped": true)")), "/tracks/0/clips/0/looped",
                  "unknown key (allowed: media, position, source_offset, length, gain_db, "
-                 "fade_in, fade_out)");
+                 "fade_in, fade_out, loop)");
+  expect_refused(doc_with_clip(clip_with(R"("loop": true)")), "/tracks/0/clips/0/loop",
+                 "is not an object");
+  expect_refused(doc_with_clip(clip_with(R"("loop": {"start": {"samples": 0}})")),
+                 "/tracks/0/clips/0/loop", "missing required key 'end'");
+  expect_refused(doc_with_clip(clip_with(
+                   R"("loop": {"start": {"samples": 0}, "end": {"samples": 10}})")),
+                 "/tracks/0/clips/0/loop", "needs a length");
+  auto doc = parse_session(doc_with_clip(clip_with(
+                             R"("length": {"seconds": 10}, "loop": {"start": {"samples": 100}, "end": {"beats": 2}})")),
+                           session_path);
+  const auto& c = doc.tracks.at(0).clips.at(0);
+  BOOST_TEST_REQUIRE(c.loop_start.has_value());
+  BOOST_TEST(same(*c.loop_start, time_unit::samples, 100));
+  BOOST_TEST(same(*c.loop_end, time_unit::beats, 2));
 }
 
 BOOST_AUTO_TEST_CASE(the_pointer_names_the_track_and_the_clip) {

@@ -166,7 +166,7 @@ public:
       for (uint16_t c = 0; c < w.channels; ++c)
         for (int64_t t = s; t < e; ++t)
           window[size_t{c} * layout_.segment_frames + static_cast<size_t>(t - first)] =
-              buf.channel[c][static_cast<size_t>(region.source_offset + t - region.timeline_start)];
+              buf.channel[c][static_cast<size_t>(region.source_frame(t - region.timeline_start))];
     }
   }
 

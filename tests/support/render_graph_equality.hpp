@@ -54,6 +54,8 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
         BOOST_TEST(x.media->media_index == y.media->media_index);
         BOOST_TEST(x.media->timeline_start == y.media->timeline_start);
         BOOST_TEST(x.media->source_offset == y.media->source_offset);
+        BOOST_TEST(x.media->loop_start == y.media->loop_start);
+        BOOST_TEST(x.media->loop_length == y.media->loop_length);
         BOOST_TEST(x.media->length == y.media->length);
       }
     }
