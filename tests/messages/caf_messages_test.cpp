@@ -322,7 +322,7 @@ signal::render_graph sample_graph() {
   clip.partition = 0;
   clip.channels = 2;
   clip.params = {{"gain", 0.5}, {"fade_in_frames", 64}};
-  clip.media = media_region{0, 480, 100, 9000};
+  clip.media = media_region{0, 480, 100, 9000, 200, 4000};
   render_node mix;
   mix.id = 1;
   mix.label = "master / mix";

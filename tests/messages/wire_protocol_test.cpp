@@ -141,7 +141,7 @@ signal::render_graph full_graph() {
   auto g0 = node(node_kind::gain, 0, 2, {c0}, {param("gain", 1.0 / 3.0)});
   auto p0 = node(node_kind::pan, 0, 2, {g0}, {param("position", -1.0)});
   auto c1 = node(node_kind::clip_source, 1, 1, {}, {});
-  g.nodes[c1].media = media_region{1, std::numeric_limits<int64_t>::max(), 0, 12};
+  g.nodes[c1].media = media_region{1, std::numeric_limits<int64_t>::max(), 0, 12, 3, 7};
   auto p1 = node(node_kind::pan, 1, 2, {c1}, {param("position", 5e-324)});
   auto mix = node(node_kind::mix, 2, 2, {p1, p0, p1}, {});
   // A node with no media region beside clips that have one, and a clip without one (the
