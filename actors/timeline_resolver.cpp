@@ -125,6 +125,64 @@ std::string seconds_of(int64_t frames, uint32_t rate) {
   return buf;
 }
 
+void set_param(signal::render_node& node, const std::string& name, double value) {
+  for (auto& p : node.params)
+    if (p.name == name) {
+      p.value = value;
+      return;
+    }
+  node.params.push_back({name, value});
+}
+
+// Where a clip on the track overlaps the next one (by position), the earlier
+// fades out and the later fades in across the overlap, with the track's
+// crossfade shape; the two fades are mirror images, so a linear crossfade
+// sums to 1 and an equal-power one keeps power. A fade the session gives
+// explicitly at that end stays. A clip wholly inside another is left alone.
+caf::error crossfade_overlaps(const messages::session_document& doc, size_t track_index,
+                              signal::render_graph& g, const std::vector<uint32_t>& clips) {
+  const auto& track = doc.tracks[track_index];
+  const auto shape = static_cast<double>(*signal::parse_fade_shape(track.crossfade));
+  std::vector<size_t> order(clips.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  auto region = [&](size_t i) -> const signal::media_region& { return *g.nodes[clips[i]].media; };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return region(a).timeline_start < region(b).timeline_start;
+  });
+  for (size_t n = 0; n + 1 < order.size(); ++n) {
+    const auto a = order[n], b = order[n + 1];
+    const auto& ra = region(a);
+    const auto& rb = region(b);
+    const int64_t a_end = ra.timeline_start + ra.length, b_end = rb.timeline_start + rb.length;
+    if (rb.timeline_start >= a_end || b_end <= a_end)
+      continue; // no overlap, or b lies wholly inside a
+    const auto overlap = static_cast<double>(a_end - rb.timeline_start);
+    const auto& spec_a = track.clips[a];
+    const auto& spec_b = track.clips[b];
+    if (!spec_a.fade_out) {
+      set_param(g.nodes[clips[a]], "fade_out_frames", overlap);
+      set_param(g.nodes[clips[a]], "fade_out_shape", shape);
+    }
+    if (!spec_b.fade_in) {
+      set_param(g.nodes[clips[b]], "fade_in_frames", overlap);
+      set_param(g.nodes[clips[b]], "fade_in_shape", shape);
+    }
+  }
+  for (size_t i = 0; i < clips.size(); ++i) {
+    const auto& node = g.nodes[clips[i]];
+    const auto fades = signal::param_or(node, "fade_in_frames", 0) +
+                       signal::param_or(node, "fade_out_frames", 0);
+    if (fades > static_cast<double>(node.media->length))
+      return fail(doc, "/tracks/" + std::to_string(track_index) + "/clips/" + std::to_string(i),
+                  "its crossfades with the clips it overlaps (" +
+                    std::to_string(static_cast<int64_t>(fades)) +
+                    " frames) are longer than the clip (" + std::to_string(node.media->length) +
+                    " frames)");
+  }
+  return {};
+}
+
 } // namespace
 
 std::vector<std::string> media_paths_of(const messages::session_document& doc) {
@@ -287,6 +345,9 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       clip_nodes.push_back(id);
       session_end = std::max(session_end, position + length);
     }
+    if (!track.crossfade.empty())
+      if (auto err = crossfade_overlaps(doc, t, g, clip_nodes))
+        return err;
     uint32_t sum = clip_nodes.front();
     if (clip_nodes.size() > 1)
       sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,

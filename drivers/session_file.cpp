@@ -340,7 +340,8 @@ messages::session_document parse_session(const std::string& text, const std::str
     if (!tj.is_object())
       c.fail(at, "a track is an object");
     c.only_keys(tj, at,
-                {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts"});
+                {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts",
+                 "crossfade"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
     if (!std::regex_match(track.id, id_re))
@@ -353,6 +354,12 @@ messages::session_document parse_session(const std::string& text, const std::str
     track.pan = c.number(tj, at, "pan", 0.0, -1.0, 1.0);
     track.mute = c.boolean(tj, at, "mute", false);
     track.solo = c.boolean(tj, at, "solo", false);
+    track.crossfade = c.string(tj, at, "crossfade", "", false, 32);
+    if (!track.crossfade.empty() && track.crossfade != "linear" &&
+        track.crossfade != "equal_power" && track.crossfade != "exponential" &&
+        track.crossfade != "s_curve")
+      c.fail(at + "/crossfade",
+             "\"" + track.crossfade + "\" is not one of linear, equal_power, exponential, s_curve");
     if (auto cl = tj.find("clips"); cl != tj.end()) {
       if (!cl->is_array())
         c.fail(at + "/clips", "is not an array");

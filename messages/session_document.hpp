@@ -135,12 +135,14 @@ struct track_spec {
   bool solo = false;
   std::vector<clip_spec> clips;
   std::vector<insert_spec> inserts;
+  /// Shape of the crossfades made where clips overlap; empty: they just sum.
+  std::string crossfade;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
-           x.mute, x.solo, x.clips, x.inserts);
+           x.mute, x.solo, x.clips, x.inserts, x.crossfade);
 }
 
 struct project_metadata {

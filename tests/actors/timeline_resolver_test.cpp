@@ -902,3 +902,42 @@ BOOST_AUTO_TEST_CASE(bad_loops_are_refused_at_their_pointer) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- crossfades --------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(crossfades)
+
+BOOST_AUTO_TEST_CASE(overlapping_clips_get_mirror_fades_across_the_overlap) {
+  auto doc = make_doc(48000, 120.0);
+  auto t = track("a", {clip("x.wav", samples(0), samples(1000)),
+                       clip("x.wav", samples(2000), samples(1000)), // listed out of order
+                       clip("x.wav", samples(800), samples(1500))});
+  t.crossfade = "equal_power";
+  t.clips[0].fade_in = loophole::messages::fade_spec{samples(50), "linear"}; // kept
+  doc.tracks.push_back(t);
+  auto plan = resolved(doc, {probe("x.wav", 48000)});
+  const auto& a = node_labelled(plan.graph, "a / clip 0");
+  const auto& b = node_labelled(plan.graph, "a / clip 2"); // 800..2300
+  const auto& c = node_labelled(plan.graph, "a / clip 1"); // 2000..3000
+  const double ep = static_cast<double>(loophole::signal::fade_shape::equal_power);
+  BOOST_TEST(param(a, "fade_in_frames") == 50.0);
+  BOOST_TEST(param(a, "fade_out_frames") == 200.0);
+  BOOST_TEST(param(a, "fade_out_shape") == ep);
+  BOOST_TEST(param(b, "fade_in_frames") == 200.0);
+  BOOST_TEST(param(b, "fade_out_frames") == 300.0);
+  BOOST_TEST(param(c, "fade_in_frames") == 300.0);
+  BOOST_TEST(!has_param(c, "fade_out_frames"));
+}
+
+BOOST_AUTO_TEST_CASE(crossfades_longer_than_a_clip_are_refused_naming_it) {
+  auto doc = make_doc(48000, 120.0);
+  auto t = track("a", {clip("x.wav", samples(0), samples(1000)),
+                       clip("x.wav", samples(100), samples(1000)),
+                       clip("x.wav", samples(900), samples(1000))}); // 900 + 200 > 1000
+  t.crossfade = "linear";
+  doc.tracks.push_back(t);
+  expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/clips/1: ", "crossfades");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -699,6 +699,99 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ==========================================================================================
 
+BOOST_AUTO_TEST_SUITE(crossfades)
+
+namespace {
+
+/// Uniform noise in [-0.5, 0.5) from a seeded generator (uncorrelated across seeds).
+media_file noise_media(const std::string& name, int64_t frames, uint32_t seed) {
+  media_file m;
+  m.name = name;
+  m.channels = 1;
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int64_t i = 0; i < frames; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    m.samples.push_back(static_cast<float>(static_cast<double>(x >> 11) / 9007199254740992.0 - 0.5));
+  }
+  return m;
+}
+
+/// The left channel of a float render of one mono track holding clips a and b, overlapping
+/// from 1.5 s to 2 s, with `shape` crossfades; divided by the pan gain (cos pi/4 at centre).
+std::vector<double> render_crossfaded(const temp_dir& dir, const media_file& a,
+                                      const media_file& b, const std::string& shape,
+                                      const std::string& name) {
+  write_media(dir, a);
+  write_media(dir, b);
+  session_def s;
+  track_def t;
+  t.id = "x";
+  t.channels = 1;
+  t.clips = {{&a, seconds(0), 0.0, std::nullopt, seconds(2)},
+             {&b, seconds(1.5), 0.0, seconds(1.5), seconds(2)}};
+  s.tracks = {t};
+  auto doc = s.to_json();
+  doc["tracks"][0]["crossfade"] = shape;
+  const auto session = write_session(dir, name + ".json", doc);
+  const auto out = dir.out(name + ".wav");
+  const auto r =
+    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  sound_file f{out};
+  const auto got = f.floats();
+  std::vector<double> left;
+  for (size_t i = 0; i < got.size(); i += 2)
+    left.push_back(static_cast<double>(got[i]) / std::cos(std::numbers::pi / 4));
+  return left;
+}
+
+double power_db(const std::vector<double>& x, int64_t from, int64_t to) {
+  double sum = 0;
+  for (int64_t i = from; i < to; ++i)
+    sum += x[static_cast<size_t>(i)] * x[static_cast<size_t>(i)];
+  return 10.0 * std::log10(sum / static_cast<double>(to - from));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(an_equal_power_crossfade_of_uncorrelated_noise_keeps_power_within_0_1_db) {
+  temp_dir dir;
+  const auto a = noise_media("a.wav", 4 * rate, 1);
+  const auto b = noise_media("b.wav", 4 * rate, 2);
+  const auto x = render_crossfaded(dir, a, b, "equal_power", "ep");
+  BOOST_TEST_REQUIRE(x.size() == static_cast<size_t>(3.5 * rate));
+  const double before = power_db(x, 0, 72000);    // a alone
+  const double after = power_db(x, 96000, 168000); // b alone
+  BOOST_TEST(std::abs(before - after) < 0.1);
+  // The overlap, 1.5 s to 2 s, in quarters: each keeps the power of the clips alone.
+  for (int q = 0; q < 4; ++q) {
+    const int64_t from = 72000 + q * 6000;
+    const double p = power_db(x, from, from + 6000);
+    BOOST_TEST(std::abs(p - before) < 0.1, "quarter " << q << " of the crossfade: " << p
+                                                      << " dB against " << before << " dB");
+  }
+  // And the fades really happened: a linear crossfade of the same noise dips by about 3 dB.
+  const auto lin = render_crossfaded(dir, a, b, "linear", "lin");
+  BOOST_TEST(power_db(lin, 81000, 87000) < before - 2.5);
+}
+
+BOOST_AUTO_TEST_CASE(a_linear_crossfade_of_identical_material_keeps_the_amplitude) {
+  // b plays the same media frames as a across the overlap: the crossfade must not be heard.
+  temp_dir dir;
+  const auto a = noise_media("same.wav", 4 * rate, 3);
+  const auto x = render_crossfaded(dir, a, a, "linear", "same");
+  for (int64_t i = 0; i < 168000; ++i) {
+    const double expected = static_cast<double>(a.at(i, 0)); // b plays frame i at i too
+    const double tolerance = std::ldexp(std::abs(expected), -22) + 1e-12; // a couple of ulps
+    BOOST_TEST_REQUIRE(std::abs(x[static_cast<size_t>(i)] - expected) <= tolerance,
+                       "frame " << i << ": " << x[static_cast<size_t>(i)] << " vs " << expected);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(determinism)
 
 // A range is the same samples as those frames of the whole render, dither

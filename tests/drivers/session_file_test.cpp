@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
@@ -693,6 +693,11 @@ BOOST_AUTO_TEST_CASE(bad_inserts_are_refused_at_their_pointer) {
   expect_refused(with(R"([{"kind": "test.fault", "fault": "segv", "leak_mb": -1}])"),
                  "/tracks/0/inserts/0/leak_mb", "below the minimum");
   expect_refused(doc_with(R"("test_nodes": 1)"), "/test_nodes", "is not true or false");
+  expect_refused(doc_with_track(R"({"id": "a", "crossfade": "cubic"})"), "/tracks/0/crossfade",
+                 "is not one of linear, equal_power");
+  BOOST_TEST(parse_session(doc_with_track(R"({"id": "a", "crossfade": "s_curve"})"), session_path)
+               .tracks.at(0)
+               .crossfade == "s_curve");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
