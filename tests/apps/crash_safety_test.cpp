@@ -30,6 +30,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/sound_file.hpp"
+#include "tests/support/processes.hpp"
 #include "tests/support/temp_dir.hpp"
 #include <cctype>
 #include <chrono>
@@ -100,12 +101,7 @@ bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v)
-    s += (s.empty() ? "" : " ") + x;
-  return s;
-}
+using loophole::test::join;
 
 bool have(const std::string& tool) {
   return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
@@ -141,46 +137,14 @@ fs::path state_folder(const std::string& output) {
 /// `loophole` is reparented here, where the checks below find it.
 struct subreaper_fixture {
   subreaper_fixture() {
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) != 0)
+    if (!loophole::test::become_subreaper())
       BOOST_TEST_MESSAGE("prctl(PR_SET_CHILD_SUBREAPER) failed: orphan checks are weaker");
   }
 };
 BOOST_TEST_GLOBAL_FIXTURE(subreaper_fixture);
 
-struct proc_entry {
-  pid_t pid;
-  pid_t ppid;
-  std::string comm;
-  char state;
-};
-
-std::vector<proc_entry> processes() {
-  std::vector<proc_entry> found;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const auto name = e.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char ch) {
-          return std::isdigit(static_cast<unsigned char>(ch));
-        }))
-      continue;
-    std::ifstream in(e.path() / "stat");
-    std::string line;
-    if (!std::getline(in, line))
-      continue;
-    const auto open = line.find('('), close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 4 > line.size())
-      continue;
-    proc_entry p{};
-    p.pid = static_cast<pid_t>(std::stol(name));
-    p.comm = line.substr(open + 1, close - open - 1);
-    std::istringstream rest(line.substr(close + 2));
-    long ppid = 0;
-    rest >> p.state >> ppid;
-    p.ppid = static_cast<pid_t>(ppid);
-    found.push_back(p);
-  }
-  return found;
-}
+using loophole::test::proc_entry;
+using loophole::test::processes;
 
 /// Live (not zombie) loophole-signal processes of which this test is an ancestor.
 std::vector<proc_entry> live_signal_descendants() {
@@ -226,18 +190,7 @@ std::vector<pid_t> signal_children(pid_t loophole) {
   return found;
 }
 
-/// Shared memory segments named after `pid` ("/dev/shm/loophole.<pid>.*").
-std::vector<std::string> shm_segments_of(pid_t pid) {
-  std::vector<std::string> found;
-  const auto prefix = "loophole." + std::to_string(pid) + ".";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/dev/shm", ec)) {
-    const auto name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0)
-      found.push_back(name);
-  }
-  return found;
-}
+using loophole::test::shm_segments_of;
 
 // -- the shared material: private environment, media, sessions, references -------------------
 

@@ -15,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/sound_file.hpp"
+#include "tests/support/processes.hpp"
 #include "tests/support/temp_dir.hpp"
 #include <cctype>
 #include <chrono>
@@ -103,12 +104,7 @@ bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v)
-    s += (s.empty() ? "" : " ") + x;
-  return s;
-}
+using loophole::test::join;
 
 // -- orphans: every process the test starts hands its orphans to the test -------------------
 
@@ -116,46 +112,14 @@ std::string join(const std::vector<std::string>& v) {
 /// its `loophole` is reparented here, where the checks below find it.
 struct subreaper_fixture {
   subreaper_fixture() {
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) != 0)
+    if (!loophole::test::become_subreaper())
       BOOST_TEST_MESSAGE("prctl(PR_SET_CHILD_SUBREAPER) failed: orphan checks are weaker");
   }
 };
 BOOST_TEST_GLOBAL_FIXTURE(subreaper_fixture);
 
-struct proc_entry {
-  pid_t pid;
-  pid_t ppid;
-  std::string comm;
-  char state;
-};
-
-std::vector<proc_entry> processes() {
-  std::vector<proc_entry> found;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const auto name = e.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char ch) {
-          return std::isdigit(static_cast<unsigned char>(ch));
-        }))
-      continue;
-    std::ifstream in(e.path() / "stat");
-    std::string line;
-    if (!std::getline(in, line))
-      continue;
-    const auto open = line.find('('), close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 4 > line.size())
-      continue;
-    proc_entry p{};
-    p.pid = static_cast<pid_t>(std::stol(name));
-    p.comm = line.substr(open + 1, close - open - 1);
-    std::istringstream rest(line.substr(close + 2));
-    long ppid = 0;
-    rest >> p.state >> ppid;
-    p.ppid = static_cast<pid_t>(ppid);
-    found.push_back(p);
-  }
-  return found;
-}
+using loophole::test::proc_entry;
+using loophole::test::processes;
 
 /// loophole-signal processes reparented to this test (their loophole is gone).
 std::vector<proc_entry> orphaned_signals() {
@@ -167,18 +131,7 @@ std::vector<proc_entry> orphaned_signals() {
   return found;
 }
 
-/// Shared memory segments named after `pid` ("/dev/shm/loophole.<pid>.*").
-std::vector<std::string> shm_segments_of(pid_t pid) {
-  std::vector<std::string> found;
-  const auto prefix = "loophole." + std::to_string(pid) + ".";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/dev/shm", ec)) {
-    const auto name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0)
-      found.push_back(name);
-  }
-  return found;
-}
+using loophole::test::shm_segments_of;
 
 // -- running loophole ---------------------------------------------------------------------------
 
