@@ -389,6 +389,26 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     }
     auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
                           {sum}, {{"gain", db_to_gain(track.gain_db)}});
+    if (!track.gain_automation.empty()) {
+      // A linear ramp in dB is a constant ratio per frame of the linear gain.
+      signal::automation_lane lane;
+      lane.param = "gain";
+      for (size_t i = 0; i < track.gain_automation.size(); ++i) {
+        const auto& p = track.gain_automation[i];
+        const auto frame = tb.frame_of(p.at);
+        if (frame > max_frames)
+          return fail(doc, tp + "/automation/gain_db/" + std::to_string(i) + "/at",
+                      "is past 2^50 frames");
+        if (!lane.points.empty() && frame <= lane.points.back().frame)
+          return fail(doc, tp + "/automation/gain_db/" + std::to_string(i) + "/at",
+                      "comes at or before the point before it (frame " +
+                        std::to_string(lane.points.back().frame) + ")");
+        lane.points.push_back({frame, db_to_gain(p.value),
+                               p.curve == "hold" ? signal::curve_kind::hold
+                                                 : signal::curve_kind::exponential});
+      }
+      g.nodes[fader].automation.push_back(std::move(lane));
+    }
     auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},
                         {{"position", track.pan}});
     track_outputs.push_back(pan);

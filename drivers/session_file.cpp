@@ -341,7 +341,7 @@ messages::session_document parse_session(const std::string& text, const std::str
       c.fail(at, "a track is an object");
     c.only_keys(tj, at,
                 {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts",
-                 "crossfade"});
+                 "crossfade", "automation"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
     if (!std::regex_match(track.id, id_re))
@@ -406,6 +406,32 @@ messages::session_document parse_session(const std::string& text, const std::str
             c.fail(lat, "a looped clip needs a length (it would play for ever)");
         }
         track.clips.push_back(std::move(clip));
+      }
+    }
+    if (tj.contains("automation")) {
+      const auto& aj = c.object(tj, at, "automation", true);
+      const auto aat = at + "/automation";
+      c.only_keys(aj, aat, {"gain_db"});
+      if (auto lane = aj.find("gain_db"); lane != aj.end()) {
+        const auto lat = aat + "/gain_db";
+        if (!lane->is_array() || lane->empty() || lane->size() > 100000)
+          c.fail(lat, "is not an array of 1 to 100000 points");
+        for (size_t i = 0; i < lane->size(); ++i) {
+          const auto& pj = (*lane)[i];
+          const auto pat = lat + "/" + std::to_string(i);
+          if (!pj.is_object())
+            c.fail(pat, "a point is an object {\"at\": position, \"value\": dB, \"curve\": \"linear\"}");
+          c.only_keys(pj, pat, {"at", "value", "curve"});
+          if (!pj.contains("at"))
+            c.fail(pat, "missing required key 'at'");
+          messages::automation_point_spec point;
+          point.at = c.time(pj, pat, "at", true);
+          point.value = c.number(pj, pat, "value", 0.0, -144.0, 24.0, true);
+          point.curve = c.string(pj, pat, "curve", "linear", false, 16);
+          if (point.curve != "linear" && point.curve != "hold")
+            c.fail(pat + "/curve", "\"" + point.curve + "\" is not hold or linear");
+          track.gain_automation.push_back(std::move(point));
+        }
       }
     }
     if (auto in = tj.find("inserts"); in != tj.end()) {

@@ -28,9 +28,19 @@ typename Inspector::result_type inspect(Inspector& f, media_descriptor& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, automation_point& x) {
+  return f(caf::meta::type_name("automation_point"), x.frame, x.value, x.curve);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, automation_lane& x) {
+  return f(caf::meta::type_name("automation_lane"), x.param, x.points);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_node& x) {
   return f(caf::meta::type_name("render_node"), x.id, x.label, x.kind, x.partition, x.channels,
-           x.inputs, x.params, x.media);
+           x.inputs, x.params, x.media, x.automation);
 }
 
 template <class Inspector>

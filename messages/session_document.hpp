@@ -125,6 +125,19 @@ typename Inspector::result_type inspect(Inspector& f, insert_spec& x) {
            x.fault, x.at, x.leak_mb, x.sleep_ms);
 }
 
+/// A breakpoint of an automation lane in the session: at a position, a value
+/// in the parameter's unit, and how it goes on to the next point.
+struct automation_point_spec {
+  time_value at;
+  double value = 0.0;
+  std::string curve = "linear"; ///< hold or linear (in the parameter's unit)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, automation_point_spec& x) {
+  return f(caf::meta::type_name("automation_point_spec"), x.at, x.value, x.curve);
+}
+
 struct track_spec {
   std::string id;
   std::string name;
@@ -137,12 +150,14 @@ struct track_spec {
   std::vector<insert_spec> inserts;
   /// Shape of the crossfades made where clips overlap; empty: they just sum.
   std::string crossfade;
+  /// Fader automation (dB); empty: the constant gain_db.
+  std::vector<automation_point_spec> gain_automation;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
-           x.mute, x.solo, x.clips, x.inserts, x.crossfade);
+           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation);
 }
 
 struct project_metadata {

@@ -161,21 +161,42 @@ private:
   bool scaled_ = false;
 };
 
+// A constant gain, or one that follows its automation lane: the gain of each
+// frame is the lane's value there (computed in double, applied as float).
 class gain_node final : public node_processor {
 public:
   explicit gain_node(const render_node& node)
-    : gain_(static_cast<float>(param_or(node, "gain", 1.0))) {}
+    : gain_(static_cast<float>(param_or(node, "gain", 1.0))) {
+    if (const auto* lane = lane_of(node, "gain"))
+      lane_ = *lane;
+  }
 
-  void prepare(uint32_t) override {}
+  void prepare(uint32_t max_block) override {
+    if (!lane_.points.empty())
+      gains_.assign(max_block, 0.0f);
+  }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
-    for (uint16_t c = 0; c < out.channels; ++c)
-      kernels::multiply(inputs[0][c], gain_, out[c], ctx.frames);
+    if (lane_.points.empty()) {
+      for (uint16_t c = 0; c < out.channels; ++c)
+        kernels::multiply(inputs[0][c], gain_, out[c], ctx.frames);
+      return;
+    }
+    for (uint32_t i = 0; i < ctx.frames; ++i)
+      gains_[i] = static_cast<float>(automation_value(lane_, ctx.timeline_frame + i));
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      const float* x = inputs[0][c];
+      float* y = out[c];
+      for (uint32_t i = 0; i < ctx.frames; ++i)
+        y[i] = x[i] * gains_[i];
+    }
   }
 
 private:
   float gain_;
+  automation_lane lane_;
+  std::vector<float> gains_;
 };
 
 // Constant-power balance: position p in [-1, 1], theta = (p + 1) pi / 4, the
@@ -362,6 +383,8 @@ private:
 bool as_channel_map(const render_node& node, uint16_t input_channels, channel_map& source,
                     channel_gains& gain) {
   if (node.kind == node_kind::gain) {
+    if (lane_of(node, "gain"))
+      return false; // automated: not a constant map
     for (uint16_t c = 0; c < node.channels; ++c) {
       source[c] = c;
       gain[c] = param_or(node, "gain", 1.0);

@@ -96,6 +96,10 @@ std::optional<fault_mode> parse_fault_mode(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+bool is_automatable(node_kind kind, std::string_view param) noexcept {
+  return (kind == node_kind::gain || kind == node_kind::clip_source) && param == "gain";
+}
+
 std::span<const parameter_spec> parameters_of(node_kind kind) noexcept {
   switch (kind) {
     case node_kind::clip_source:

@@ -47,6 +47,9 @@ std::string_view to_string(fault_mode x) noexcept;
 /// Parses a fault mode name ("segv", "abort", "hang", "nan", ...).
 std::optional<fault_mode> parse_fault_mode(std::string_view name) noexcept;
 
+/// Whether `param` of `kind` may change over time (an automation lane).
+bool is_automatable(node_kind kind, std::string_view param) noexcept;
+
 /// The parameters of `kind`.
 std::span<const parameter_spec> parameters_of(node_kind kind) noexcept;
 

@@ -63,6 +63,77 @@ std::optional<graph_error> fail(uint32_t node, std::string message) {
   return graph_error{node, std::move(message)};
 }
 
+} // namespace
+
+double automation_value(const automation_lane& lane, int64_t frame) noexcept {
+  const auto& pts = lane.points;
+  if (pts.empty())
+    return 0.0;
+  if (frame <= pts.front().frame)
+    return pts.front().value;
+  if (frame >= pts.back().frame)
+    return pts.back().value;
+  auto it = std::upper_bound(pts.begin(), pts.end(), frame,
+                             [](int64_t f, const automation_point& p) { return f < p.frame; });
+  const auto& b = *it;
+  const auto& a = *std::prev(it);
+  const double t = static_cast<double>(frame - a.frame) / static_cast<double>(b.frame - a.frame);
+  switch (a.curve) {
+    case curve_kind::hold:
+      return a.value;
+    case curve_kind::linear:
+      return a.value + (b.value - a.value) * t;
+    case curve_kind::exponential:
+      return a.value * std::pow(b.value / a.value, t);
+  }
+  return a.value;
+}
+
+const automation_lane* lane_of(const render_node& node, std::string_view param) noexcept {
+  for (const auto& lane : node.automation)
+    if (lane.param == param)
+      return &lane;
+  return nullptr;
+}
+
+namespace {
+
+std::optional<graph_error> check_automation(const render_node& node) {
+  auto specs = parameters_of(node.kind);
+  if (node.automation.size() > specs.size())
+    return fail(node.id, "more automation lanes than parameters");
+  for (const auto& lane : node.automation) {
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&](const parameter_spec& s) { return s.name == lane.param; });
+    if (spec == specs.end() || !is_automatable(node.kind, lane.param))
+      return fail(node.id, "parameter '" + lane.param + "' of a " +
+                             std::string{to_string(node.kind)} + " node cannot be automated");
+    if (std::count_if(node.automation.begin(), node.automation.end(),
+                      [&](const automation_lane& l) { return l.param == lane.param; }) > 1)
+      return fail(node.id, "parameter '" + lane.param + "' has two automation lanes");
+    if (lane.points.empty() || lane.points.size() > (size_t{1} << 20))
+      return fail(node.id, "automation of '" + lane.param + "' needs 1 to 2^20 points");
+    for (size_t i = 0; i < lane.points.size(); ++i) {
+      const auto& p = lane.points[i];
+      const auto where = "automation of '" + lane.param + "', point " + std::to_string(i) + ": ";
+      if (p.frame < -(int64_t{1} << 50) || p.frame > (int64_t{1} << 50))
+        return fail(node.id, where + "frame outside +-2^50");
+      if (i > 0 && p.frame <= lane.points[i - 1].frame)
+        return fail(node.id, where + "frames must increase");
+      if (!std::isfinite(p.value) || p.value < spec->min_value || p.value > spec->max_value)
+        return fail(node.id, where + "value " + std::to_string(p.value) + " outside [" +
+                               std::to_string(spec->min_value) + ", " +
+                               std::to_string(spec->max_value) + "]");
+      if (static_cast<uint8_t>(p.curve) > static_cast<uint8_t>(curve_kind::exponential))
+        return fail(node.id, where + "unknown curve");
+      if (p.curve == curve_kind::exponential && i + 1 < lane.points.size() &&
+          !(p.value > 0 && lane.points[i + 1].value > 0))
+        return fail(node.id, where + "an exponential curve needs positive values at both ends");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<graph_error> check_params(const render_node& node) {
   auto specs = parameters_of(node.kind);
   for (const auto& p : node.params) {
@@ -200,6 +271,8 @@ std::optional<graph_error> validate(const render_graph& graph) {
     }
     if (node.kind == node_kind::output)
       ++outputs;
+    if (auto err = check_automation(node))
+      return err;
     if (auto err = check_params(node))
       return err;
     if (auto err = check_kind(graph, node))

@@ -91,6 +91,33 @@ struct media_descriptor {
   int64_t frames = 0;    ///< Length of the decoded buffer at the graph's rate.
 };
 
+/// How an automation lane goes from one point to the next. Numbering is part
+/// of the wire format.
+enum class curve_kind : uint8_t {
+  hold = 0,        ///< Keeps the point's value until the next point.
+  linear = 1,      ///< Straight line to the next point's value.
+  exponential = 2, ///< Constant ratio per frame (both values positive): linear in dB.
+};
+
+/// A breakpoint: from `frame` (timeline) on, `value`, going to the next
+/// point along `curve`.
+struct automation_point {
+  int64_t frame = 0;
+  double value = 0.0;
+  curve_kind curve = curve_kind::linear;
+};
+
+/// A parameter that changes over time: its value at every frame comes from
+/// the points (before the first: the first's value; after the last: the
+/// last's). Replaces the constant parameter of the same name.
+struct automation_lane {
+  std::string param;
+  std::vector<automation_point> points; ///< Strictly increasing frames.
+};
+
+/// The value of `lane` at timeline frame `frame`.
+double automation_value(const automation_lane& lane, int64_t frame) noexcept;
+
 /// One node of the graph (the specification's RenderNode).
 struct render_node {
   uint32_t id = 0;        ///< Equal to the node's index in `render_graph::nodes`.
@@ -101,7 +128,11 @@ struct render_node {
   std::vector<uint32_t> inputs;  ///< Node ids; summation order for `mix`.
   std::vector<parameter> params; ///< Resolved parameters, see node_catalog.
   std::optional<media_region> media;
+  std::vector<automation_lane> automation; ///< Automated parameters (the specification's curves).
 };
+
+/// The automation lane of `param` on `node`, or null.
+const automation_lane* lane_of(const render_node& node, std::string_view param) noexcept;
 
 /// A group of nodes executed together by one Signal instance.
 struct partition_info {

@@ -24,6 +24,14 @@ struct wire_region {
   MSGPACK_DEFINE_MAP(media_index, timeline_start, source_offset, length, loop_start, loop_length)
 };
 
+struct wire_lane {
+  std::string param;
+  std::vector<int64_t> frames;
+  std::vector<double> values;
+  std::vector<uint8_t> curves;
+  MSGPACK_DEFINE_MAP(param, frames, values, curves)
+};
+
 struct wire_node {
   uint32_t id = 0;
   std::string label;
@@ -33,7 +41,8 @@ struct wire_node {
   std::vector<uint32_t> inputs;
   std::vector<wire_param> params;
   std::optional<wire_region> media;
-  MSGPACK_DEFINE_MAP(id, label, kind, partition, channels, inputs, params, media)
+  std::vector<wire_lane> automation;
+  MSGPACK_DEFINE_MAP(id, label, kind, partition, channels, inputs, params, media, automation)
 };
 
 struct wire_media {
@@ -143,13 +152,23 @@ wire_graph to_wire(const signal::render_graph& g) {
     w.media.push_back({m.media_id, m.channels, m.frames});
   for (const auto& n : g.nodes) {
     wire_node wn{n.id, n.label, static_cast<uint8_t>(n.kind), n.partition, n.channels,
-                 n.inputs, {}, std::nullopt};
+                 n.inputs, {}, std::nullopt, {}};
     for (const auto& p : n.params)
       wn.params.push_back({p.name, p.value});
     if (n.media)
       wn.media = wire_region{n.media->media_index,   n.media->timeline_start,
                              n.media->source_offset, n.media->length,
                              n.media->loop_start,    n.media->loop_length};
+    for (const auto& lane : n.automation) {
+      wire_lane wl;
+      wl.param = lane.param;
+      for (const auto& p : lane.points) {
+        wl.frames.push_back(p.frame);
+        wl.values.push_back(p.value);
+        wl.curves.push_back(static_cast<uint8_t>(p.curve));
+      }
+      wn.automation.push_back(std::move(wl));
+    }
     w.nodes.push_back(std::move(wn));
   }
   for (const auto& p : g.partitions)
@@ -189,6 +208,21 @@ signal::render_graph from_wire(const wire_graph& w) {
       n.media = signal::media_region{wn.media->media_index,   wn.media->timeline_start,
                                      wn.media->source_offset, wn.media->length,
                                      wn.media->loop_start,    wn.media->loop_length};
+    for (const auto& wl : wn.automation) {
+      if (wl.frames.size() != wl.values.size() || wl.frames.size() != wl.curves.size())
+        throw std::runtime_error("node " + std::to_string(wn.id) + ": automation of '" +
+                                 wl.param + "' has lists of different lengths");
+      signal::automation_lane lane;
+      lane.param = wl.param;
+      for (size_t i = 0; i < wl.frames.size(); ++i) {
+        if (wl.curves[i] > static_cast<uint8_t>(signal::curve_kind::exponential))
+          throw std::runtime_error("node " + std::to_string(wn.id) + ": unknown curve " +
+                                   std::to_string(wl.curves[i]));
+        lane.points.push_back(
+          {wl.frames[i], wl.values[i], static_cast<signal::curve_kind>(wl.curves[i])});
+      }
+      n.automation.push_back(std::move(lane));
+    }
     g.nodes.push_back(std::move(n));
   }
   for (const auto& p : w.partitions)

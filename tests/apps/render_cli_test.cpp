@@ -745,6 +745,72 @@ BOOST_AUTO_TEST_CASE(a_linear_crossfade_of_identical_material_keeps_the_amplitud
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(automation)
+
+// A fader held at 0 dB, ramping linearly in dB to -12 dB between 1 s and 2 s, holding -12 dB
+// until 2.5 s, then stepping to -6 dB: every frame of the render is 0.5 (the media) times
+// cos(pi/4) (the centre pan) times the gain the documented curve gives there, to within the
+// float rounding of the output.
+BOOST_AUTO_TEST_CASE(a_fader_automation_ramp_reproduces_the_exact_per_sample_gains) {
+  temp_dir dir;
+  const auto dc = dc_media("dc.wav", 3 * rate, 0.5f);
+  write_media(dir, dc);
+  session_def s;
+  track_def t;
+  t.id = "x";
+  t.channels = 1;
+  t.clips = {{&dc, seconds(0), 0.0, std::nullopt, std::nullopt}};
+  s.tracks = {t};
+  auto doc = s.to_json();
+  doc["tracks"][0]["automation"] = {
+    {"gain_db", json::array({{{"at", {{"seconds", 1.0}}}, {"value", 0.0}},
+                             {{"at", {{"seconds", 2.0}}}, {"value", -12.0}, {"curve", "hold"}},
+                             {{"at", {{"seconds", 2.5}}}, {"value", -6.0}}})}};
+  const auto session = write_session(dir, "auto.json", doc);
+  const auto out = dir.out("auto.wav");
+  const auto r =
+    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  sound_file f{out};
+  const auto got = f.floats();
+  BOOST_TEST_REQUIRE(got.size() == static_cast<size_t>(3 * rate * 2));
+  const double pan = std::cos(std::numbers::pi / 4);
+  for (int64_t i = 0; i < 3 * rate; ++i) {
+    double db = 0;
+    if (i >= rate && i < 2 * rate)
+      db = -12.0 * static_cast<double>(i - rate) / rate;
+    else if (i >= 2 * rate && i < 2 * rate + rate / 2)
+      db = -12.0;
+    else if (i >= 2 * rate + rate / 2)
+      db = -6.0;
+    const double expected = 0.5 * pan * std::pow(10.0, db / 20.0);
+    const double v = static_cast<double>(got[static_cast<size_t>(i * 2)]);
+    BOOST_TEST_REQUIRE(std::abs(v - expected) <= expected * 3e-7,
+                       "frame " << i << ": " << v << " vs " << expected);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_automation_is_refused_naming_the_point) {
+  temp_dir dir;
+  const auto dc = dc_media("dc.wav", rate, 0.5f);
+  write_media(dir, dc);
+  session_def s;
+  track_def t;
+  t.id = "x";
+  t.clips = {{&dc, seconds(0), 0.0, std::nullopt, std::nullopt}};
+  s.tracks = {t};
+  auto doc = s.to_json();
+  doc["tracks"][0]["automation"] = {
+    {"gain_db", json::array({{{"at", {{"seconds", 1.0}}}, {"value", 0.0}},
+                             {{"at", {{"seconds", 0.5}}}, {"value", -3.0}}})}};
+  const auto session = write_session(dir, "bad.json", doc);
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("bad.wav"), "--progress", "none"});
+  BOOST_TEST(r.code == 65, r);
+  BOOST_TEST(contains(r.err, "/tracks/0/automation/gain_db/1/at"), r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(determinism)
 
 // A range is the same samples as those frames of the whole render, dither

@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
@@ -760,6 +760,18 @@ BOOST_AUTO_TEST_CASE(bad_tempo_meter_markers_and_bars_are_refused_at_their_point
                  "/tracks/0/clips/0/position/bar/1", "is not a beat of the bar");
   expect_refused(doc_with_clip(clip_with(R"("length": {"bar": 2})")), "/tracks/0/clips/0/length/bar",
                  "cannot be given in bars");
+  expect_refused(doc_with_track(R"({"id": "a", "automation": {"gain_db": [{"at": {"seconds": 1}, "value": 0, "curve": "exp"}]}})"),
+                 "/tracks/0/automation/gain_db/0/curve", "is not hold or linear");
+  expect_refused(doc_with_track(R"({"id": "a", "automation": {"pan": []}})"),
+                 "/tracks/0/automation/pan", "unknown key");
+  expect_refused(doc_with_track(R"({"id": "a", "automation": {"gain_db": [{"at": {"seconds": 1}, "value": 30}]}})"),
+                 "/tracks/0/automation/gain_db/0/value", "above the maximum");
+  const auto doc = parse_session(
+    doc_with_track(R"({"id": "a", "automation": {"gain_db": [{"at": {"bar": 2}, "value": -3, "curve": "hold"}]}})"),
+    session_path);
+  BOOST_TEST_REQUIRE(doc.tracks.at(0).gain_automation.size() == 1u);
+  BOOST_TEST(doc.tracks.at(0).gain_automation[0].value == -3.0);
+  BOOST_TEST(doc.tracks.at(0).gain_automation[0].curve == "hold");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

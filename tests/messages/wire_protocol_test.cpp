@@ -139,6 +139,9 @@ signal::render_graph full_graph() {
                   param("fade_out_frames", 9.0e15), param("fade_out_shape", 3)});
   g.nodes[c0].media = media_region{0, -5, 4799000, 1000};
   auto g0 = node(node_kind::gain, 0, 2, {c0}, {param("gain", 1.0 / 3.0)});
+  g.nodes[g0].automation = {{"gain",
+                             {{-7, 1e-300, curve_kind::exponential},
+                              {std::numeric_limits<int64_t>::max(), 0.5, curve_kind::hold}}}};
   auto p0 = node(node_kind::pan, 0, 2, {g0}, {param("position", -1.0)});
   auto c1 = node(node_kind::clip_source, 1, 1, {}, {});
   g.nodes[c1].media = media_region{1, std::numeric_limits<int64_t>::max(), 0, 12, 3, 7};

@@ -474,3 +474,57 @@ BOOST_AUTO_TEST_CASE(node_kinds_and_modes_have_stable_names) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- automation lanes ----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(automation)
+
+BOOST_AUTO_TEST_CASE(lane_values_follow_hold_linear_and_exponential_curves) {
+  automation_lane lane{"gain",
+                       {{100, 1.0, curve_kind::linear},
+                        {200, 3.0, curve_kind::hold},
+                        {300, 0.5, curve_kind::exponential},
+                        {400, 2.0, curve_kind::linear}}};
+  BOOST_TEST(automation_value(lane, -5) == 1.0);  // before the first point
+  BOOST_TEST(automation_value(lane, 100) == 1.0);
+  BOOST_TEST(automation_value(lane, 150) == 2.0); // halfway up the line
+  BOOST_TEST(automation_value(lane, 200) == 3.0);
+  BOOST_TEST(automation_value(lane, 299) == 3.0); // held
+  BOOST_TEST(automation_value(lane, 300) == 0.5);
+  BOOST_TEST(std::abs(automation_value(lane, 350) - 1.0) < 1e-15); // geometric mean of 0.5, 2
+  BOOST_TEST(automation_value(lane, 400) == 2.0);
+  BOOST_TEST(automation_value(lane, 1000000) == 2.0); // after the last
+}
+
+BOOST_AUTO_TEST_CASE(bad_lanes_are_refused_naming_the_node) {
+  {
+    auto g = two_track_graph();
+    g.nodes[1].automation = {{"gain", {{10, 1.0, curve_kind::linear}, {10, 0.5, curve_kind::linear}}}};
+    expect_refused(g, 1u, "frames must increase");
+  }
+  {
+    auto g = two_track_graph();
+    g.nodes[2].automation = {{"position", {{0, 0.0, curve_kind::linear}}}};
+    expect_refused(g, 2u, "cannot be automated");
+  }
+  {
+    auto g = two_track_graph();
+    g.nodes[1].automation = {{"gain", {{0, 2000.0, curve_kind::linear}}}};
+    expect_refused(g, 1u, "outside");
+  }
+  {
+    auto g = two_track_graph();
+    g.nodes[1].automation = {{"gain", {{0, 0.0, curve_kind::exponential}, {5, 1.0, curve_kind::hold}}}};
+    expect_refused(g, 1u, "positive values");
+  }
+  {
+    auto g = two_track_graph();
+    g.nodes[1].automation = {{"gain", {}}};
+    expect_refused(g, 1u, "1 to 2^20 points");
+  }
+  auto g = two_track_graph();
+  g.nodes[1].automation = {{"gain", {{0, 1.0, curve_kind::exponential}, {5, 0.25, curve_kind::hold}}}};
+  BOOST_TEST(!validate(g).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -58,6 +58,18 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
         BOOST_TEST(x.media->loop_length == y.media->loop_length);
         BOOST_TEST(x.media->length == y.media->length);
       }
+      BOOST_TEST_REQUIRE(x.automation.size() == y.automation.size());
+      for (size_t l = 0; l < x.automation.size(); ++l) {
+        BOOST_TEST(x.automation[l].param == y.automation[l].param);
+        BOOST_TEST_REQUIRE(x.automation[l].points.size() == y.automation[l].points.size());
+        for (size_t k = 0; k < x.automation[l].points.size(); ++k) {
+          const auto& p = x.automation[l].points[k];
+          const auto& q = y.automation[l].points[k];
+          BOOST_TEST(p.frame == q.frame);
+          BOOST_TEST(p.value == q.value);
+          BOOST_TEST((p.curve == q.curve));
+        }
+      }
     }
   }
 }
