@@ -125,6 +125,19 @@ std::string seconds_of(int64_t frames, uint32_t rate) {
   return buf;
 }
 
+// A lane of linear gains from dB points at `frames`: a line in dB is a
+// constant ratio per frame of the linear gain (an exponential curve).
+signal::automation_lane gain_lane(const std::vector<messages::automation_point_spec>& points,
+                                  const std::vector<int64_t>& frames) {
+  signal::automation_lane lane;
+  lane.param = "gain";
+  for (size_t i = 0; i < points.size(); ++i)
+    lane.points.push_back({frames[i], db_to_gain(points[i].value),
+                           points[i].curve == "hold" ? signal::curve_kind::hold
+                                                     : signal::curve_kind::exponential});
+  return lane;
+}
+
 void set_param(signal::render_node& node, const std::string& name, double value) {
   for (auto& p : node.params)
     if (p.name == name) {
@@ -342,6 +355,17 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       auto id = add_node(track.id + " / clip " + std::to_string(k), node_kind::clip_source,
                          partition, track.channels, {}, std::move(params));
       g.nodes[id].media = signal::media_region{mi, position, offset, length, loop_start, loop_length};
+      if (!clip.gain_envelope.empty()) {
+        std::vector<int64_t> frames;
+        for (size_t i = 0; i < clip.gain_envelope.size(); ++i) {
+          const auto frame = position + tb.frames_from(position, clip.gain_envelope[i].at);
+          if (!frames.empty() && frame <= frames.back())
+            return fail(doc, cp + "/gain_envelope/" + std::to_string(i) + "/at",
+                        "comes at or before the point before it");
+          frames.push_back(frame);
+        }
+        g.nodes[id].automation.push_back(gain_lane(clip.gain_envelope, frames));
+      }
       clip_nodes.push_back(id);
       session_end = std::max(session_end, position + length);
     }
@@ -390,24 +414,18 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
                           {sum}, {{"gain", db_to_gain(track.gain_db)}});
     if (!track.gain_automation.empty()) {
-      // A linear ramp in dB is a constant ratio per frame of the linear gain.
-      signal::automation_lane lane;
-      lane.param = "gain";
+      std::vector<int64_t> frames;
       for (size_t i = 0; i < track.gain_automation.size(); ++i) {
-        const auto& p = track.gain_automation[i];
-        const auto frame = tb.frame_of(p.at);
+        const auto frame = tb.frame_of(track.gain_automation[i].at);
+        const auto at = tp + "/automation/gain_db/" + std::to_string(i) + "/at";
         if (frame > max_frames)
-          return fail(doc, tp + "/automation/gain_db/" + std::to_string(i) + "/at",
-                      "is past 2^50 frames");
-        if (!lane.points.empty() && frame <= lane.points.back().frame)
-          return fail(doc, tp + "/automation/gain_db/" + std::to_string(i) + "/at",
-                      "comes at or before the point before it (frame " +
-                        std::to_string(lane.points.back().frame) + ")");
-        lane.points.push_back({frame, db_to_gain(p.value),
-                               p.curve == "hold" ? signal::curve_kind::hold
-                                                 : signal::curve_kind::exponential});
+          return fail(doc, at, "is past 2^50 frames");
+        if (!frames.empty() && frame <= frames.back())
+          return fail(doc, at, "comes at or before the point before it (frame " +
+                                 std::to_string(frames.back()) + ")");
+        frames.push_back(frame);
       }
-      g.nodes[fader].automation.push_back(std::move(lane));
+      g.nodes[fader].automation.push_back(gain_lane(track.gain_automation, frames));
     }
     auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},
                         {{"position", track.pan}});

@@ -165,6 +165,32 @@ public:
     return t;
   }
 
+  /// A list of dB breakpoints {"at", "value", "curve"}; `at` is a position
+  /// of the timeline (`positions`) or a time from a clip's start.
+  std::vector<messages::automation_point_spec> db_points(const json& lane, const std::string& at,
+                                                        bool positions) {
+    if (!lane.is_array() || lane.empty() || lane.size() > 100000)
+      fail(at, "is not an array of 1 to 100000 points");
+    std::vector<messages::automation_point_spec> points;
+    for (size_t i = 0; i < lane.size(); ++i) {
+      const auto& pj = lane[i];
+      const auto pat = at + "/" + std::to_string(i);
+      if (!pj.is_object())
+        fail(pat, "a point is an object {\"at\": time, \"value\": dB, \"curve\": \"linear\"}");
+      only_keys(pj, pat, {"at", "value", "curve"});
+      if (!pj.contains("at"))
+        fail(pat, "missing required key 'at'");
+      messages::automation_point_spec point;
+      point.at = time(pj, pat, "at", positions);
+      point.value = number(pj, pat, "value", 0.0, -144.0, 24.0, true);
+      point.curve = string(pj, pat, "curve", "linear", false, 16);
+      if (point.curve != "linear" && point.curve != "hold")
+        fail(pat + "/curve", "\"" + point.curve + "\" is not hold or linear");
+      points.push_back(std::move(point));
+    }
+    return points;
+  }
+
   messages::fade_spec fade(const json& parent, const std::string& at, const char* key) {
     const auto& f = object(parent, at, key, true);
     const auto where = at + "/" + key;
@@ -371,7 +397,7 @@ messages::session_document parse_session(const std::string& text, const std::str
         if (!cj.is_object())
           c.fail(cat, "a clip is an object");
         c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
-                              "fade_in", "fade_out", "loop"});
+                              "fade_in", "fade_out", "loop", "gain_envelope"});
         messages::clip_spec clip;
         clip.media = c.string(cj, cat, "media", "", true);
         if (clip.media.empty())
@@ -393,6 +419,8 @@ messages::session_document parse_session(const std::string& text, const std::str
           clip.fade_in = c.fade(cj, cat, "fade_in");
         if (cj.contains("fade_out"))
           clip.fade_out = c.fade(cj, cat, "fade_out");
+        if (auto env = cj.find("gain_envelope"); env != cj.end())
+          clip.gain_envelope = c.db_points(*env, cat + "/gain_envelope", false);
         if (cj.contains("loop")) {
           const auto& lj = c.object(cj, cat, "loop", true);
           const auto lat = cat + "/loop";
@@ -412,27 +440,8 @@ messages::session_document parse_session(const std::string& text, const std::str
       const auto& aj = c.object(tj, at, "automation", true);
       const auto aat = at + "/automation";
       c.only_keys(aj, aat, {"gain_db"});
-      if (auto lane = aj.find("gain_db"); lane != aj.end()) {
-        const auto lat = aat + "/gain_db";
-        if (!lane->is_array() || lane->empty() || lane->size() > 100000)
-          c.fail(lat, "is not an array of 1 to 100000 points");
-        for (size_t i = 0; i < lane->size(); ++i) {
-          const auto& pj = (*lane)[i];
-          const auto pat = lat + "/" + std::to_string(i);
-          if (!pj.is_object())
-            c.fail(pat, "a point is an object {\"at\": position, \"value\": dB, \"curve\": \"linear\"}");
-          c.only_keys(pj, pat, {"at", "value", "curve"});
-          if (!pj.contains("at"))
-            c.fail(pat, "missing required key 'at'");
-          messages::automation_point_spec point;
-          point.at = c.time(pj, pat, "at", true);
-          point.value = c.number(pj, pat, "value", 0.0, -144.0, 24.0, true);
-          point.curve = c.string(pj, pat, "curve", "linear", false, 16);
-          if (point.curve != "linear" && point.curve != "hold")
-            c.fail(pat + "/curve", "\"" + point.curve + "\" is not hold or linear");
-          track.gain_automation.push_back(std::move(point));
-        }
-      }
+      if (auto lane = aj.find("gain_db"); lane != aj.end())
+        track.gain_automation = c.db_points(*lane, aat + "/gain_db", true);
     }
     if (auto in = tj.find("inserts"); in != tj.end()) {
       if (!in->is_array())

@@ -81,6 +81,19 @@ typename Inspector::result_type inspect(Inspector& f, fade_spec& x) {
   return f(caf::meta::type_name("fade_spec"), x.length, x.shape);
 }
 
+/// A breakpoint of an automation lane in the session: at a position, a value
+/// in the parameter's unit, and how it goes on to the next point.
+struct automation_point_spec {
+  time_value at;
+  double value = 0.0;
+  std::string curve = "linear"; ///< hold or linear (in the parameter's unit)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, automation_point_spec& x) {
+  return f(caf::meta::type_name("automation_point_spec"), x.at, x.value, x.curve);
+}
+
 struct clip_spec {
   std::string media;       ///< As written in the session file.
   std::string media_path;  ///< Resolved against the session file's folder.
@@ -94,13 +107,16 @@ struct clip_spec {
   /// from start each time it reaches end, for its whole length.
   std::optional<time_value> loop_start;
   std::optional<time_value> loop_end;
+  /// Clip gain over time (dB), points at times from the clip's start;
+  /// replaces gain_db when given.
+  std::vector<automation_point_spec> gain_envelope;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
   return f(caf::meta::type_name("clip_spec"), x.media, x.media_path, x.position,
            x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out, x.loop_start,
-           x.loop_end);
+           x.loop_end, x.gain_envelope);
 }
 
 /// A processor in a track's chain, after its clips and before its fader.
@@ -123,19 +139,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, insert_spec& x) {
   return f(caf::meta::type_name("insert_spec"), x.kind, x.time, x.feedback, x.wet, x.dry,
            x.fault, x.at, x.leak_mb, x.sleep_ms);
-}
-
-/// A breakpoint of an automation lane in the session: at a position, a value
-/// in the parameter's unit, and how it goes on to the next point.
-struct automation_point_spec {
-  time_value at;
-  double value = 0.0;
-  std::string curve = "linear"; ///< hold or linear (in the parameter's unit)
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, automation_point_spec& x) {
-  return f(caf::meta::type_name("automation_point_spec"), x.at, x.value, x.curve);
 }
 
 struct track_spec {

@@ -40,7 +40,11 @@ public:
       fade_out_(static_cast<int64_t>(param_or(node, "fade_out_frames", 0))),
       in_shape_(static_cast<fade_shape>(param_or(node, "fade_in_shape", 0))),
       out_shape_(static_cast<fade_shape>(param_or(node, "fade_out_shape", 0))) {
-    const double gain = param_or(node, "gain", 1.0);
+    // A gain envelope replaces the constant clip gain; gain_ then holds only
+    // what folded followers multiply in.
+    if (const auto* lane = lane_of(node, "gain"))
+      envelope_ = *lane;
+    const double gain = envelope_.points.empty() ? param_or(node, "gain", 1.0) : 1.0;
     const auto media_channels = graph.media[node.media->media_index].channels;
     for (uint16_t c = 0; c < channels_; ++c) {
       // Mono media feed every channel; otherwise channel c plays media
@@ -84,7 +88,8 @@ public:
     const auto count = static_cast<size_t>(e - s);
     const int64_t k0 = s - r0; // frame index inside the region
     const int64_t src0 = s - media_.first_frame; // index into the media window
-    const bool faded = k0 < fade_in_ || (fade_out_ > 0 && e - r0 > region_.length - fade_out_);
+    const bool faded = k0 < fade_in_ || (fade_out_ > 0 && e - r0 > region_.length - fade_out_) ||
+                       !envelope_.points.empty();
     for (uint16_t c = 0; c < out.channels; ++c) {
       const uint16_t mc = std::min<uint16_t>(media_channel_[c], media_.channels - 1);
       const float* src = media_.channel(mc) + src0;
@@ -97,8 +102,10 @@ public:
       } else {
         for (size_t i = 0; i < count; ++i) {
           const auto k = k0 + static_cast<int64_t>(i);
-          const double fg = gain * clip_fade_gain(k, region_.length, fade_in_, in_shape_,
-                                                  fade_out_, out_shape_);
+          double fg = gain * clip_fade_gain(k, region_.length, fade_in_, in_shape_, fade_out_,
+                                            out_shape_);
+          if (!envelope_.points.empty())
+            fg *= automation_value(envelope_, s + static_cast<int64_t>(i));
           dst[i] = static_cast<float>(static_cast<double>(src[i]) * fg);
         }
       }
@@ -112,6 +119,7 @@ private:
   channel_gains gain_{};
   int64_t fade_in_, fade_out_;
   fade_shape in_shape_, out_shape_;
+  automation_lane envelope_; ///< the clip gain over time (empty: constant)
   planar_region media_{};
 };
 

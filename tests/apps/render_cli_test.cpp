@@ -790,6 +790,52 @@ BOOST_AUTO_TEST_CASE(a_fader_automation_ramp_reproduces_the_exact_per_sample_gai
   }
 }
 
+// A clip gain envelope (times from the clip's start, replacing its gain_db): -6 dB held for
+// 0.25 s, then a line in dB to -20 dB at 1 s, and a fade in of 0.1 s on top.
+BOOST_AUTO_TEST_CASE(a_clip_gain_envelope_reproduces_the_exact_per_sample_gains) {
+  temp_dir dir;
+  const auto dc = dc_media("dc.wav", 2 * rate, 0.5f);
+  write_media(dir, dc);
+  session_def s;
+  track_def t;
+  t.id = "x";
+  t.channels = 1;
+  t.clips = {{&dc, seconds(0.5), -3.0, std::nullopt, seconds(1.5)}};
+  s.tracks = {t};
+  auto doc = s.to_json();
+  auto& clip = doc["tracks"][0]["clips"][0];
+  clip["fade_in"] = {{"length", {{"seconds", 0.1}}}, {"shape", "linear"}};
+  clip["gain_envelope"] =
+    json::array({{{"at", {{"seconds", 0.0}}}, {"value", -6.0}, {"curve", "hold"}},
+                 {{"at", {{"seconds", 0.25}}}, {"value", -6.0}},
+                 {{"at", {{"seconds", 1.0}}}, {"value", -20.0}}});
+  const auto session = write_session(dir, "env.json", doc);
+  const auto out = dir.out("env.wav");
+  const auto r =
+    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  sound_file f{out};
+  const auto got = f.floats();
+  BOOST_TEST_REQUIRE(got.size() == static_cast<size_t>(2 * rate * 2));
+  const double pan = std::cos(std::numbers::pi / 4);
+  for (int64_t i = 0; i < 2 * rate; ++i) {
+    double expected = 0;
+    if (i >= rate / 2) {
+      const int64_t k = i - rate / 2; // frames into the clip
+      double db = -6.0;
+      if (k >= rate / 4 && k < rate)
+        db = -6.0 - 14.0 * static_cast<double>(k - rate / 4) / (0.75 * rate);
+      else if (k >= rate)
+        db = -20.0;
+      const double fade = k < rate / 10 ? static_cast<double>(k) / (rate / 10) : 1.0;
+      expected = 0.5 * pan * std::pow(10.0, db / 20.0) * fade;
+    }
+    const double v = static_cast<double>(got[static_cast<size_t>(i * 2)]);
+    BOOST_TEST_REQUIRE(std::abs(v - expected) <= expected * 3e-7 + 1e-12,
+                       "frame " << i << ": " << v << " vs " << expected);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_automation_is_refused_naming_the_point) {
   temp_dir dir;
   const auto dc = dc_media("dc.wav", rate, 0.5f);

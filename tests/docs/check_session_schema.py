@@ -143,6 +143,8 @@ def invalid_cases():
          set_(track, "automation", {"gain_db": [{"at": {"seconds": 1}}]})),
         ("automation with an exponential curve",
          set_(track, "automation", {"gain_db": [{"at": {"seconds": 1}, "value": 0, "curve": "exp"}]})),
+        ("clip gain envelope point in bars",
+         set_(clip, "gain_envelope", [{"at": {"bar": 2}, "value": 0}])),
         ("crossfade of an unknown shape", set_(track, "crossfade", "cubic")),
         ("loop without an end",
          lambda d: clip(d).__setitem__("loop", {"start": {"samples": 0}})),
@@ -246,6 +248,10 @@ def valid_cases(root):
         ("fader automation",
          lambda d: track(d).__setitem__("automation", {"gain_db": [
              {"at": {"seconds": 1}, "value": 0}, {"at": {"bar": 3}, "value": -12, "curve": "hold"}]})),
+        ("a clip gain envelope",
+         lambda d: clip(d).__setitem__("gain_envelope", [
+             {"at": {"seconds": 0}, "value": -6, "curve": "hold"},
+             {"at": {"beats": 1}, "value": -20}])),
         ("an equal-power crossfade", lambda d: track(d).__setitem__("crossfade", "equal_power")),
         ("a looped clip",
          lambda d: clip(d).__setitem__("loop", {"start": {"beats": 1}, "end": {"seconds": 3}})),
