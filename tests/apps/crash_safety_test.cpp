@@ -103,14 +103,8 @@ bool contains(const std::string& text, const std::string& needle) {
 
 using loophole::test::join;
 
-bool have(const std::string& tool) {
-  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-int shell_status(const std::string& command) {
-  const int status = std::system((command + " >/dev/null 2>&1").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using loophole::test::have;
+using loophole::test::shell;
 
 /// Every name in `folder` (hidden ones included), sorted.
 std::vector<std::string> listing(const fs::path& folder) {
@@ -927,7 +921,7 @@ void kill_and_resume_chain(const std::string& ext, uint64_t seed,
     check_killed_run_cleaned(pid);
   if (ext == "flac") {
     if (have("flac"))
-      BOOST_TEST(shell_status("flac -s -t '" + out + "'") == 0, "flac -t " << out);
+      BOOST_TEST(shell("flac -s -t '" + out + "'").first == 0, "flac -t " << out);
     else
       BOOST_TEST_MESSAGE("flac is not installed: flac -t skipped");
   }

@@ -483,23 +483,8 @@ using loophole::test::sound_file;
 // -- external tools
 // ---------------------------------------------------------------------------------
 
-bool have(const std::string& tool) {
-  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-/// Runs `command` through the shell; returns its exit status and standard output.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>/dev/null").c_str(), "r");
-  if (!p)
-    return {-1, out};
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using loophole::test::have;
+using loophole::test::shell;
 
 std::string lower(std::string s) {
   for (auto& ch : s)

@@ -27,6 +27,7 @@
 
 #include "media/media_error.hpp"
 #include "media/output_file.hpp"
+#include "tests/support/processes.hpp"
 #include "tests/support/sound_file.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -146,23 +147,8 @@ using loophole::test::sound_file;
 
 // -- external tools ----------------------------------------------------------------------------
 
-bool have(const std::string& tool) {
-  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-/// Runs `command`; returns its exit status and standard output.
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>/dev/null").c_str(), "r");
-  if (!p)
-    return {-1, out};
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using loophole::test::have;
+using loophole::test::shell;
 
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
@@ -173,16 +159,16 @@ std::string trim(std::string s) {
 void check_with_tools(const std::string& path, output_format format) {
   // SoX has no Opus reader.
   if (format != output_format::opus && have("soxi")) {
-    auto [status, out] = run("soxi '" + path + "'");
+    auto [status, out] = shell("soxi '" + path + "'");
     BOOST_TEST(status == 0, "soxi " << path);
-    BOOST_TEST(trim(run("soxi -c '" + path + "'").second) == std::to_string(channels));
-    BOOST_TEST(trim(run("soxi -r '" + path + "'").second) == std::to_string(rate));
+    BOOST_TEST(trim(shell("soxi -c '" + path + "'").second) == std::to_string(channels));
+    BOOST_TEST(trim(shell("soxi -r '" + path + "'").second) == std::to_string(rate));
   }
   if (format == output_format::flac && have("flac")) {
-    BOOST_TEST(run("flac -s -t '" + path + "'").first == 0, "flac -t " << path);
+    BOOST_TEST(shell("flac -s -t '" + path + "'").first == 0, "flac -t " << path);
   }
   if (have("ffprobe")) {
-    auto [status, out] = run("ffprobe -v error -select_streams a:0 -show_entries "
+    auto [status, out] = shell("ffprobe -v error -select_streams a:0 -show_entries "
                              "stream=channels,sample_rate -of csv=p=0 '" +
                              path + "'");
     BOOST_TEST(status == 0, "ffprobe " << path);

@@ -1,18 +1,23 @@
 #pragma once
 
-// What the end-to-end suites look at in the process table and in /dev/shm: every process
-// (pid, parent, name, state) and the shared memory segments a loophole run named after its
-// pid. Shared by the suites that run the real binaries.
+// What the suites that run programs share: the process table (pid, parent, name, state), the
+// shared memory segments a loophole run named after its pid, and running outside tools
+// (soxi, flac, ffprobe...) through the shell.
 
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loophole::test {
@@ -71,6 +76,26 @@ inline std::vector<std::string> shm_segments_of(pid_t pid) {
 /// its `loophole` is reparented here, where the checks find it. Returns false if it cannot.
 inline bool become_subreaper() {
   return prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) == 0;
+}
+
+/// True if `tool` is on PATH.
+inline bool have(const std::string& tool) {
+  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+/// Runs `command` through the shell (stderr discarded); returns its exit status (-1 if it
+/// did not exit) and its standard output.
+inline std::pair<int, std::string> shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>/dev/null").c_str(), "r");
+  if (!p)
+    return {-1, out};
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 /// The words of `v` joined by spaces.
