@@ -65,11 +65,13 @@ int main(int argc, char** argv) {
   render->add_flag("--resume", r.resume,
                    "continue an interrupted render of the same output from its last checkpoint");
   render->add_option("--diagnostics", r.diagnostics,
-                     "write a report (JSON) of every failure, restart and quarantine to FILE");
+                     "write a report (JSON) of every failure, restart and quarantine to FILE")
+    ->type_name("FILE");
   render
     ->add_option("--debug-kill", r.debug_kills,
                  "fault rehearsal: NAME@MS kills Pulse's actor NAME (session, media_pool, "
                  "resolver, signals, renderer) MS ms into the render; repeatable")
+    ->type_name("NAME@MS")
     ->group("Debugging");
   render->add_flag("--allow-test-nodes", r.allow_test_nodes,
                    "accept test.fault nodes (fault injection) in the session");
