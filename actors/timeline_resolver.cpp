@@ -196,6 +196,96 @@ caf::error crossfade_overlaps(const messages::session_document& doc, size_t trac
   return {};
 }
 
+// The clips of a track's comp: every region plays its take's clips cut to
+// the region, widened by half a crossfade on each side, so that where two
+// regions meet the one fades out exactly where and as the other fades in
+// (mirror images of one shape: centred on the edge). `place_clip` makes the
+// clip_source node of a take's clip (appending it to the graph); the cut
+// nodes are added to `clip_nodes`.
+template <class PlaceClip>
+caf::error comp_regions(const messages::session_document& doc, size_t track_index,
+                        const timebase& tb, signal::render_graph& g, PlaceClip& place_clip,
+                        std::vector<uint32_t>& clip_nodes) {
+  const auto& track = doc.tracks[track_index];
+  const auto& comp = *track.comp;
+  const auto tp = "/tracks/" + std::to_string(track_index);
+  const auto shape = static_cast<double>(*signal::parse_fade_shape(comp.crossfade.shape));
+  int64_t previous_end = 0;
+  for (size_t i = 0; i < comp.regions.size(); ++i) {
+    const auto& region = comp.regions[i];
+    const auto rp = tp + "/comp/regions/" + std::to_string(i);
+    const int64_t start = tb.frame_of(region.start), end = tb.frame_of(region.end);
+    if (end > max_frames)
+      return fail(doc, rp + "/end", "is past 2^50 frames");
+    if (end <= start)
+      return fail(doc, rp, "ends at or before its start");
+    if (i > 0 && start < previous_end)
+      return fail(doc, rp + "/start",
+                  "is frame " + std::to_string(start) + ", before the end of the region before it (frame " +
+                    std::to_string(previous_end) + "): comp regions are in time order and do not overlap");
+    previous_end = end;
+    const int64_t xf_in = tb.frames_from(start, comp.crossfade.length);
+    const int64_t xf_out = tb.frames_from(end, comp.crossfade.length);
+    const int64_t lo = std::max<int64_t>(0, start - xf_in / 2);
+    const int64_t hi = end + (xf_out - xf_out / 2);
+    size_t take_index = 0;
+    while (track.takes[take_index].id != region.take)
+      ++take_index;
+    const auto& take = track.takes[take_index];
+    for (size_t k = 0; k < take.clips.size(); ++k) {
+      const auto cp = tp + "/takes/" + std::to_string(take_index) + "/clips/" + std::to_string(k);
+      auto id = place_clip(take.clips[k], cp,
+                           track.id + " / comp " + std::to_string(i) + " / " + take.id +
+                             " clip " + std::to_string(k));
+      if (!id)
+        return id.error();
+      auto& node = g.nodes[*id];
+      auto& m = *node.media;
+      const int64_t cut_start = std::max(m.timeline_start, lo);
+      const int64_t cut_end = std::min(m.timeline_start + m.length, hi);
+      if (cut_end <= cut_start) {
+        g.nodes.pop_back(); // the take's clip lies outside the region
+        continue;
+      }
+      // A cut edge gets the comp's crossfade; an edge of the clip itself
+      // inside the region keeps the clip's own fade.
+      if (cut_start > m.timeline_start) {
+        set_param(node, "fade_in_frames", static_cast<double>(start - lo + xf_in - xf_in / 2));
+        set_param(node, "fade_in_shape", shape);
+      }
+      if (cut_end < m.timeline_start + m.length) {
+        set_param(node, "fade_out_frames", static_cast<double>(xf_out));
+        set_param(node, "fade_out_shape", shape);
+      }
+      m.source_offset = m.source_frame(cut_start - m.timeline_start);
+      m.timeline_start = cut_start;
+      m.length = cut_end - cut_start;
+      const auto fades =
+        signal::param_or(node, "fade_in_frames", 0) + signal::param_or(node, "fade_out_frames", 0);
+      if (fades > static_cast<double>(m.length))
+        return fail(doc, rp, "its crossfades and fades (" + std::to_string(static_cast<int64_t>(fades)) +
+                               " frames) are longer than its part of " + take.id + "'s clip " +
+                               std::to_string(k) + " (" + std::to_string(m.length) + " frames)");
+      clip_nodes.push_back(*id);
+    }
+  }
+  return {};
+}
+
+// The takes a track's comp plays, each once, in the order of their lanes.
+std::vector<const messages::take_spec*> comped_takes(const messages::track_spec& track) {
+  std::vector<const messages::take_spec*> takes;
+  if (!track.comp)
+    return takes;
+  for (const auto& take : track.takes)
+    for (const auto& region : track.comp->regions)
+      if (region.take == take.id) {
+        takes.push_back(&take);
+        break;
+      }
+  return takes;
+}
+
 } // namespace
 
 std::vector<std::string> media_paths_of(const messages::session_document& doc) {
@@ -207,6 +297,10 @@ std::vector<std::string> media_paths_of(const messages::session_document& doc) {
     for (const auto& c : t.clips)
       if (seen.insert(c.media_path).second)
         paths.push_back(c.media_path);
+    for (const auto* take : comped_takes(t))
+      for (const auto& c : take->clips)
+        if (seen.insert(c.media_path).second)
+          paths.push_back(c.media_path);
   }
   return paths;
 }
@@ -275,16 +369,17 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
                            ": left out");
       continue;
     }
-    if (track.clips.empty()) {
+    if (track.clips.empty() && (!track.comp || track.comp->regions.empty())) {
       plan.notes.push_back("track '" + track.id + "' has no clips: left out");
       continue;
     }
     const auto partition = static_cast<uint32_t>(g.partitions.size());
     g.partitions.push_back({track.id});
     std::vector<uint32_t> clip_nodes;
-    for (size_t k = 0; k < track.clips.size(); ++k) {
-      const auto& clip = track.clips[k];
-      const auto cp = tp + "/clips/" + std::to_string(k);
+    // A media clip of the track (or of one of its takes) as a clip_source
+    // node; `label` names it in the graph.
+    auto place_clip = [&](const messages::clip_spec& clip, const std::string& cp,
+                          const std::string& label) -> caf::expected<uint32_t> {
       const auto mi = media_index.at(clip.media_path);
       const auto& info = media[mi];
       const int64_t position = tb.frame_of(clip.position);
@@ -352,7 +447,7 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
         return fail(doc, cp, "the fades (" + std::to_string(fade_total) +
                                " frames) are longer than the clip (" + std::to_string(length) +
                                " frames)");
-      auto id = add_node(track.id + " / clip " + std::to_string(k), node_kind::clip_source,
+      auto id = add_node(label, node_kind::clip_source,
                          partition, track.channels, {}, std::move(params));
       g.nodes[id].media = signal::media_region{mi, position, offset, length, loop_start, loop_length};
       if (!clip.gain_envelope.empty()) {
@@ -366,12 +461,24 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
         }
         g.nodes[id].automation.push_back(gain_lane(clip.gain_envelope, frames));
       }
-      clip_nodes.push_back(id);
-      session_end = std::max(session_end, position + length);
+      return id;
+    };
+    for (size_t k = 0; k < track.clips.size(); ++k) {
+      auto id = place_clip(track.clips[k], tp + "/clips/" + std::to_string(k),
+                           track.id + " / clip " + std::to_string(k));
+      if (!id)
+        return id.error();
+      clip_nodes.push_back(*id);
     }
     if (!track.crossfade.empty())
       if (auto err = crossfade_overlaps(doc, t, g, clip_nodes))
         return err;
+    if (track.comp)
+      if (auto err = comp_regions(doc, t, tb, g, place_clip, clip_nodes))
+        return err;
+    for (auto id : clip_nodes)
+      session_end = std::max(session_end, g.nodes[id].media->timeline_start +
+                                            g.nodes[id].media->length);
     uint32_t sum = clip_nodes.front();
     if (clip_nodes.size() > 1)
       sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,

@@ -224,6 +224,119 @@ private:
   std::string file_;
 };
 
+// Ids of tracks and takes: short, and safe in file names and JSON pointers.
+bool is_id(const std::string& s) {
+  static const std::regex id_re{R"([A-Za-z0-9_.-]{1,64})"};
+  return std::regex_match(s, id_re);
+}
+
+// A media clip, on a track or on a take's lane.
+messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& cat,
+                               const std::filesystem::path& base) {
+  if (!cj.is_object())
+    c.fail(cat, "a clip is an object");
+  c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
+                        "fade_in", "fade_out", "loop", "gain_envelope"});
+  messages::clip_spec clip;
+  clip.media = c.string(cj, cat, "media", "", true);
+  if (clip.media.empty())
+    c.fail(cat + "/media", "is empty");
+  const std::filesystem::path media{clip.media};
+  clip.media_path = (media.is_absolute() ? media : base / media).lexically_normal().string();
+  if (!cj.contains("position"))
+    c.fail(cat, "missing required key 'position'");
+  clip.position = c.time(cj, cat, "position", true);
+  if (cj.contains("source_offset"))
+    clip.source_offset = c.time(cj, cat, "source_offset");
+  if (cj.contains("length")) {
+    clip.length = c.time(cj, cat, "length");
+    if (clip.length->value <= 0)
+      c.fail(cat + "/length", "must be longer than 0");
+  }
+  clip.gain_db = c.number(cj, cat, "gain_db", 0.0, -144.0, 24.0);
+  if (cj.contains("fade_in"))
+    clip.fade_in = c.fade(cj, cat, "fade_in");
+  if (cj.contains("fade_out"))
+    clip.fade_out = c.fade(cj, cat, "fade_out");
+  if (auto env = cj.find("gain_envelope"); env != cj.end())
+    clip.gain_envelope = c.db_points(*env, cat + "/gain_envelope", false);
+  if (cj.contains("loop")) {
+    const auto& lj = c.object(cj, cat, "loop", true);
+    const auto lat = cat + "/loop";
+    c.only_keys(lj, lat, {"start", "end"});
+    for (const char* key : {"start", "end"})
+      if (!lj.contains(key))
+        c.fail(lat, std::string{"missing required key '"} + key + "'");
+    clip.loop_start = c.time(lj, lat, "start");
+    clip.loop_end = c.time(lj, lat, "end");
+    if (!clip.length)
+      c.fail(lat, "a looped clip needs a length (it would play for ever)");
+  }
+  return clip;
+}
+
+// A track's takes (lanes of clips) and the comp that picks regions of them.
+void parse_takes_and_comp(checker& c, const json& tj, const std::string& at,
+                          const std::filesystem::path& base, messages::track_spec& track) {
+  std::set<std::string> ids;
+  if (auto tk = tj.find("takes"); tk != tj.end()) {
+    if (!tk->is_array() || tk->size() > 1024)
+      c.fail(at + "/takes", "is not an array of at most 1024 takes");
+    for (size_t i = 0; i < tk->size(); ++i) {
+      const auto& kj = (*tk)[i];
+      const auto kat = at + "/takes/" + std::to_string(i);
+      if (!kj.is_object())
+        c.fail(kat, "a take is an object {\"id\": ..., \"clips\": [...]}");
+      c.only_keys(kj, kat, {"id", "clips"});
+      messages::take_spec take;
+      take.id = c.string(kj, kat, "id", "", true, 64);
+      if (!is_id(take.id))
+        c.fail(kat + "/id", "\"" + take.id + "\" is not an id of 1 to 64 letters, digits, _ . -");
+      if (!ids.insert(take.id).second)
+        c.fail(kat + "/id", "\"" + take.id + "\" is the id of an earlier take of this track");
+      const json* clips = c.find(kj, kat, "clips", true);
+      if (!clips->is_array() || clips->empty() || clips->size() > 65536)
+        c.fail(kat + "/clips", "is not an array of 1 to 65536 clips");
+      for (size_t k = 0; k < clips->size(); ++k)
+        take.clips.push_back(parse_clip(c, (*clips)[k], kat + "/clips/" + std::to_string(k), base));
+      track.takes.push_back(std::move(take));
+    }
+  }
+  if (!tj.contains("comp"))
+    return;
+  const auto& cj = c.object(tj, at, "comp", true);
+  const auto cat = at + "/comp";
+  c.only_keys(cj, cat, {"crossfade", "regions"});
+  messages::comp_spec comp;
+  // 10 ms equal-power: takes are different performances (uncorrelated), and
+  // 10 ms is short enough to hide the edit and long enough not to click.
+  comp.crossfade.length = {time_unit::seconds, 0.01, 1.0};
+  comp.crossfade.shape = "equal_power";
+  if (cj.contains("crossfade"))
+    comp.crossfade = c.fade(cj, cat, "crossfade");
+  const json* regions = c.find(cj, cat, "regions", true);
+  if (!regions->is_array() || regions->size() > 65536)
+    c.fail(cat + "/regions", "is not an array of at most 65536 regions");
+  for (size_t i = 0; i < regions->size(); ++i) {
+    const auto& rj = (*regions)[i];
+    const auto rat = cat + "/regions/" + std::to_string(i);
+    if (!rj.is_object())
+      c.fail(rat, "a region is an object {\"take\": id, \"start\": position, \"end\": position}");
+    c.only_keys(rj, rat, {"take", "start", "end"});
+    messages::comp_region_spec region;
+    region.take = c.string(rj, rat, "take", "", true, 64);
+    if (!ids.count(region.take))
+      c.fail(rat + "/take", "\"" + region.take + "\" is not a take of this track");
+    for (const char* key : {"start", "end"})
+      if (!rj.contains(key))
+        c.fail(rat, std::string{"missing required key '"} + key + "'");
+    region.start = c.time(rj, rat, "start", true);
+    region.end = c.time(rj, rat, "end", true);
+    comp.regions.push_back(std::move(region));
+  }
+  track.comp = std::move(comp);
+}
+
 } // namespace
 
 messages::session_document parse_session(const std::string& text, const std::string& path) {
@@ -358,7 +471,6 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (tracks_it->size() > 4096)
     c.fail("/tracks", "more than 4096 tracks");
   const auto base = std::filesystem::path{path}.parent_path();
-  static const std::regex id_re{R"([A-Za-z0-9_.-]{1,64})"};
   std::set<std::string> ids;
   for (size_t t = 0; t < tracks_it->size(); ++t) {
     const auto& tj = (*tracks_it)[t];
@@ -367,10 +479,10 @@ messages::session_document parse_session(const std::string& text, const std::str
       c.fail(at, "a track is an object");
     c.only_keys(tj, at,
                 {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts",
-                 "crossfade", "automation"});
+                 "crossfade", "automation", "takes", "comp"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
-    if (!std::regex_match(track.id, id_re))
+    if (!is_id(track.id))
       c.fail(at + "/id", "\"" + track.id + "\" is not an id of 1 to 64 letters, digits, _ . -");
     if (!ids.insert(track.id).second)
       c.fail(at + "/id", "\"" + track.id + "\" is the id of an earlier track too");
@@ -391,51 +503,10 @@ messages::session_document parse_session(const std::string& text, const std::str
         c.fail(at + "/clips", "is not an array");
       if (cl->size() > 65536)
         c.fail(at + "/clips", "more than 65536 clips");
-      for (size_t k = 0; k < cl->size(); ++k) {
-        const auto& cj = (*cl)[k];
-        const auto cat = at + "/clips/" + std::to_string(k);
-        if (!cj.is_object())
-          c.fail(cat, "a clip is an object");
-        c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
-                              "fade_in", "fade_out", "loop", "gain_envelope"});
-        messages::clip_spec clip;
-        clip.media = c.string(cj, cat, "media", "", true);
-        if (clip.media.empty())
-          c.fail(cat + "/media", "is empty");
-        const std::filesystem::path media{clip.media};
-        clip.media_path = (media.is_absolute() ? media : base / media).lexically_normal().string();
-        if (!cj.contains("position"))
-          c.fail(cat, "missing required key 'position'");
-        clip.position = c.time(cj, cat, "position", true);
-        if (cj.contains("source_offset"))
-          clip.source_offset = c.time(cj, cat, "source_offset");
-        if (cj.contains("length")) {
-          clip.length = c.time(cj, cat, "length");
-          if (clip.length->value <= 0)
-            c.fail(cat + "/length", "must be longer than 0");
-        }
-        clip.gain_db = c.number(cj, cat, "gain_db", 0.0, -144.0, 24.0);
-        if (cj.contains("fade_in"))
-          clip.fade_in = c.fade(cj, cat, "fade_in");
-        if (cj.contains("fade_out"))
-          clip.fade_out = c.fade(cj, cat, "fade_out");
-        if (auto env = cj.find("gain_envelope"); env != cj.end())
-          clip.gain_envelope = c.db_points(*env, cat + "/gain_envelope", false);
-        if (cj.contains("loop")) {
-          const auto& lj = c.object(cj, cat, "loop", true);
-          const auto lat = cat + "/loop";
-          c.only_keys(lj, lat, {"start", "end"});
-          for (const char* key : {"start", "end"})
-            if (!lj.contains(key))
-              c.fail(lat, std::string{"missing required key '"} + key + "'");
-          clip.loop_start = c.time(lj, lat, "start");
-          clip.loop_end = c.time(lj, lat, "end");
-          if (!clip.length)
-            c.fail(lat, "a looped clip needs a length (it would play for ever)");
-        }
-        track.clips.push_back(std::move(clip));
-      }
+      for (size_t k = 0; k < cl->size(); ++k)
+        track.clips.push_back(parse_clip(c, (*cl)[k], at + "/clips/" + std::to_string(k), base));
     }
+    parse_takes_and_comp(c, tj, at, base, track);
     if (tj.contains("automation")) {
       const auto& aj = c.object(tj, at, "automation", true);
       const auto aat = at + "/automation";

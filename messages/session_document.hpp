@@ -141,6 +141,41 @@ typename Inspector::result_type inspect(Inspector& f, insert_spec& x) {
            x.fault, x.at, x.leak_mb, x.sleep_ms);
 }
 
+/// A take: one recorded pass on its own lane (its clips, as on a track).
+struct take_spec {
+  std::string id;
+  std::vector<clip_spec> clips;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, take_spec& x) {
+  return f(caf::meta::type_name("take_spec"), x.id, x.clips);
+}
+
+/// A region of a comp: the take heard on [start, end) of the timeline.
+struct comp_region_spec {
+  std::string take;
+  time_value start;
+  time_value end;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, comp_region_spec& x) {
+  return f(caf::meta::type_name("comp_region_spec"), x.take, x.start, x.end);
+}
+
+/// A comp: the ordered regions of takes the track plays, crossfaded at
+/// every region edge (centred on the edge).
+struct comp_spec {
+  fade_spec crossfade;
+  std::vector<comp_region_spec> regions;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, comp_spec& x) {
+  return f(caf::meta::type_name("comp_spec"), x.crossfade, x.regions);
+}
+
 struct track_spec {
   std::string id;
   std::string name;
@@ -155,12 +190,15 @@ struct track_spec {
   std::string crossfade;
   /// Fader automation (dB); empty: the constant gain_db.
   std::vector<automation_point_spec> gain_automation;
+  /// Takes on lanes and the comp made of them (played beside `clips`).
+  std::vector<take_spec> takes;
+  std::optional<comp_spec> comp;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
-           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation);
+           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp);
 }
 
 struct project_metadata {

@@ -941,3 +941,92 @@ BOOST_AUTO_TEST_CASE(crossfades_longer_than_a_clip_are_refused_naming_it) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- comping -----------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(comping)
+
+// Two takes of 4 s each from frame 0 of the timeline; take "b" is recorded from 1 s into its file.
+track_spec comped_track(std::vector<loophole::messages::comp_region_spec> regions,
+                        time_value crossfade = samples(100)) {
+  auto t = track("vox");
+  t.takes.push_back({"a", {clip("a.wav", samples(0), samples(192000))}});
+  t.takes.push_back({"b", {clip("b.wav", samples(0), samples(192000), samples(48000))}});
+  t.comp = loophole::messages::comp_spec{fade_spec{crossfade, "equal_power"}, std::move(regions)};
+  return t;
+}
+
+BOOST_AUTO_TEST_CASE(regions_play_their_takes_cut_with_centred_crossfades_at_each_edge) {
+  auto doc = make_doc(48000, 120.0);
+  // a on [0, 1 s), b on [1 s, 2 s), a on [2 s, 3 s): beats at 120 bpm are half seconds.
+  doc.tracks.push_back(comped_track({{"a", samples(0), samples(48000)},
+                                     {"b", beats(2), beats(4)},
+                                     {"a", seconds(2), seconds(3)}}));
+  auto plan = resolved(doc, {probe("a.wav", 240000), probe("b.wav", 240000)});
+  const auto& r0 = node_labelled(plan.graph, "vox / comp 0 / a clip 0");
+  const auto& r1 = node_labelled(plan.graph, "vox / comp 1 / b clip 0");
+  const auto& r2 = node_labelled(plan.graph, "vox / comp 2 / a clip 0");
+  // Region 0 starts where the take does: no fade in; it runs 50 frames past its end.
+  BOOST_TEST(r0.media->timeline_start == 0);
+  BOOST_TEST(r0.media->length == 48050);
+  BOOST_TEST(!has_param(r0, "fade_in_frames"));
+  BOOST_TEST(param(r0, "fade_out_frames") == 100.0);
+  // Region 1 starts 50 frames early, fading in over the frames region 0 fades out over.
+  BOOST_TEST(r1.media->timeline_start == 47950);
+  BOOST_TEST(r1.media->source_offset == 48000 + 47950); // b's file offset carries on
+  BOOST_TEST(r1.media->length == 48100);
+  BOOST_TEST(param(r1, "fade_in_frames") == 100.0);
+  BOOST_TEST(param(r1, "fade_out_frames") == 100.0);
+  BOOST_TEST(r2.media->timeline_start == 95950);
+  BOOST_TEST(r2.media->source_offset == 95950);
+  BOOST_TEST(r2.media->length == 48100);
+  const double ep = static_cast<double>(loophole::signal::fade_shape::equal_power);
+  BOOST_TEST(param(r2, "fade_in_shape") == ep);
+  // Fade-out span of one region == fade-in span of the next.
+  BOOST_TEST(r0.media->timeline_start + r0.media->length - 100 == r1.media->timeline_start);
+  BOOST_TEST(r1.media->timeline_start + r1.media->length - 100 == r2.media->timeline_start);
+  BOOST_TEST(plan.graph.frame_count == 144050);
+  // The unused part of the takes is not played: three clip nodes in all.
+  BOOST_TEST(nodes_of_kind(plan.graph, node_kind::clip_source).size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_take_of_several_clips_is_cut_only_where_it_overlaps_the_region) {
+  auto doc = make_doc(48000, 120.0);
+  auto t = comped_track({{"c", samples(1000), samples(5000)}}, samples(0));
+  t.takes.push_back({"c", {clip("a.wav", samples(0), samples(2000)),
+                           clip("a.wav", samples(3000), samples(1000)),
+                           clip("a.wav", samples(9000), samples(1000))}});
+  doc.tracks.push_back(t);
+  auto plan = resolved(doc, {probe("a.wav", 240000)});
+  BOOST_TEST(nodes_of_kind(plan.graph, node_kind::clip_source).size() == 2u);
+  const auto& first = node_labelled(plan.graph, "vox / comp 0 / c clip 0");
+  BOOST_TEST(first.media->timeline_start == 1000);
+  BOOST_TEST(first.media->source_offset == 1000);
+  BOOST_TEST(first.media->length == 1000);
+  const auto& second = node_labelled(plan.graph, "vox / comp 0 / c clip 1");
+  BOOST_TEST(second.media->timeline_start == 3000); // whole: inside the region
+  BOOST_TEST(second.media->length == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(overlapping_or_empty_regions_are_refused_at_their_pointer) {
+  auto doc = make_doc(48000, 120.0);
+  doc.tracks.push_back(comped_track({{"a", samples(0), samples(48000)},
+                                     {"b", samples(47000), samples(96000)}}));
+  const std::vector<media_info> media{probe("a.wav", 240000), probe("b.wav", 240000)};
+  expect_error(doc, media, {}, errc::bad_session, "/studio/song.json: /tracks/0/comp/regions/1/start: ",
+               "do not overlap");
+  doc.tracks[0] = comped_track({{"a", samples(500), samples(500)}});
+  expect_error(doc, {media[0]}, {}, errc::bad_session, "/studio/song.json: /tracks/0/comp/regions/0: ",
+               "ends at or before its start");
+  doc.tracks[0] = comped_track({{"a", samples(1000), samples(1060)}});
+  expect_error(doc, {media[0]}, {}, errc::bad_session, "/studio/song.json: /tracks/0/comp/regions/0: ",
+               "longer than its part");
+}
+
+BOOST_AUTO_TEST_CASE(only_comped_takes_are_probed) {
+  auto doc = make_doc();
+  doc.tracks.push_back(comped_track({{"b", samples(0), samples(100)}}, samples(0)));
+  BOOST_TEST(media_paths_of(doc) == std::vector<std::string>{"/studio/b.wav"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -656,6 +656,22 @@ media_file noise_media(const std::string& name, int64_t frames, uint32_t seed) {
   return m;
 }
 
+/// Renders `doc` (one mono track, centred) in float; returns the left channel divided by the
+/// pan gain (cos pi/4 at centre), i.e. the track's own signal.
+std::vector<double> render_mono_track(const temp_dir& dir, const json& doc, const std::string& name) {
+  const auto session = write_session(dir, name + ".json", doc);
+  const auto out = dir.out(name + ".wav");
+  const auto r =
+    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  sound_file f{out};
+  const auto got = f.floats();
+  std::vector<double> left;
+  for (size_t i = 0; i < got.size(); i += 2)
+    left.push_back(static_cast<double>(got[i]) / std::cos(std::numbers::pi / 4));
+  return left;
+}
+
 /// The left channel of a float render of one mono track holding clips a and b, overlapping
 /// from 1.5 s to 2 s, with `shape` crossfades; divided by the pan gain (cos pi/4 at centre).
 std::vector<double> render_crossfaded(const temp_dir& dir, const media_file& a,
@@ -672,17 +688,7 @@ std::vector<double> render_crossfaded(const temp_dir& dir, const media_file& a,
   s.tracks = {t};
   auto doc = s.to_json();
   doc["tracks"][0]["crossfade"] = shape;
-  const auto session = write_session(dir, name + ".json", doc);
-  const auto out = dir.out(name + ".wav");
-  const auto r =
-    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
-  BOOST_TEST_REQUIRE(r.code == 0, r);
-  sound_file f{out};
-  const auto got = f.floats();
-  std::vector<double> left;
-  for (size_t i = 0; i < got.size(); i += 2)
-    left.push_back(static_cast<double>(got[i]) / std::cos(std::numbers::pi / 4));
-  return left;
+  return render_mono_track(dir, doc, name);
 }
 
 double power_db(const std::vector<double>& x, int64_t from, int64_t to) {
@@ -725,6 +731,73 @@ BOOST_AUTO_TEST_CASE(a_linear_crossfade_of_identical_material_keeps_the_amplitud
     const double tolerance = std::ldexp(std::abs(expected), -22) + 1e-12; // a couple of ulps
     BOOST_TEST_REQUIRE(std::abs(x[static_cast<size_t>(i)] - expected) <= tolerance,
                        "frame " << i << ": " << x[static_cast<size_t>(i)] << " vs " << expected);
+  }
+}
+
+namespace {
+
+/// The left channel (divided by the centre pan gain) of a float render of one mono track comping
+/// takes "a" (from `a`) and "b" (from `b`, 4 s each from frame 0): a on [0, 1 s), b on [1 s, 2 s),
+/// a on [2 s, 3 s), with 10 ms crossfades of `shape`.
+std::vector<double> render_comp(const temp_dir& dir, const media_file& a, const media_file& b,
+                                const std::string& shape, const std::string& name) {
+  write_media(dir, a);
+  write_media(dir, b);
+  session_def s;
+  s.tracks = {track_def{"vox", 1, 0.0, 0.0, {}}};
+  auto doc = s.to_json();
+  auto take = [](const media_file& m) {
+    return json{{"media", m.name}, {"position", {{"seconds", 0}}}, {"length", {{"seconds", 4}}}};
+  };
+  auto region = [](const char* id, double from, double to) {
+    return json{{"take", id}, {"start", {{"seconds", from}}}, {"end", {{"seconds", to}}}};
+  };
+  doc["tracks"][0]["takes"] = json::array({json{{"id", "a"}, {"clips", {take(a)}}},
+                                           json{{"id", "b"}, {"clips", {take(b)}}}});
+  doc["tracks"][0]["comp"] = {
+    {"crossfade", {{"length", {{"seconds", 0.01}}}, {"shape", shape}}},
+    {"regions", {region("a", 0, 1), region("b", 1, 2), region("a", 2, 3)}}};
+  return render_mono_track(dir, doc, name);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_comp_of_identical_takes_with_linear_crossfades_is_inaudible) {
+  // Both takes hold the same frames at the same times: every edit must null.
+  temp_dir dir;
+  const auto a = noise_media("take.wav", 4 * rate, 5);
+  const auto x = render_comp(dir, a, a, "linear", "same");
+  // The comp ends with half a crossfade after its last edge, fading out.
+  BOOST_TEST_REQUIRE(x.size() == static_cast<size_t>(3 * rate + 240));
+  for (int64_t i = 0; i < 3 * rate - 240; ++i) {
+    const double expected = static_cast<double>(a.at(i, 0));
+    const double tolerance = std::ldexp(std::abs(expected), -22) + 1e-12;
+    BOOST_TEST_REQUIRE(std::abs(x[static_cast<size_t>(i)] - expected) <= tolerance,
+                       "frame " << i << ": " << x[static_cast<size_t>(i)] << " vs " << expected);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_comp_of_uncorrelated_takes_nulls_against_the_equal_power_formula) {
+  // Each edit at frame E crossfades over [E - 240, E + 240): the outgoing take times
+  // cos(t pi / 2) plus the incoming one times sin(t pi / 2), t = (n - E + 240) / 480.
+  temp_dir dir;
+  const auto a = noise_media("a.wav", 4 * rate, 6);
+  const auto b = noise_media("b.wav", 4 * rate, 7);
+  const auto x = render_comp(dir, a, b, "equal_power", "ep");
+  BOOST_TEST_REQUIRE(x.size() == static_cast<size_t>(3 * rate + 240));
+  auto take_at = [&](int64_t n) { return n < rate || n >= 2 * rate ? &a : &b; };
+  for (int64_t n = 0; n < 3 * rate + 240; ++n) {
+    double expected = static_cast<double>(take_at(n)->at(n, 0));
+    for (int64_t edge : {int64_t{rate}, int64_t{2 * rate}, int64_t{3 * rate}})
+      if (n >= edge - 240 && n < edge + 240) {
+        const double t = static_cast<double>(n - edge + 240) / 480.0;
+        const double in = edge < 3 * rate ? static_cast<double>(take_at(edge)->at(n, 0)) : 0.0;
+        expected = std::cos(t * std::numbers::pi / 2) *
+                     static_cast<double>(take_at(edge - 1)->at(n, 0)) +
+                   std::sin(t * std::numbers::pi / 2) * in;
+      }
+    BOOST_TEST_REQUIRE(std::abs(x[static_cast<size_t>(n)] - expected) <= 1e-6,
+                       "frame " << n << ": " << x[static_cast<size_t>(n)] << " vs " << expected);
   }
 }
 

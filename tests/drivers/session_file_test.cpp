@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
@@ -772,6 +772,47 @@ BOOST_AUTO_TEST_CASE(bad_tempo_meter_markers_and_bars_are_refused_at_their_point
   BOOST_TEST_REQUIRE(doc.tracks.at(0).gain_automation.size() == 1u);
   BOOST_TEST(doc.tracks.at(0).gain_automation[0].value == -3.0);
   BOOST_TEST(doc.tracks.at(0).gain_automation[0].curve == "hold");
+}
+
+BOOST_AUTO_TEST_CASE(takes_and_a_comp_parse_with_the_default_crossfade) {
+  const auto doc = parse_session(doc_with_track(R"({"id": "vox",
+    "takes": [{"id": "t1", "clips": [{"media": "t1.wav", "position": {"bar": 1}}]},
+              {"id": "t2", "clips": [{"media": "t2.wav", "position": {"seconds": 0}}]}],
+    "comp": {"regions": [{"take": "t2", "start": {"bar": 1}, "end": {"bar": [2, 3]}},
+                         {"take": "t1", "start": {"bar": [2, 3]}, "end": {"bar": 4}}]}})"),
+                                 session_path);
+  const auto& t = doc.tracks.at(0);
+  BOOST_TEST_REQUIRE(t.takes.size() == 2u);
+  BOOST_TEST(t.takes[1].clips.at(0).media_path == "/studio/sessions/t2.wav");
+  BOOST_TEST_REQUIRE(t.comp.has_value());
+  BOOST_TEST(same(t.comp->crossfade.length, time_unit::seconds, 0.01));
+  BOOST_TEST(t.comp->crossfade.shape == "equal_power");
+  BOOST_TEST_REQUIRE(t.comp->regions.size() == 2u);
+  BOOST_TEST(t.comp->regions[0].take == "t2");
+  BOOST_TEST(t.comp->regions[0].end.beat == 3.0);
+}
+
+BOOST_AUTO_TEST_CASE(bad_takes_and_comps_are_refused_at_their_pointer) {
+  const std::string take = R"({"id": "t1", "clips": [{"media": "t1.wav", "position": {"seconds": 0}}]})";
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [{"id": "t1"}]})"), "/tracks/0/takes/0",
+                 "missing required key 'clips'");
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [)" + take + "," + take + "]}"),
+                 "/tracks/0/takes/1/id", "earlier take");
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [{"id": "t 1", "clips": []}]})"),
+                 "/tracks/0/takes/0/id", "is not an id");
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [{"id": "t1", "clips": [{"media": "x.wav"}]}]})"),
+                 "/tracks/0/takes/0/clips/0", "missing required key 'position'");
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [)" + take +
+                                R"(], "comp": {"regions": [{"take": "t2", "start": {"seconds": 0}, "end": {"seconds": 1}}]}})"),
+                 "/tracks/0/comp/regions/0/take", "not a take of this track");
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [)" + take +
+                                R"(], "comp": {"regions": [{"take": "t1", "start": {"seconds": 0}}]}})"),
+                 "/tracks/0/comp/regions/0", "missing required key 'end'");
+  expect_refused(doc_with_track(R"({"id": "a", "takes": [)" + take +
+                                R"(], "comp": {"crossfade": {"length": {"seconds": 0.01}, "shape": "cubic"}, "regions": []}})"),
+                 "/tracks/0/comp/crossfade/shape", "is not one of");
+  expect_refused(doc_with_track(R"({"id": "a", "comp": {"regions": [], "mode": 1}})"),
+                 "/tracks/0/comp/mode", "unknown key");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
