@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "media/media_reader.hpp"
 #include "media/resample_cache.hpp"
 #include "media/shared_memory.hpp"
+#include "media/transient_detector.hpp"
 
 namespace loophole::actors {
 
@@ -178,6 +180,43 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
         leases[i].bytes = r.memory->size();
       }
       return leases;
+    },
+    [ctx](atoms::analyse_atom, uint32_t rate,
+          const messages::resolved_analysis& region) -> caf::result<std::vector<int64_t>> {
+      // The region's material in mono on its own stretch of timeline.
+      std::vector<float> mono(static_cast<size_t>(region.end - region.start), 0.0f);
+      try {
+        std::map<std::string, media::decoded_media> decoded;
+        for (const auto& piece : region.pieces) {
+          auto it = decoded.find(piece.path);
+          if (it == decoded.end())
+            it = decoded
+                   .emplace(piece.path, media::decode_resampled(
+                                          piece.path, rate, quality_of(ctx->config.resample_quality)))
+                   .first;
+          const auto& m = it->second;
+          const signal::media_region placed{0, piece.timeline_start, piece.source_offset,
+                                            piece.length, piece.loop_start, piece.loop_length};
+          for (int64_t k = 0; k < piece.length; ++k) {
+            const int64_t frame = placed.source_frame(k);
+            if (frame >= m.frames)
+              break;
+            float sum = 0.0f;
+            for (uint16_t c = 0; c < m.channels; ++c)
+              sum += m.samples[static_cast<size_t>(c * m.frames + frame)];
+            mono[static_cast<size_t>(piece.timeline_start - region.start + k)] +=
+              sum / static_cast<float>(m.channels);
+          }
+        }
+        auto onsets = media::detect_transients(mono.data(), static_cast<int64_t>(mono.size()), rate);
+        for (auto& o : onsets)
+          o += region.start;
+        return onsets;
+      } catch (const media::media_error& e) {
+        return to_error(e);
+      } catch (const std::exception& e) {
+        return kernel::make_error(kernel::errc::internal, e.what());
+      }
     },
     [state](atoms::release_atom, const std::vector<std::string>& names) {
       for (const auto& name : names) {

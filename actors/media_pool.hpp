@@ -31,7 +31,11 @@ using media_pool_actor = caf::typed_actor<
     std::vector<messages::media_info>>,
   caf::replies_to<atoms::acquire_atom, std::vector<messages::media_info>>::with<
     std::vector<messages::media_lease>>,
-  caf::reacts_to<atoms::release_atom, std::vector<std::string>>>;
+  caf::reacts_to<atoms::release_atom, std::vector<std::string>>,
+  // A pre-analysis pass (specification section 13): the transients of what
+  // an analysis region covers, in timeline frames, at the session rate.
+  caf::replies_to<atoms::analyse_atom, uint32_t, messages::resolved_analysis>::with<
+    std::vector<int64_t>>>;
 
 /// The pool's state. It lives outside the actor (start_pulse holds it), so
 /// a media pool restarted by its supervisor goes on with the same probes,

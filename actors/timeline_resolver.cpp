@@ -7,6 +7,8 @@
 #include <optional>
 #include <set>
 
+#include <xxhash.h>
+
 #include "actors/media_pool.hpp"
 #include "actors/tempo_map.hpp"
 #include "caf/event_based_actor.hpp"
@@ -196,6 +198,19 @@ caf::error crossfade_overlaps(const messages::session_document& doc, size_t trac
   return {};
 }
 
+// Cuts `m` to the timeline frames [lo, hi); false if nothing is left. A
+// looped region stays looped: the cut starts where the loop had got to.
+bool cut_region(signal::media_region& m, int64_t lo, int64_t hi) noexcept {
+  const int64_t start = std::max(m.timeline_start, lo);
+  const int64_t end = std::min(m.timeline_start + m.length, hi);
+  if (end <= start)
+    return false;
+  m.source_offset = m.source_frame(start - m.timeline_start);
+  m.timeline_start = start;
+  m.length = end - start;
+  return true;
+}
+
 // The clips of a track's comp: every region plays its take's clips cut to
 // the region, widened by half a crossfade on each side, so that where two
 // regions meet the one fades out exactly where and as the other fades in
@@ -241,25 +256,21 @@ caf::error comp_regions(const messages::session_document& doc, size_t track_inde
         return id.error();
       auto& node = g.nodes[*id];
       auto& m = *node.media;
-      const int64_t cut_start = std::max(m.timeline_start, lo);
-      const int64_t cut_end = std::min(m.timeline_start + m.length, hi);
-      if (cut_end <= cut_start) {
+      const auto whole = m;
+      if (!cut_region(m, lo, hi)) {
         g.nodes.pop_back(); // the take's clip lies outside the region
         continue;
       }
       // A cut edge gets the comp's crossfade; an edge of the clip itself
       // inside the region keeps the clip's own fade.
-      if (cut_start > m.timeline_start) {
+      if (m.timeline_start > whole.timeline_start) {
         set_param(node, "fade_in_frames", static_cast<double>(start - lo + xf_in - xf_in / 2));
         set_param(node, "fade_in_shape", shape);
       }
-      if (cut_end < m.timeline_start + m.length) {
+      if (m.timeline_start + m.length < whole.timeline_start + whole.length) {
         set_param(node, "fade_out_frames", static_cast<double>(xf_out));
         set_param(node, "fade_out_shape", shape);
       }
-      m.source_offset = m.source_frame(cut_start - m.timeline_start);
-      m.timeline_start = cut_start;
-      m.length = cut_end - cut_start;
       const auto fades =
         signal::param_or(node, "fade_in_frames", 0) + signal::param_or(node, "fade_out_frames", 0);
       if (fades > static_cast<double>(m.length))
@@ -270,6 +281,58 @@ caf::error comp_regions(const messages::session_document& doc, size_t track_inde
     }
   }
   return {};
+}
+
+// The session's analysis regions against what the tracks play now: the
+// pieces of media under each, the hash of their placement (media id, where,
+// from which frame, how long, looped how), and so whether the stored
+// analysis still describes the material. Gains and fades are not hashed:
+// they do not move a transient.
+std::vector<messages::resolved_analysis>
+resolve_analysis(const messages::session_document& doc, const timebase& tb,
+                 const signal::render_graph& g, const std::vector<messages::media_info>& media) {
+  std::vector<messages::resolved_analysis> out;
+  for (const auto& spec : doc.analysis) {
+    messages::resolved_analysis r;
+    r.id = spec.id;
+    r.kind = spec.kind;
+    r.track = spec.track;
+    r.start = tb.frame_of(spec.start);
+    r.end = tb.frame_of(spec.end);
+    XXH3_state_t* hash = XXH3_createState();
+    XXH3_128bits_reset(hash);
+    XXH3_128bits_update(hash, spec.kind.data(), spec.kind.size());
+    for (const auto& node : g.nodes) {
+      if (!node.media || g.partitions[node.partition].label != spec.track)
+        continue;
+      auto m = *node.media;
+      if (!cut_region(m, r.start, r.end))
+        continue;
+      const auto& info = media[m.media_index];
+      r.pieces.push_back({info.path, m.timeline_start, m.source_offset, m.length, m.loop_start,
+                          m.loop_length});
+      XXH3_128bits_update(hash, info.media_id.data(), info.media_id.size());
+      const int64_t placement[] = {m.timeline_start, m.source_offset, m.length, m.loop_start,
+                                   m.loop_length};
+      XXH3_128bits_update(hash, placement, sizeof placement);
+    }
+    const auto digest = XXH3_128bits_digest(hash);
+    XXH3_freeState(hash);
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(digest.high64),
+                  static_cast<unsigned long long>(digest.low64));
+    r.content_hash = hex;
+    if (spec.content_hash.empty()) {
+      r.state = messages::analysis_state::unanalysed;
+    } else if (spec.content_hash != r.content_hash) {
+      r.state = messages::analysis_state::stale;
+    } else {
+      r.state = messages::analysis_state::fresh;
+      r.onsets = spec.onsets;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 // The takes a track's comp plays, each once, in the order of their lanes.
@@ -576,6 +639,15 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   }
   std::stable_sort(plan.markers.begin(), plan.markers.end(),
                    [](const auto& a, const auto& b) { return a.frame < b.frame; });
+  for (size_t i = 0; i < doc.analysis.size(); ++i) {
+    const auto& a = doc.analysis[i];
+    const auto ap = "/analysis/" + std::to_string(i);
+    if (tb.frame_of(a.end) > max_frames)
+      return fail(doc, ap + "/end", "is past 2^50 frames");
+    if (tb.frame_of(a.end) <= tb.frame_of(a.start))
+      return fail(doc, ap, "ends at or before its start");
+  }
+  plan.analysis = resolve_analysis(doc, tb, g, media);
   if (auto err = signal::validate(g))
     return kernel::make_error(kernel::errc::bad_graph, err->to_string(g));
   return plan;

@@ -337,6 +337,61 @@ void parse_takes_and_comp(checker& c, const json& tj, const std::string& at,
   track.comp = std::move(comp);
 }
 
+// Analysis regions: on a track's timeline range, with the hash of the
+// material and the result `loophole analyse --update` stored.
+void parse_analysis(checker& c, const json& root, messages::session_document& doc) {
+  auto it = root.find("analysis");
+  if (it == root.end())
+    return;
+  if (!it->is_array() || it->size() > 65536)
+    c.fail("/analysis", "is not an array of at most 65536 analysis regions");
+  std::set<std::string> ids;
+  static const std::regex hash_re{R"([0-9a-f]{32})"};
+  for (size_t i = 0; i < it->size(); ++i) {
+    const auto& aj = (*it)[i];
+    const auto at = "/analysis/" + std::to_string(i);
+    if (!aj.is_object())
+      c.fail(at, "an analysis region is an object {\"id\", \"kind\", \"track\", \"start\", \"end\"}");
+    c.only_keys(aj, at, {"id", "kind", "track", "start", "end", "content_hash", "onsets"});
+    messages::analysis_region_spec region;
+    region.id = c.string(aj, at, "id", "", true, 64);
+    if (!is_id(region.id))
+      c.fail(at + "/id", "\"" + region.id + "\" is not an id of 1 to 64 letters, digits, _ . -");
+    if (!ids.insert(region.id).second)
+      c.fail(at + "/id", "\"" + region.id + "\" is the id of an earlier analysis region");
+    region.kind = c.string(aj, at, "kind", "transients", false, 64);
+    if (region.kind != "transients")
+      c.fail(at + "/kind", "\"" + region.kind + "\" is not an analysis kind (transients)");
+    region.track = c.string(aj, at, "track", "", true, 64);
+    bool known = false;
+    for (const auto& t : doc.tracks)
+      known = known || t.id == region.track;
+    if (!known)
+      c.fail(at + "/track", "\"" + region.track + "\" is not the id of a track");
+    for (const char* key : {"start", "end"})
+      if (!aj.contains(key))
+        c.fail(at, std::string{"missing required key '"} + key + "'");
+    region.start = c.time(aj, at, "start", true);
+    region.end = c.time(aj, at, "end", true);
+    region.content_hash = c.string(aj, at, "content_hash", "", false, 32);
+    if (!region.content_hash.empty() && !std::regex_match(region.content_hash, hash_re))
+      c.fail(at + "/content_hash", "is not 32 lowercase hex digits");
+    if (auto on = aj.find("onsets"); on != aj.end()) {
+      if (!on->is_array() || on->size() > 10000000)
+        c.fail(at + "/onsets", "is not an array of frames");
+      for (size_t k = 0; k < on->size(); ++k) {
+        const auto& v = (*on)[k];
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+            (!region.onsets.empty() && v.get<int64_t>() <= region.onsets.back()))
+          c.fail(at + "/onsets/" + std::to_string(k),
+                 "is not a frame (an integer) after the one before it");
+        region.onsets.push_back(v.get<int64_t>());
+      }
+    }
+    doc.analysis.push_back(std::move(region));
+  }
+}
+
 } // namespace
 
 messages::session_document parse_session(const std::string& text, const std::string& path) {
@@ -354,7 +409,7 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (!root.is_object())
     c.fail("", "a session is a JSON object");
   c.only_keys(root, "", {"format", "version", "sample_rate", "tempo", "metadata", "master",
-                         "tracks", "markers", "test_nodes", "$schema"});
+                         "tracks", "markers", "test_nodes", "analysis", "$schema"});
   if (c.string(root, "", "format", "", true) != "loophole-session")
     c.fail("/format", "must be \"loophole-session\"");
   messages::session_document doc;
@@ -549,6 +604,7 @@ messages::session_document parse_session(const std::string& text, const std::str
     }
     doc.tracks.push_back(std::move(track));
   }
+  parse_analysis(c, root, doc);
   return doc;
 }
 

@@ -35,4 +35,16 @@ std::string to_string(instance_state x) {
   return "unknown";
 }
 
+std::string to_string(analysis_state x) {
+  switch (x) {
+    case analysis_state::fresh:
+      return "fresh";
+    case analysis_state::stale:
+      return "stale";
+    case analysis_state::unanalysed:
+      return "unanalysed";
+  }
+  return "unknown";
+}
+
 } // namespace loophole::messages

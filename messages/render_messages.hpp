@@ -97,6 +97,51 @@ typename Inspector::result_type inspect(Inspector& f, resolved_marker& x) {
   return f(caf::meta::type_name("resolved_marker"), x.name, x.frame);
 }
 
+/// A stretch of media an analysis region covers, placed on the timeline (a
+/// clip cut to the region).
+struct analysis_piece {
+  std::string path;
+  int64_t timeline_start = 0;
+  int64_t source_offset = 0;
+  int64_t length = 0;
+  int64_t loop_start = 0;
+  int64_t loop_length = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, analysis_piece& x) {
+  return f(caf::meta::type_name("analysis_piece"), x.path, x.timeline_start, x.source_offset,
+           x.length, x.loop_start, x.loop_length);
+}
+
+/// Whether an analysis region can be used. Numbering is stable.
+enum class analysis_state : uint8_t {
+  fresh = 0,      ///< Analysed from the material the track plays now.
+  stale = 1,      ///< The material changed since (a comp or an edit): invalidated.
+  unanalysed = 2, ///< Never analysed.
+};
+
+std::string to_string(analysis_state x);
+
+/// An analysis region resolved against the session as it is now.
+struct resolved_analysis {
+  std::string id;
+  std::string kind;
+  std::string track;
+  int64_t start = 0; ///< Timeline frames [start, end).
+  int64_t end = 0;
+  std::string content_hash; ///< Of what the track plays there now (XXH3-128, hex).
+  analysis_state state = analysis_state::unanalysed;
+  std::vector<analysis_piece> pieces; ///< What an analysis pass reads.
+  std::vector<int64_t> onsets;        ///< The stored result, if fresh.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resolved_analysis& x) {
+  return f(caf::meta::type_name("resolved_analysis"), x.id, x.kind, x.track, x.start, x.end,
+           x.content_hash, x.state, x.pieces, x.onsets);
+}
+
 /// The timeline resolver's result: the graph, and the files it plays
 /// (index-aligned with `graph.media`).
 struct render_plan {
@@ -105,12 +150,13 @@ struct render_plan {
   project_metadata metadata;
   std::vector<std::string> notes; ///< Things the user should know (muted tracks, ...).
   std::vector<resolved_marker> markers; ///< In timeline order.
+  std::vector<resolved_analysis> analysis; ///< The session's analysis regions, in its order.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_plan& x) {
   return f(caf::meta::type_name("render_plan"), x.graph, x.media, x.metadata, x.notes,
-           x.markers);
+           x.markers, x.analysis);
 }
 
 /// Progress of a running render, sent to whoever asked for the job.

@@ -201,6 +201,25 @@ typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
            x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp);
 }
 
+/// An analysis region (specification section 13): an analysis of what a
+/// track plays over [start, end), tied to the content it was made from by a
+/// hash. `content_hash` empty: never analysed.
+struct analysis_region_spec {
+  std::string id;
+  std::string kind = "transients";
+  std::string track;
+  time_value start;
+  time_value end;
+  std::string content_hash;    ///< Of the material when it was analysed.
+  std::vector<int64_t> onsets; ///< The stored result: timeline frames.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, analysis_region_spec& x) {
+  return f(caf::meta::type_name("analysis_region_spec"), x.id, x.kind, x.track, x.start, x.end,
+           x.content_hash, x.onsets);
+}
+
 struct project_metadata {
   std::string title;
   std::string artist;
@@ -231,6 +250,7 @@ struct session_document {
   uint16_t master_channels = 2;
   std::vector<track_spec> tracks;
   bool test_nodes = false; ///< Accept test.fault inserts (fault injection).
+  std::vector<analysis_region_spec> analysis;
 };
 
 template <class Inspector>
@@ -238,7 +258,7 @@ typename Inspector::result_type inspect(Inspector& f, session_document& x) {
   return f(caf::meta::type_name("session_document"), x.path, x.version, x.sample_rate, x.bpm,
            x.beats_per_bar, x.beat_unit, x.tempo_changes, x.meter_changes, x.markers,
            x.metadata, x.master_gain_db, x.master_channels,
-           x.tracks, x.test_nodes);
+           x.tracks, x.test_nodes, x.analysis);
 }
 
 } // namespace loophole::messages

@@ -28,6 +28,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(loophole, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(loophole, (std::vector<loophole::messages::instance_status>))
   CAF_ADD_TYPE_ID(loophole, (loophole::signal::render_graph))
   CAF_ADD_TYPE_ID(loophole, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(loophole, (loophole::messages::resolved_analysis))
+  CAF_ADD_TYPE_ID(loophole, (std::vector<int64_t>))
 
 CAF_END_TYPE_ID_BLOCK(loophole)
 
@@ -56,5 +58,6 @@ using write_atom = caf::atom_constant<caf::atom("write")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using analyse_atom = caf::atom_constant<caf::atom("analyse")>;
 
 } // namespace loophole::atoms

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/loophole/analyse_command.hpp"
 #include "apps/loophole/render_command.hpp"
 #include "config/engine_config.hpp"
 
@@ -76,6 +77,16 @@ int main(int argc, char** argv) {
   render->add_flag("--allow-test-nodes", r.allow_test_nodes,
                    "accept test.fault nodes (fault injection) in the session");
 
+  loophole::apps::analyse_options an;
+  auto* analyse = app.add_subcommand(
+    "analyse", "report the session's analysis regions: fresh, stale (invalidated) or unanalysed");
+  analyse->add_option("SESSION", an.session, "session file (JSON, format v1)")->required();
+  analyse->add_flag("--update", an.update,
+                    "analyse the stale and unanalysed regions again and save the results "
+                    "in the session file");
+  analyse->add_flag("--json", an.json, "print the report as JSON");
+  analyse->add_option("--config", an.config_file, "an extra configuration file (TOML)");
+
   bool print_effective = false;
   std::optional<std::string> config_file;
   auto* config = app.add_subcommand("config", "show the configuration");
@@ -91,6 +102,8 @@ int main(int argc, char** argv) {
   }
   if (render->parsed())
     return loophole::apps::run_render(r);
+  if (analyse->parsed())
+    return loophole::apps::run_analyse(an);
   if (config->parsed()) {
     if (!print_effective) {
       std::fprintf(stderr, "loophole config: nothing to do (try --print-effective)\n");

@@ -399,6 +399,15 @@ int run_render(const render_options& o) {
         self->request(resolver, caf::infinite, atoms::resolve_atom::value, *doc, settings)
           .receive([&](messages::render_plan& p) { plan = std::move(p); },
                    [&](caf::error& e) { failure = std::move(e); });
+      if (plan)
+        for (const auto& a : plan->analysis)
+          if (a.state == messages::analysis_state::stale)
+            std::fprintf(stderr,
+                         "loophole: warning: analysis region '%s' is stale: what track '%s' plays "
+                         "there changed since it was analysed (a comp or an edit), so it is "
+                         "invalidated and not used; `loophole analyse --update %s` analyses it "
+                         "again\n",
+                         a.id.c_str(), a.track.c_str(), o.session.c_str());
       if (plan && !o.dry_run) {
         const auto format = *media::parse_output_format(settings.format);
         if (auto why = media::check_encoding(format, settings.bits, plan->graph.sample_rate);

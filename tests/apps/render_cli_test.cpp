@@ -803,6 +803,97 @@ BOOST_AUTO_TEST_CASE(a_comp_of_uncorrelated_takes_nulls_against_the_equal_power_
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(analysis_regions)
+
+namespace {
+
+/// Hits (noise bursts decaying by 1/e every 20 ms) at `frames` over 2 s of near-silence.
+media_file clicks_media(const std::string& name, const std::vector<int64_t>& frames, uint32_t seed) {
+  auto m = crossfades::noise_media(name, 2 * rate, seed);
+  for (auto& x : m.samples)
+    x *= 0.002f;
+  const auto burst = crossfades::noise_media("", rate / 10, seed + 100);
+  for (auto at : frames)
+    for (int64_t k = 0; k < rate / 10; ++k)
+      m.samples[static_cast<size_t>(at + k)] +=
+        burst.samples[static_cast<size_t>(k)] * static_cast<float>(std::exp(-static_cast<double>(k) / 960.0));
+  return m;
+}
+
+json read_json(const std::string& path) {
+  const auto bytes = read_bytes(path);
+  return json::parse(std::string{bytes.begin(), bytes.end()});
+}
+
+/// Each of `found` lies within 8 frames of the matching frame of `truth`.
+void expect_onsets(const json& found, const std::vector<int64_t>& truth) {
+  BOOST_TEST_REQUIRE(found.size() == truth.size(), found.dump());
+  for (size_t i = 0; i < truth.size(); ++i)
+    BOOST_TEST(std::llabs(found[i].get<int64_t>() - truth[i]) <= 8,
+               "onset " << i << ": " << found[i] << " against " << truth[i]);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_comp_edit_makes_an_analysis_region_stale_until_it_is_analysed_again) {
+  temp_dir dir;
+  const std::vector<int64_t> a_clicks{6000, 30000, 60000}, b_clicks{12000, 40000, 80000};
+  const auto a = clicks_media("a.wav", a_clicks, 11);
+  const auto b = clicks_media("b.wav", b_clicks, 12);
+  write_media(dir, a);
+  write_media(dir, b);
+  session_def s;
+  s.tracks = {track_def{"drums", 1, 0.0, 0.0, {}}};
+  auto doc = s.to_json();
+  auto take = [](const char* file) {
+    return json{{"media", file}, {"position", {{"seconds", 0}}}, {"length", {{"seconds", 2}}}};
+  };
+  doc["tracks"][0]["takes"] = json::array({json{{"id", "a"}, {"clips", {take("a.wav")}}},
+                                           json{{"id", "b"}, {"clips", {take("b.wav")}}}});
+  auto comp_of = [](const char* first) {
+    return json{{"crossfade", {{"length", {{"samples", 0}}}}},
+                {"regions", {{{"take", first}, {"start", {{"seconds", 0}}}, {"end", {{"seconds", 1}}}},
+                             {{"take", "b"}, {"start", {{"seconds", 1}}}, {"end", {{"seconds", 2}}}}}}};
+  };
+  doc["tracks"][0]["comp"] = comp_of("a");
+  doc["analysis"] = json::array({json{{"id", "hits"}, {"kind", "transients"}, {"track", "drums"},
+                                      {"start", {{"seconds", 0}}}, {"end", {{"seconds", 2}}}}});
+  const auto session = write_session(dir, "song.json", doc);
+
+  auto r = run_loophole(dir, {"analyse", session});
+  BOOST_TEST(r.code == 1, r);
+  BOOST_TEST(contains(r.out, "unanalysed"), r);
+  r = run_loophole(dir, {"analyse", session, "--update"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  auto saved = read_json(session);
+  BOOST_TEST(saved["analysis"][0]["content_hash"].get<std::string>().size() == 32u);
+  // a's clicks in its second of the comp, b's in the next.
+  expect_onsets(saved["analysis"][0]["onsets"], {6000, 30000, 80000});
+  r = run_loophole(dir, {"analyse", session, "--json"});
+  BOOST_TEST(r.code == 0, r);
+  BOOST_TEST(json::parse(r.out)["analysis"][0]["state"] == "fresh", r);
+
+  // The comp edit: take b now plays the first second too.
+  saved["tracks"][0]["comp"] = comp_of("b");
+  write_text(session, saved.dump(2));
+  r = run_loophole(dir, {"analyse", session});
+  BOOST_TEST(r.code == 1, r);
+  BOOST_TEST(contains(r.out, "stale"), r);
+  const auto out = dir.out("mix.wav");
+  r = run_loophole(dir, {"render", session, "-o", out, "--progress", "none"});
+  BOOST_TEST(r.code == 0, r);
+  BOOST_TEST(contains(r.err, "warning: analysis region 'hits' is stale"), r);
+  r = run_loophole(dir, {"analyse", session, "--update"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  saved = read_json(session);
+  expect_onsets(saved["analysis"][0]["onsets"], b_clicks);
+  r = run_loophole(dir, {"render", session, "-o", out, "--progress", "none", "--force"});
+  BOOST_TEST(r.code == 0, r);
+  BOOST_TEST(!contains(r.err, "stale"), r);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(automation)
 
 // A fader held at 0 dB, ramping linearly in dB to -12 dB between 1 s and 2 s, holding -12 dB

@@ -336,7 +336,7 @@ BOOST_AUTO_TEST_CASE(a_missing_out_of_range_or_fractional_sample_rate_is_refused
 BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_is_refused_listing_the_allowed_ones) {
   expect_refused(doc_with(R"("tempi": {"bpm": 100})"), "/tempi",
                  "unknown key (allowed: format, version, sample_rate, tempo, metadata, master, "
-                 "tracks, markers, test_nodes, $schema)");
+                 "tracks, markers, test_nodes, analysis, $schema)");
 }
 
 BOOST_AUTO_TEST_CASE(missing_tracks_or_tracks_that_are_not_an_array_are_refused) {
@@ -813,6 +813,28 @@ BOOST_AUTO_TEST_CASE(bad_takes_and_comps_are_refused_at_their_pointer) {
                  "/tracks/0/comp/crossfade/shape", "is not one of");
   expect_refused(doc_with_track(R"({"id": "a", "comp": {"regions": [], "mode": 1}})"),
                  "/tracks/0/comp/mode", "unknown key");
+}
+
+BOOST_AUTO_TEST_CASE(analysis_regions_parse_and_bad_ones_are_refused_at_their_pointer) {
+  const auto doc = parse_session(doc_with(R"("analysis": [{"id": "hits", "track": "a",
+    "start": {"bar": 1}, "end": {"seconds": 4}, "content_hash": "0123456789abcdef0123456789abcdef",
+    "onsets": [10, 480]}])"), session_path);
+  BOOST_TEST_REQUIRE(doc.analysis.size() == 1u);
+  BOOST_TEST(doc.analysis[0].kind == "transients");
+  BOOST_TEST(doc.analysis[0].onsets == (std::vector<int64_t>{10, 480}));
+  const std::string ok = R"("id": "x", "track": "a", "start": {"seconds": 0}, "end": {"seconds": 1})";
+  expect_refused(doc_with(R"("analysis": [{"id": "x", "track": "b", "start": {"seconds": 0}, "end": {"seconds": 1}}])"),
+                 "/analysis/0/track", "not the id of a track");
+  expect_refused(doc_with(R"("analysis": [{)" + ok + R"(, "kind": "pitch"}])"), "/analysis/0/kind",
+                 "not an analysis kind");
+  expect_refused(doc_with(R"("analysis": [{)" + ok + "}, {" + ok + "}]"), "/analysis/1/id",
+                 "earlier analysis region");
+  expect_refused(doc_with(R"("analysis": [{)" + ok + R"(, "content_hash": "xyz"}])"),
+                 "/analysis/0/content_hash", "32 lowercase hex");
+  expect_refused(doc_with(R"("analysis": [{)" + ok + R"(, "onsets": [5, 5]}])"), "/analysis/0/onsets/1",
+                 "after the one before it");
+  expect_refused(doc_with(R"("analysis": [{"id": "x", "track": "a", "start": {"seconds": 0}}])"),
+                 "/analysis/0", "missing required key 'end'");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
