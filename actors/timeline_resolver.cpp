@@ -9,6 +9,7 @@
 
 #include "actors/media_pool.hpp"
 #include "actors/tempo_map.hpp"
+#include "actors/warp_resolution.hpp"
 #include "caf/event_based_actor.hpp"
 #include "kernel/actor_system.hpp"
 #include "kernel/error.hpp"
@@ -229,6 +230,16 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   plan.media = media;
   plan.metadata = doc.metadata;
 
+  // Derived media, once each however many clips play them.
+  auto add_media = [&](messages::media_info m) {
+    for (size_t i = paths.size(); i < plan.media.size(); ++i)
+      if (plan.media[i].media_id == m.media_id)
+        return static_cast<uint32_t>(i);
+    g.media.push_back({m.media_id, m.channels, m.frames});
+    plan.media.push_back(std::move(m));
+    return static_cast<uint32_t>(plan.media.size() - 1);
+  };
+
   auto add_node = [&g](std::string label, node_kind kind, uint32_t partition, uint16_t channels,
                        std::vector<uint32_t> inputs, std::vector<signal::parameter> params) {
     signal::render_node n;
@@ -285,19 +296,32 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     for (size_t k = 0; k < track.clips.size(); ++k) {
       const auto& clip = track.clips[k];
       const auto cp = tp + "/clips/" + std::to_string(k);
-      const auto mi = media_index.at(clip.media_path);
-      const auto& info = media[mi];
+      auto mi = media_index.at(clip.media_path);
+      const auto& file = media[mi];
       const int64_t position = tb.frame_of(clip.position);
       if (position > max_frames)
         return fail(doc, cp + "/position", "is past the longest timeline (2^50 frames)");
-      const int64_t offset = tb.offset_frames(position, clip.source_offset);
+      int64_t offset = tb.offset_frames(position, clip.source_offset);
       if (clip.length && tb.frames_from(position, *clip.length) > max_frames)
         return fail(doc, cp + "/length", "is longer than the longest timeline (2^50 frames)");
-      if (offset >= info.frames)
+      if (offset >= file.frames)
         return fail(doc, cp + "/source_offset",
                     "starts at frame " + std::to_string(offset) + ", past the end of " +
-                      clip.media + " (" + std::to_string(info.frames) + " frames, " +
-                      seconds_of(info.frames, rate) + ")");
+                      clip.media + " (" + std::to_string(file.frames) + " frames, " +
+                      seconds_of(file.frames, rate) + ")");
+      if (clip.warp) {
+        // The clip plays the derived media from its start (actors/warp_resolution.hpp).
+        auto derived = resolve_warp(
+          *clip.warp, file, offset,
+          [&](const messages::time_value& t) { return tb.offset_frames(position, t); },
+          [&](const messages::time_value& t) { return tb.frames_from(position, t); },
+          [&](const std::string& at, const std::string& why) { return fail(doc, cp + at, why); });
+        if (!derived)
+          return std::move(derived.error());
+        mi = add_media(std::move(*derived));
+        offset = 0;
+      }
+      const auto& info = plan.media[mi];
       int64_t length = clip.length ? tb.frames_from(position, *clip.length) : info.frames - offset;
       if (length <= 0)
         return fail(doc, cp + "/length", "is shorter than one frame");

@@ -57,6 +57,17 @@ void check_equal(const fade_spec& a, const fade_spec& b) {
   BOOST_TEST(a.shape == b.shape);
 }
 
+void check_equal(const warp_marker_spec& a, const warp_marker_spec& b) {
+  check_equal(a.source, b.source);
+  check_equal(a.timeline, b.timeline);
+}
+
+void check_equal(const warp_spec& a, const warp_spec& b) {
+  BOOST_TEST(a.mode == b.mode);
+  check_equal(a.markers, b.markers);
+  BOOST_TEST(same_double(a.ratio, b.ratio));
+}
+
 void check_equal(const clip_spec& a, const clip_spec& b) {
   BOOST_TEST(a.media == b.media);
   BOOST_TEST(a.media_path == b.media_path);
@@ -66,6 +77,7 @@ void check_equal(const clip_spec& a, const clip_spec& b) {
   BOOST_TEST(same_double(a.gain_db, b.gain_db));
   check_equal(a.fade_in, b.fade_in);
   check_equal(a.fade_out, b.fade_out);
+  check_equal(a.warp, b.warp);
 }
 
 void check_equal(const track_spec& a, const track_spec& b) {
@@ -144,6 +156,9 @@ void check_equal(const media_info& a, const media_info& b) {
   BOOST_TEST(a.frames == b.frames);
   BOOST_TEST(a.sample_rate == b.sample_rate);
   BOOST_TEST(a.format == b.format);
+  BOOST_TEST(a.parent_id == b.parent_id);
+  BOOST_TEST(a.warp_mode == b.warp_mode);
+  BOOST_TEST(a.warp_map == b.warp_map);
 }
 
 void check_equal(const media_lease& a, const media_lease& b) {
@@ -225,6 +240,10 @@ std::vector<clip_spec> samples(tag<clip_spec>) {
   full.gain_db = -6.5;
   full.fade_in = fade_spec{{time_unit::samples, 64}, "linear"};
   full.fade_out = fade_spec{{time_unit::seconds, 0.5}, "exponential"};
+  full.warp = warp_spec{"varispeed",
+                        {{{time_unit::seconds, 1.0}, {time_unit::beats, 3.0}},
+                         {{time_unit::samples, 96000}, {time_unit::seconds, 2.5}}},
+                        0.0};
   clip_spec bare; // every optional absent
   bare.media = "bare.flac";
   clip_spec half = full; // some present, some absent
@@ -299,6 +318,9 @@ std::vector<render_settings> samples(tag<render_settings>) {
 std::vector<media_info> samples(tag<media_info>) {
   return {{"/m/a.wav", "0123456789abcdef0123456789abcdef", 2, 441000, 44100, 480000, 48000,
            "WAV (Microsoft) / Signed 24 bit PCM"},
+          {"/m/a.wav", "fedcba9876543210fedcba9876543210", 2, 441000, 44100, 600000, 48000,
+           "WAV (Microsoft) / Signed 24 bit PCM", "0123456789abcdef0123456789abcdef", "stretch",
+           {0, 0, 240000, 300000, 480000, 600000}},
           {}};
 }
 
@@ -449,6 +471,7 @@ BOOST_AUTO_TEST_CASE(optionals_are_absent_after_a_round_trip_of_an_absent_value)
   BOOST_TEST(!full.length.has_value());
   BOOST_TEST(!full.fade_in.has_value());
   BOOST_TEST(!full.fade_out.has_value());
+  BOOST_TEST(!full.warp.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_truncated_buffer_is_an_error_not_a_crash) {
