@@ -313,8 +313,8 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
         // The clip plays the derived media from its start (actors/warp_resolution.hpp).
         auto derived = resolve_warp(
           *clip.warp, file, offset,
-          [&](const messages::time_value& t) { return tb.offset_frames(position, t); },
-          [&](const messages::time_value& t) { return tb.frames_from(position, t); },
+          [&](const messages::time_value& v) { return tb.offset_frames(position, v); },
+          [&](const messages::time_value& v) { return tb.frames_from(position, v); },
           [&](const std::string& at, const std::string& why) { return fail(doc, cp + at, why); });
         if (!derived)
           return std::move(derived.error());

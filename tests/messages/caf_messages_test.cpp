@@ -317,7 +317,7 @@ std::vector<render_settings> samples(tag<render_settings>) {
 
 std::vector<media_info> samples(tag<media_info>) {
   return {{"/m/a.wav", "0123456789abcdef0123456789abcdef", 2, 441000, 44100, 480000, 48000,
-           "WAV (Microsoft) / Signed 24 bit PCM"},
+           "WAV (Microsoft) / Signed 24 bit PCM", "", "", {}},
           {"/m/a.wav", "fedcba9876543210fedcba9876543210", 2, 441000, 44100, 600000, 48000,
            "WAV (Microsoft) / Signed 24 bit PCM", "0123456789abcdef0123456789abcdef", "stretch",
            {0, 0, 240000, 300000, 480000, 600000}},
