@@ -15,6 +15,7 @@
 #include "media/resample_cache.hpp"
 #include "media/shared_memory.hpp"
 #include "media/transient_detector.hpp"
+#include "media/warp_renderer.hpp"
 
 namespace loophole::actors {
 
@@ -69,6 +70,49 @@ media::resample_quality quality_of(const std::string& name) {
   if (name == "medium")
     return media::resample_quality::medium;
   return media::resample_quality::best;
+}
+
+// The whole of a file at the session rate: resampled (through the cache) if
+// it is at another rate. Throws media_error.
+media::decoded_media at_session_rate(const messages::media_info& info,
+                                     media::resample_quality quality, bool use_cache) {
+  const auto cache_dir = use_cache ? media::default_resample_cache_dir() : std::string{};
+  const bool resampled = info.source_rate != info.sample_rate;
+  auto cached = resampled ? media::load_resampled(cache_dir, info.media_id, info.sample_rate,
+                                                  quality)
+                          : std::nullopt;
+  auto decoded = cached ? std::move(*cached)
+                        : media::decode_resampled(info.path, info.sample_rate, quality);
+  if (resampled && !cached)
+    media::store_resampled(cache_dir, info.media_id, info.sample_rate, quality, decoded);
+  if (decoded.frames != media::resampled_length(info.source_frames, info.source_rate,
+                                                info.sample_rate) ||
+      decoded.channels != info.channels)
+    throw media::media_error(media::failure::unreadable,
+                             info.path + ": changed since it was probed");
+  return decoded;
+}
+
+// A warped clip's media (derived from its parent file), through the cache of
+// derived media. Throws media_error.
+media::decoded_media warped(const messages::media_info& info, media::resample_quality quality,
+                            bool use_cache) {
+  const auto cache_dir = use_cache ? media::default_warp_cache_dir() : std::string{};
+  if (auto cached = media::load_resampled(cache_dir, info.media_id, info.sample_rate, quality,
+                                          info.parent_id))
+    return std::move(*cached);
+  std::vector<media::warp_point> map;
+  for (size_t i = 0; i + 1 < info.warp_map.size(); i += 2)
+    map.push_back({info.warp_map[i], info.warp_map[i + 1]});
+  const auto mode =
+    info.warp_mode == "varispeed" ? media::warp_mode::varispeed : media::warp_mode::stretch;
+  auto parent = info;
+  parent.media_id = info.parent_id;
+  auto decoded = media::render_warp(at_session_rate(parent, quality, use_cache), mode, map,
+                                    info.sample_rate);
+  media::store_resampled(cache_dir, info.media_id, info.sample_rate, quality, decoded,
+                         info.parent_id);
+  return decoded;
 }
 
 } // namespace
@@ -133,7 +177,7 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
       std::set<std::string> planned; // the same content at two paths is made once
       for (size_t i = 0; i < infos.size(); ++i) {
         leases[i].info = infos[i];
-        if (infos[i].source_rate == infos[i].sample_rate)
+        if (infos[i].source_rate == infos[i].sample_rate && infos[i].warp_mode.empty())
           continue; // streamed from its file
         auto name = "m" + infos[i].media_id.substr(0, 16) + "-" +
                     std::to_string(infos[i].sample_rate);
@@ -147,16 +191,9 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
         parallel_for(todo.size(), threads, [&](size_t t) {
           const auto i = todo[t];
           const auto quality = quality_of(ctx->config.resample_quality);
-          const auto cache_dir =
-            ctx->config.id_cache ? media::default_resample_cache_dir() : std::string{};
-          auto cached = media::load_resampled(cache_dir, infos[i].media_id, infos[i].sample_rate,
-                                              quality);
-          auto decoded = cached ? std::move(*cached)
-                                : media::decode_resampled(infos[i].path, infos[i].sample_rate,
-                                                          quality);
-          if (!cached)
-            media::store_resampled(cache_dir, infos[i].media_id, infos[i].sample_rate, quality,
-                                   decoded);
+          auto decoded = infos[i].warp_mode.empty()
+                           ? at_session_rate(infos[i], quality, ctx->config.id_cache)
+                           : warped(infos[i], quality, ctx->config.id_cache);
           if (decoded.frames != infos[i].frames || decoded.channels != infos[i].channels)
             throw media::media_error(media::failure::unreadable,
                                      infos[i].path + ": changed since it was probed");

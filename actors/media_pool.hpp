@@ -3,9 +3,10 @@
 // The media pool: knows every media file by its content hash, probes files
 // (header + hash, in parallel, cached by path, size and modification time),
 // and hands out leases on media Signal needs in memory: files at another rate
-// than the session are decoded and resampled once into shared memory and
-// shared by every job that plays them; files at the session rate are streamed
-// from disk by the job's feeder and need no memory of their own.
+// than the session, and the derived media of warped clips (rendered from
+// their parent file, media/warp_renderer.hpp), are made once into shared
+// memory and shared by every job that plays them; files at the session rate
+// are streamed from disk by the job's feeder and need no memory of their own.
 //
 // Runs detached (it blocks on disk and CPU).
 

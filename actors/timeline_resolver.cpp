@@ -11,6 +11,7 @@
 
 #include "actors/media_pool.hpp"
 #include "actors/tempo_map.hpp"
+#include "actors/warp_resolution.hpp"
 #include "caf/event_based_actor.hpp"
 #include "kernel/actor_system.hpp"
 #include "kernel/error.hpp"
@@ -309,8 +310,11 @@ resolve_analysis(const messages::session_document& doc, const timebase& tb,
       if (!cut_region(m, r.start, r.end))
         continue;
       const auto& info = media[m.media_index];
-      r.pieces.push_back({info.path, m.timeline_start, m.source_offset, m.length, m.loop_start,
-                          m.loop_length});
+      // A warped clip's audio is made when a render leases it: its
+      // transients are not analysed yet (it still counts in the hash).
+      if (info.parent_id.empty())
+        r.pieces.push_back({info.path, m.timeline_start, m.source_offset, m.length, m.loop_start,
+                            m.loop_length});
       XXH3_128bits_update(hash, info.media_id.data(), info.media_id.size());
       const int64_t placement[] = {m.timeline_start, m.source_offset, m.length, m.loop_start,
                                    m.loop_length};
@@ -386,6 +390,16 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   plan.media = media;
   plan.metadata = doc.metadata;
 
+  // Derived media, once each however many clips play them.
+  auto add_media = [&](messages::media_info m) {
+    for (size_t i = paths.size(); i < plan.media.size(); ++i)
+      if (plan.media[i].media_id == m.media_id)
+        return static_cast<uint32_t>(i);
+    g.media.push_back({m.media_id, m.channels, m.frames});
+    plan.media.push_back(std::move(m));
+    return static_cast<uint32_t>(plan.media.size() - 1);
+  };
+
   auto add_node = [&g](std::string label, node_kind kind, uint32_t partition, uint16_t channels,
                        std::vector<uint32_t> inputs, std::vector<signal::parameter> params) {
     signal::render_node n;
@@ -443,19 +457,32 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     // node; `label` names it in the graph.
     auto place_clip = [&](const messages::clip_spec& clip, const std::string& cp,
                           const std::string& label) -> caf::expected<uint32_t> {
-      const auto mi = media_index.at(clip.media_path);
-      const auto& info = media[mi];
+      auto mi = media_index.at(clip.media_path);
+      const auto& file = media[mi];
       const int64_t position = tb.frame_of(clip.position);
       if (position > max_frames)
         return fail(doc, cp + "/position", "is past the longest timeline (2^50 frames)");
-      const int64_t offset = tb.offset_frames(position, clip.source_offset);
+      int64_t offset = tb.offset_frames(position, clip.source_offset);
       if (clip.length && tb.frames_from(position, *clip.length) > max_frames)
         return fail(doc, cp + "/length", "is longer than the longest timeline (2^50 frames)");
-      if (offset >= info.frames)
+      if (offset >= file.frames)
         return fail(doc, cp + "/source_offset",
                     "starts at frame " + std::to_string(offset) + ", past the end of " +
-                      clip.media + " (" + std::to_string(info.frames) + " frames, " +
-                      seconds_of(info.frames, rate) + ")");
+                      clip.media + " (" + std::to_string(file.frames) + " frames, " +
+                      seconds_of(file.frames, rate) + ")");
+      if (clip.warp) {
+        // The clip plays the derived media from its start (actors/warp_resolution.hpp).
+        auto derived = resolve_warp(
+          *clip.warp, file, offset,
+          [&](const messages::time_value& v) { return tb.offset_frames(position, v); },
+          [&](const messages::time_value& v) { return tb.frames_from(position, v); },
+          [&](const std::string& at, const std::string& why) { return fail(doc, cp + at, why); });
+        if (!derived)
+          return std::move(derived.error());
+        mi = add_media(std::move(*derived));
+        offset = 0;
+      }
+      const auto& info = plan.media[mi];
       int64_t length = clip.length ? tb.frames_from(position, *clip.length) : info.frames - offset;
       if (length <= 0)
         return fail(doc, cp + "/length", "is shorter than one frame");
@@ -647,7 +674,7 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     if (tb.frame_of(a.end) <= tb.frame_of(a.start))
       return fail(doc, ap, "ends at or before its start");
   }
-  plan.analysis = resolve_analysis(doc, tb, g, media);
+  plan.analysis = resolve_analysis(doc, tb, g, plan.media);
   if (auto err = signal::validate(g))
     return kernel::make_error(kernel::errc::bad_graph, err->to_string(g));
   return plan;

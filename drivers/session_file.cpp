@@ -207,6 +207,42 @@ public:
     return spec;
   }
 
+  /// A clip's warp: a mode, and markers or a ratio (not both).
+  messages::warp_spec warp(const json& clip_json, const std::string& at,
+                           const messages::clip_spec& clip) {
+    const auto& w = object(clip_json, at, "warp", true);
+    const auto where = at + "/warp";
+    only_keys(w, where, {"mode", "markers", "ratio"});
+    messages::warp_spec spec;
+    spec.mode = string(w, where, "mode", "stretch", false, 16);
+    if (spec.mode != "stretch" && spec.mode != "varispeed")
+      fail(where + "/mode", "\"" + spec.mode + "\" is not stretch or varispeed");
+    if (w.contains("markers") == w.contains("ratio"))
+      fail(where, "give either 'markers' or 'ratio'");
+    if (clip.loop_start)
+      fail(where, "a clip cannot be both looped and warped");
+    if (w.contains("ratio")) {
+      spec.ratio = number(w, where, "ratio", 1.0, 0.0625, 16.0);
+      return spec;
+    }
+    const auto& markers = w["markers"];
+    const auto mat = where + "/markers";
+    if (!markers.is_array() || markers.empty() || markers.size() > 100000)
+      fail(mat, "is not an array of 1 to 100000 markers");
+    for (size_t i = 0; i < markers.size(); ++i) {
+      const auto& mj = markers[i];
+      const auto pat = mat + "/" + std::to_string(i);
+      if (!mj.is_object())
+        fail(pat, "a marker is an object {\"source\": time, \"timeline\": time}");
+      only_keys(mj, pat, {"source", "timeline"});
+      for (const char* key : {"source", "timeline"})
+        if (!mj.contains(key))
+          fail(pat, std::string{"missing required key '"} + key + "'");
+      spec.markers.push_back({time(mj, pat, "source"), time(mj, pat, "timeline")});
+    }
+    return spec;
+  }
+
 private:
   static std::string join(std::initializer_list<const char*> keys) {
     std::string out;
@@ -236,7 +272,7 @@ messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& ca
   if (!cj.is_object())
     c.fail(cat, "a clip is an object");
   c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
-                        "fade_in", "fade_out", "loop", "gain_envelope"});
+                        "fade_in", "fade_out", "loop", "gain_envelope", "warp"});
   messages::clip_spec clip;
   clip.media = c.string(cj, cat, "media", "", true);
   if (clip.media.empty())
@@ -272,6 +308,8 @@ messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& ca
     if (!clip.length)
       c.fail(lat, "a looped clip needs a length (it would play for ever)");
   }
+  if (cj.contains("warp"))
+    clip.warp = c.warp(cj, cat, clip);
   return clip;
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -14,7 +15,7 @@ namespace {
 
 // The file: this header, then the samples (planar float, host order).
 struct header {
-  char magic[8] = {'L', 'P', 'H', 'R', 'S', 'M', 'P', '1'};
+  char magic[8] = {'L', 'P', 'H', 'R', 'S', 'M', 'P', '2'};
   uint32_t rate = 0;
   uint16_t channels = 0;
   uint8_t quality = 0;
@@ -22,7 +23,25 @@ struct header {
   int64_t frames = 0;
   uint64_t checksum = 0; // XXH3-64 of the samples
   char media_id[32] = {};
+  char parent_id[32] = {}; // derived media: what they were made from; else zeros
 };
+
+// The parent field as stored: the id, or zeros.
+void set_parent(char (&field)[32], const std::string& parent_id) {
+  std::memset(field, 0, sizeof field);
+  std::memcpy(field, parent_id.data(), std::min(parent_id.size(), sizeof field));
+}
+
+std::string cache_dir(const char* leaf) {
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/')
+    base = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home == '/')
+    base = std::string{home} + "/.cache";
+  else
+    return {};
+  return base.append("/loophole/").append(leaf);
+}
 
 std::string file_name(const std::string& dir, const std::string& media_id, uint32_t rate,
                       resample_quality quality) {
@@ -33,15 +52,16 @@ std::string file_name(const std::string& dir, const std::string& media_id, uint3
 } // namespace
 
 std::string default_resample_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/')
-    return std::string{xdg} + "/loophole/resampled";
-  if (const char* home = std::getenv("HOME"); home && *home == '/')
-    return std::string{home} + "/.cache/loophole/resampled";
-  return {};
+  return cache_dir("resampled");
+}
+
+std::string default_warp_cache_dir() {
+  return cache_dir("warped");
 }
 
 std::optional<decoded_media> load_resampled(const std::string& dir, const std::string& media_id,
-                                            uint32_t rate, resample_quality quality) {
+                                            uint32_t rate, resample_quality quality,
+                                            const std::string& parent_id) {
   if (dir.empty() || media_id.size() != 32)
     return std::nullopt;
   try {
@@ -49,8 +69,10 @@ std::optional<decoded_media> load_resampled(const std::string& dir, const std::s
     header h;
     if (!in.read(reinterpret_cast<char*>(&h), sizeof h))
       return std::nullopt;
-    const header expected;
-    if (std::memcmp(h.magic, expected.magic, sizeof h.magic) != 0 || h.rate != rate ||
+    header expected;
+    set_parent(expected.parent_id, parent_id);
+    if (std::memcmp(h.parent_id, expected.parent_id, 32) != 0 ||
+        std::memcmp(h.magic, expected.magic, sizeof h.magic) != 0 || h.rate != rate ||
         h.quality != static_cast<uint8_t>(quality) ||
         std::memcmp(h.media_id, media_id.data(), 32) != 0 || h.channels == 0 ||
         h.channels > 32 || h.frames < 0 || h.frames > (int64_t{1} << 40))
@@ -71,7 +93,8 @@ std::optional<decoded_media> load_resampled(const std::string& dir, const std::s
 }
 
 void store_resampled(const std::string& dir, const std::string& media_id, uint32_t rate,
-                     resample_quality quality, const decoded_media& media) {
+                     resample_quality quality, const decoded_media& media,
+                     const std::string& parent_id) {
   if (dir.empty() || media_id.size() != 32)
     return;
   try {
@@ -87,6 +110,7 @@ void store_resampled(const std::string& dir, const std::string& media_id, uint32
     h.frames = media.frames;
     h.checksum = XXH3_64bits(media.samples.data(), media.samples.size() * sizeof(float));
     std::memcpy(h.media_id, media_id.data(), 32);
+    set_parent(h.parent_id, parent_id);
     {
       std::ofstream out{temp, std::ios::binary | std::ios::trunc};
       out.write(reinterpret_cast<const char*>(&h), sizeof h);

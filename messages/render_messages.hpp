@@ -65,12 +65,19 @@ struct media_info {
   int64_t frames = 0;        ///< At the session rate, after resampling.
   uint32_t sample_rate = 0;  ///< The session rate it was probed for.
   std::string format;        ///< libsndfile's name of the container.
+  /// Derived media (a warped clip's audio) only: the media it is made from,
+  /// how ("stretch" or "varispeed"; empty for a file), and the map, pairs of
+  /// (source frame, clip frame) at the session rate. `path` and the source
+  /// fields are the parent's.
+  std::string parent_id;
+  std::string warp_mode;
+  std::vector<int64_t> warp_map;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, media_info& x) {
   return f(caf::meta::type_name("media_info"), x.path, x.media_id, x.channels, x.source_frames,
-           x.source_rate, x.frames, x.sample_rate, x.format);
+           x.source_rate, x.frames, x.sample_rate, x.format, x.parent_id, x.warp_mode, x.warp_map);
 }
 
 /// A decoded media buffer Pulse holds in shared memory for Signal to read:

@@ -94,6 +94,33 @@ typename Inspector::result_type inspect(Inspector& f, automation_point_spec& x) 
   return f(caf::meta::type_name("automation_point_spec"), x.at, x.value, x.curve);
 }
 
+/// A point of a clip's warp map: a time in the media (like source_offset)
+/// and the time from the clip's start it lands on.
+struct warp_marker_spec {
+  time_value source;
+  time_value timeline;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, warp_marker_spec& x) {
+  return f(caf::meta::type_name("warp_marker_spec"), x.source, x.timeline);
+}
+
+/// A clip's warp: its media rendered to a new timing, piecewise-linearly,
+/// keeping the pitch ("stretch") or letting it follow the speed
+/// ("varispeed"). Either `markers` or `ratio` (> 0: the timeline length is
+/// ratio times the source length) is given.
+struct warp_spec {
+  std::string mode = "stretch";
+  std::vector<warp_marker_spec> markers;
+  double ratio = 0.0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, warp_spec& x) {
+  return f(caf::meta::type_name("warp_spec"), x.mode, x.markers, x.ratio);
+}
+
 struct clip_spec {
   std::string media;       ///< As written in the session file.
   std::string media_path;  ///< Resolved against the session file's folder.
@@ -110,13 +137,15 @@ struct clip_spec {
   /// Clip gain over time (dB), points at times from the clip's start;
   /// replaces gain_db when given.
   std::vector<automation_point_spec> gain_envelope;
+  /// A warp map; absent: the media plays at its own speed.
+  std::optional<warp_spec> warp;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
   return f(caf::meta::type_name("clip_spec"), x.media, x.media_path, x.position,
            x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out, x.loop_start,
-           x.loop_end, x.gain_envelope);
+           x.loop_end, x.gain_envelope, x.warp);
 }
 
 /// A processor in a track's chain, after its clips and before its fader.

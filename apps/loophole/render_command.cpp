@@ -104,13 +104,17 @@ int report_error(const render_options& o, const caf::error& err) {
 json plan_to_json(const messages::render_plan& plan) {
   const auto& g = plan.graph;
   json media = json::array();
-  for (const auto& m : plan.media)
+  for (const auto& m : plan.media) {
     media.push_back({{"path", m.path},
                      {"media_id", m.media_id},
                      {"channels", m.channels},
                      {"source_rate", m.source_rate},
                      {"frames", m.frames},
                      {"resampled", m.source_rate != m.sample_rate}});
+    if (!m.warp_mode.empty())
+      media.back()["warp"] = {{"parent_id", m.parent_id}, {"mode", m.warp_mode},
+                              {"map", m.warp_map}};
+  }
   json nodes = json::array();
   for (const auto& n : g.nodes) {
     json params = json::object();
@@ -161,9 +165,11 @@ void print_plan(const messages::render_plan& plan, bool as_json) {
               static_cast<long long>(g.first_frame), g.sample_rate);
   std::printf("Media:\n");
   for (const auto& m : plan.media)
-    std::printf("  %s  %s  %u ch  %u Hz%s\n", m.media_id.substr(0, 12).c_str(), m.path.c_str(),
-                m.channels, m.source_rate,
-                m.source_rate != m.sample_rate ? "  (resampled)" : "");
+    std::printf("  %s  %s  %u ch  %u Hz%s%s\n", m.media_id.substr(0, 12).c_str(),
+                m.path.c_str(), m.channels, m.source_rate,
+                m.source_rate != m.sample_rate ? "  (resampled)" : "",
+                m.warp_mode.empty() ? "" : ("  (" + m.warp_mode + ", from " +
+                                            m.parent_id.substr(0, 12) + ")").c_str());
   for (size_t p = 0; p < g.partitions.size(); ++p) {
     std::printf("Partition %zu '%s':\n", p, g.partitions[p].label.c_str());
     for (const auto& n : g.nodes) {

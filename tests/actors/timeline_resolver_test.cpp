@@ -1030,3 +1030,97 @@ BOOST_AUTO_TEST_CASE(only_comped_takes_are_probed) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(warp)
+
+using loophole::messages::warp_marker_spec;
+using loophole::messages::warp_spec;
+
+BOOST_AUTO_TEST_CASE(a_warped_clip_plays_derived_media_made_from_its_file) {
+  auto doc = make_doc(48000, 120.0);
+  auto c = clip("x.wav", samples(1000), std::nullopt, samples(8000));
+  c.warp = warp_spec{"varispeed", {}, 1.25};
+  auto plain = clip("x.wav", samples(0));
+  auto same = c; // the same warp of the same file: the same derived media
+  same.position = samples(200000);
+  doc.tracks.push_back(track("a", {c, plain, same}));
+  auto plan = resolved(doc, {probe("x.wav", 48000)});
+  const int64_t warped = std::llround(1.25 * (48000 - 8000));
+  BOOST_TEST_REQUIRE(plan.media.size() == 2u);
+  BOOST_TEST_REQUIRE(plan.graph.media.size() == 2u);
+  const auto& d = plan.media[1];
+  BOOST_TEST(d.parent_id == "id-of-x.wav");
+  BOOST_TEST(d.warp_mode == "varispeed");
+  BOOST_TEST(d.warp_map == (std::vector<int64_t>{8000, 0, 48000, warped}));
+  BOOST_TEST(d.frames == warped);
+  BOOST_TEST(d.path == "/studio/x.wav");
+  BOOST_TEST(d.media_id.size() == 32u);
+  BOOST_TEST(plan.graph.media[1].media_id == d.media_id);
+  BOOST_TEST(plan.graph.media[1].frames == warped);
+  const auto& r = *node_labelled(plan.graph, "a / clip 0").media;
+  BOOST_TEST(r.media_index == 1u);
+  BOOST_TEST(r.timeline_start == 1000);
+  BOOST_TEST(r.source_offset == 0);
+  BOOST_TEST(r.length == warped); // the default length: all of the derived media
+  BOOST_TEST(node_labelled(plan.graph, "a / clip 1").media->media_index == 0u);
+  BOOST_TEST(node_labelled(plan.graph, "a / clip 2").media->media_index == 1u);
+  BOOST_TEST(plan.graph.frame_count == 200000 + warped);
+
+  // Another mode or map is other media.
+  auto stretched = doc;
+  stretched.tracks[0].clips[0].warp->mode = "stretch";
+  BOOST_TEST(resolved(stretched, {probe("x.wav", 48000)}).media.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(markers_in_beats_follow_the_tempo_map_and_the_last_speed_goes_on) {
+  // 120 bpm, 60 from beat 4. The clip starts at beat 2: 3 beats from there end at beat 5,
+  // 1 s + 1 s later. The source marker is 1 s into the media; after it the media plays on at
+  // that speed (2 clip frames a source frame) to its end.
+  auto doc = make_doc(48000, 120.0);
+  doc.tempo_changes = {{4.0, 60.0, false}};
+  auto c = clip("x.wav", beats(2));
+  c.warp = warp_spec{"stretch", {{seconds(0), samples(0)}, {seconds(1), beats(3)}}, 0.0};
+  doc.tracks.push_back(track("a", {c}));
+  auto plan = resolved(doc, {probe("x.wav", 72000)});
+  BOOST_TEST(plan.media[1].warp_map ==
+             (std::vector<int64_t>{0, 0, 48000, 96000, 72000, 96000 + 2 * 24000}));
+  BOOST_TEST(node_labelled(plan.graph, "a / clip 0").media->timeline_start == 48000);
+  BOOST_TEST(node_labelled(plan.graph, "a / clip 0").media->length == 144000);
+}
+
+BOOST_AUTO_TEST_CASE(bad_warp_markers_are_refused_naming_the_marker) {
+  const std::string at = "/studio/song.json: /tracks/0/clips/0/warp";
+  auto check = [&](std::vector<warp_marker_spec> markers, time_value offset,
+                   const std::string& pointer, const std::string& reason) {
+    auto doc = make_doc(48000, 120.0);
+    auto c = clip("x.wav", samples(0), std::nullopt, offset);
+    c.warp = warp_spec{"stretch", std::move(markers), 0.0};
+    doc.tracks.push_back(track("a", {c}));
+    expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session, at + pointer + ": ",
+                 reason);
+  };
+  check({{samples(100), samples(200)}}, samples(100), "/markers/0/source",
+        "at or before the point before it (source frame 100, the clip's source offset)");
+  check({{samples(100), samples(200)}, {samples(100), samples(300)}}, samples(0),
+        "/markers/1/source", "at or before the point before it (source frame 100)");
+  check({{samples(100), samples(200)}, {samples(200), samples(200)}}, samples(0),
+        "/markers/1/timeline", "at or before the point before it (frame 200 of the clip)");
+  check({{samples(48001), samples(60000)}}, samples(0), "/markers/0/source",
+        "past the end of the media (48000 frames)");
+  check({{samples(1000), samples(10)}}, samples(0), "/markers/0",
+        "100.000000 times its speed");
+  check({{samples(10), samples(1000)}}, samples(0), "/markers/0", "0.010000 times its speed");
+}
+
+BOOST_AUTO_TEST_CASE(a_length_past_the_warped_media_is_refused) {
+  auto doc = make_doc(48000, 120.0);
+  auto c = clip("x.wav", samples(0), samples(60002));
+  c.warp = warp_spec{"stretch", {}, 1.25}; // 60000 frames
+  doc.tracks.push_back(track("a", {c}));
+  expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/clips/0/length: ", "60000 frames");
+  doc.tracks[0].clips[0].length = samples(60001); // one frame over: rounding, cut
+  BOOST_TEST(resolved(doc, {probe("x.wav", 48000)}).graph.frame_count == 60000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

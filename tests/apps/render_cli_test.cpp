@@ -14,6 +14,7 @@
 #include <array>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/pitch.hpp"
 #include "tests/support/sound_file.hpp"
 #include "tests/support/processes.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -1088,6 +1089,114 @@ BOOST_AUTO_TEST_CASE(renders_are_byte_identical_across_runs_and_worker_counts) {
   }
   BOOST_TEST(most <= 1, "dithered and undithered differ by " << most << " LSB");
   BOOST_TEST(differing > dv.size() / 10, "the dither changed only " << differing << " samples");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ==========================================================================================
+
+BOOST_AUTO_TEST_SUITE(warp)
+
+namespace {
+
+// One mono track playing "tone.wav" with `warp`, from `position`.
+json warp_session(const json& warp, const json& position, const json& tempo = {{"bpm", bpm}}) {
+  json clip{{"media", "tone.wav"}, {"position", position}, {"warp", warp}};
+  return {{"format", "loophole-session"},
+          {"version", 1},
+          {"sample_rate", rate},
+          {"tempo", tempo},
+          {"tracks", {{{"id", "t"}, {"channels", 1}, {"clips", {clip}}}}}};
+}
+
+// The rendered file's frames, read by soxi when it is installed, else by libsndfile.
+int64_t frames_of(const std::string& path) {
+  if (have("soxi")) {
+    const auto [status, out] = shell("soxi -s '" + path + "'");
+    BOOST_TEST_REQUIRE(status == 0, "soxi -s " << path);
+    return std::stoll(out);
+  }
+  sound_file f{path};
+  return f.info.frames;
+}
+
+// The tone of the left channel over the middle 80% of frames [first, last).
+double rendered_pitch(const std::string& path, int64_t first, int64_t last) {
+  sound_file f{path};
+  BOOST_TEST_REQUIRE(f.file != nullptr, sf_strerror(nullptr));
+  const auto x = f.floats();
+  const auto margin = (last - first) / 10;
+  return loophole::test::tone_frequency(x.data(), first + margin, last - margin, rate,
+                                        f.info.channels);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_warped_clip_renders_to_the_sample_at_its_pitch_the_same_every_time) {
+  temp_dir dir;
+  const auto tone = sine_media("tone.wav", 2.0, {1000.0}, {0.5});
+  write_media(dir, tone);
+  const int64_t position = 4800;
+  const auto warped = std::llround(1.25 * static_cast<double>(tone.frames()));
+  for (const std::string mode : {"stretch", "varispeed"}) {
+    const auto session = write_session(dir, mode + ".json",
+                                       warp_session({{"mode", mode}, {"ratio", 1.25}},
+                                                    {{"samples", position}}));
+    auto render = [&](const std::string& name, const std::vector<std::string>& extra) {
+      std::vector<std::string> args{"render", session, "-o", dir.out(name), "--bits", "0",
+                                    "--progress", "none"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const auto r = run_loophole(dir, args);
+      BOOST_TEST_REQUIRE(r.code == 0, r);
+      return read_bytes(dir.out(name));
+    };
+    // The first render makes the derived media; the others find it in the cache.
+    const auto first = render(mode + "-1.wav", {});
+    BOOST_TEST(!fs::is_empty(dir.path() / "cache" / "loophole" / "warped"));
+    BOOST_TEST(frames_of(dir.out(mode + "-1.wav")) == position + warped);
+    const double expected = mode == "stretch" ? 1000.0 : 1000.0 / 1.25;
+    const auto f = rendered_pitch(dir.out(mode + "-1.wav"), position, position + warped);
+    BOOST_TEST_MESSAGE(mode << " 1.25 rendered: " << f << " Hz, "
+                            << loophole::test::cents(f, expected) << " cents off " << expected);
+    BOOST_TEST(std::abs(loophole::test::cents(f, expected)) < 1.0);
+    BOOST_TEST((first == render(mode + "-2.wav", {})), "two renders differ");
+    BOOST_TEST((first == render(mode + "-w1.wav", {"--workers", "1"})), "--workers 1 differs");
+    BOOST_TEST((first == render(mode + "-w2.wav", {"--workers", "2"})), "--workers 2 differs");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(warp_markers_in_beats_follow_the_tempo_map_and_the_plan_names_the_parent) {
+  temp_dir dir;
+  const auto tone = sine_media("tone.wav", 2.0, {1000.0}, {0.5});
+  write_media(dir, tone);
+  // 120 bpm, then 60 from beat 4. The clip starts at beat 2 (1 s); its marker at 3 beats from
+  // there is 1 s (beats 2-4) + 1 s (beat 4-5) = 2 s on: the first second of the media takes
+  // 2 s (half speed, 500 Hz), and so does the rest, at the same speed, to the media's end.
+  const json tempo{{"bpm", 120}, {"changes", {{{"beat", 4}, {"bpm", 60}}}}};
+  const json warp{{"mode", "varispeed"},
+                  {"markers",
+                   {{{"source", {{"samples", 0}}}, {"timeline", {{"samples", 0}}}},
+                    {{"source", {{"seconds", 1}}}, {"timeline", {{"beats", 3}}}}}}};
+  const auto session =
+    write_session(dir, "beats.json", warp_session(warp, {{"beats", 2}}, tempo));
+  const int64_t position = rate, warped = 4 * rate;
+  const auto out = dir.out("beats.wav");
+  const auto r = run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress",
+                                    "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  BOOST_TEST(frames_of(out) == position + warped);
+  const auto f = rendered_pitch(out, position, position + warped);
+  BOOST_TEST_MESSAGE("half speed rendered: " << f << " Hz");
+  BOOST_TEST(std::abs(loophole::test::cents(f, 500.0)) < 1.0);
+
+  const auto js = run_loophole(dir, {"render", session, "-o", out, "--dry-run", "--json"});
+  BOOST_TEST_REQUIRE(js.code == 0, js);
+  const auto media = json::parse(js.out).at("media");
+  BOOST_TEST_REQUIRE(media.size() == 2u, media.dump());
+  BOOST_TEST(media[1].at("frames") == warped);
+  BOOST_TEST(media[1].at("warp").at("parent_id") == media[0].at("media_id"));
+  BOOST_TEST(media[1].at("warp").at("map") ==
+             json({0, 0, rate, 2 * rate, 2 * rate, 4 * rate}), media.dump());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

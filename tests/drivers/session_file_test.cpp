@@ -470,7 +470,7 @@ BOOST_AUTO_TEST_CASE(a_clip_without_media_or_position_or_with_empty_media_is_ref
 BOOST_AUTO_TEST_CASE(an_unknown_clip_key_is_refused) {
   expect_refused(doc_with_clip(clip_with(R"("looped": true)")), "/tracks/0/clips/0/looped",
                  "unknown key (allowed: media, position, source_offset, length, gain_db, "
-                 "fade_in, fade_out, loop, gain_envelope)");
+                 "fade_in, fade_out, loop, gain_envelope, warp)");
   expect_refused(doc_with_clip(clip_with(R"("loop": true)")), "/tracks/0/clips/0/loop",
                  "is not an object");
   expect_refused(doc_with_clip(clip_with(R"("loop": {"start": {"samples": 0}})")),
@@ -485,6 +485,66 @@ BOOST_AUTO_TEST_CASE(an_unknown_clip_key_is_refused) {
   BOOST_TEST_REQUIRE(c.loop_start.has_value());
   BOOST_TEST(same(*c.loop_start, time_unit::samples, 100));
   BOOST_TEST(same(*c.loop_end, time_unit::beats, 2));
+}
+
+BOOST_AUTO_TEST_CASE(a_warp_is_read_with_markers_or_a_ratio) {
+  auto doc = parse_session(doc_with_clip(clip_with(
+                             R"("warp": {"mode": "varispeed", "markers": [
+                                  {"source": {"seconds": 1}, "timeline": {"beats": 3}},
+                                  {"source": {"samples": 96000}, "timeline": {"seconds": 2.5}}]})")),
+                           session_path);
+  const auto& w = doc.tracks.at(0).clips.at(0).warp;
+  BOOST_TEST_REQUIRE(w.has_value());
+  BOOST_TEST(w->mode == "varispeed");
+  BOOST_TEST_REQUIRE(w->markers.size() == 2u);
+  BOOST_TEST(same(w->markers[0].source, time_unit::seconds, 1));
+  BOOST_TEST(same(w->markers[0].timeline, time_unit::beats, 3));
+  BOOST_TEST(same(w->markers[1].source, time_unit::samples, 96000));
+  BOOST_TEST(same(w->markers[1].timeline, time_unit::seconds, 2.5));
+  BOOST_TEST(w->ratio == 0.0);
+
+  doc = parse_session(doc_with_clip(clip_with(R"("warp": {"ratio": 1.25})")), session_path);
+  const auto& r = doc.tracks.at(0).clips.at(0).warp;
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->mode == "stretch"); // the default
+  BOOST_TEST(r->ratio == 1.25);
+  BOOST_TEST(r->markers.empty());
+  BOOST_TEST(!parse_session(doc_with_clip(clip_with("")), session_path)
+                .tracks.at(0).clips.at(0).warp.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(each_bad_warp_field_is_refused_at_its_pointer) {
+  const std::string at = "/tracks/0/clips/0/warp";
+  auto refused = [&](const std::string& warp, const std::string& pointer,
+                     const std::string& reason) {
+    expect_refused(doc_with_clip(clip_with(R"("warp": )" + warp)), at + pointer, reason);
+  };
+  refused("1.25", "", "is not an object");
+  refused(R"({"ratio": 1.25, "speed": 2})", "/speed",
+          "unknown key (allowed: mode, markers, ratio)");
+  refused(R"({"mode": "tape", "ratio": 1.25})", "/mode", "\"tape\" is not stretch or varispeed");
+  refused(R"({"mode": 1, "ratio": 1.25})", "/mode", "is not a string");
+  refused(R"({"mode": "stretch"})", "", "give either 'markers' or 'ratio'");
+  refused(R"({"ratio": 1.25, "markers": []})", "", "give either 'markers' or 'ratio'");
+  refused(R"({"ratio": 0.05})", "/ratio", "is below the minimum 0.0625");
+  refused(R"({"ratio": 17})", "/ratio", "is above the maximum 16");
+  refused(R"({"ratio": "1.25"})", "/ratio", "is not a number");
+  refused(R"({"markers": []})", "/markers", "is not an array of 1 to 100000 markers");
+  refused(R"({"markers": {}})", "/markers", "is not an array of 1 to 100000 markers");
+  refused(R"({"markers": [3]})", "/markers/0", "a marker is an object");
+  refused(R"({"markers": [{"source": {"samples": 1}}]})", "/markers/0",
+          "missing required key 'timeline'");
+  refused(R"({"markers": [{"timeline": {"samples": 1}}]})", "/markers/0",
+          "missing required key 'source'");
+  refused(R"({"markers": [{"source": {"samples": 1}, "timeline": {"samples": 1}, "x": 1}]})",
+          "/markers/0/x", "unknown key (allowed: source, timeline)");
+  refused(R"({"markers": [{"source": {"bar": 2}, "timeline": {"samples": 1}}]})",
+          "/markers/0/source/bar", "cannot be given in bars");
+  refused(R"({"markers": [{"source": {"samples": 1}, "timeline": {"seconds": -1}}]})",
+          "/markers/0/timeline/seconds", "is not a time in [0, 1e12]");
+  expect_refused(doc_with_clip(clip_with(
+                   R"("length": {"seconds": 1}, "loop": {"start": {"samples": 0}, "end": {"samples": 10}}, "warp": {"ratio": 2})")),
+                 at, "a clip cannot be both looped and warped");
 }
 
 BOOST_AUTO_TEST_CASE(the_pointer_names_the_track_and_the_clip) {

@@ -56,6 +56,23 @@ BOOST_AUTO_TEST_CASE(another_rate_quality_or_content_is_not_served) {
   BOOST_TEST(!load_resampled("", id, 48000, resample_quality::best));
 }
 
+BOOST_AUTO_TEST_CASE(derived_media_record_their_parent_and_need_it_to_load) {
+  loophole::test::temp_dir dir{"resample-cache"};
+  const std::string parent = "fedcba9876543210fedcba9876543210";
+  const auto m = sample_media();
+  store_resampled(dir.str(), id, 48000, resample_quality::best, m, parent);
+  const auto path = only_file(dir);
+  std::ifstream in{path, std::ios::binary};
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  BOOST_TEST(bytes.find(parent) != std::string::npos); // the lineage is in the file
+  BOOST_TEST(!load_resampled(dir.str(), id, 48000, resample_quality::best));
+  BOOST_TEST(!load_resampled(dir.str(), id, 48000, resample_quality::best,
+                             "00000000000000000000000000000000"));
+  auto got = load_resampled(dir.str(), id, 48000, resample_quality::best, parent);
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST(got->samples == m.samples, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_damaged_truncated_or_overlong_file_is_ignored) {
   loophole::test::temp_dir dir{"resample-cache"};
   store_resampled(dir.str(), id, 48000, resample_quality::best, sample_media());

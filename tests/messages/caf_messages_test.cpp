@@ -57,6 +57,17 @@ void check_equal(const fade_spec& a, const fade_spec& b) {
   BOOST_TEST(a.shape == b.shape);
 }
 
+void check_equal(const warp_marker_spec& a, const warp_marker_spec& b) {
+  check_equal(a.source, b.source);
+  check_equal(a.timeline, b.timeline);
+}
+
+void check_equal(const warp_spec& a, const warp_spec& b) {
+  BOOST_TEST(a.mode == b.mode);
+  check_equal(a.markers, b.markers);
+  BOOST_TEST(same_double(a.ratio, b.ratio));
+}
+
 void check_equal(const clip_spec& a, const clip_spec& b) {
   BOOST_TEST(a.media == b.media);
   BOOST_TEST(a.media_path == b.media_path);
@@ -66,6 +77,7 @@ void check_equal(const clip_spec& a, const clip_spec& b) {
   BOOST_TEST(same_double(a.gain_db, b.gain_db));
   check_equal(a.fade_in, b.fade_in);
   check_equal(a.fade_out, b.fade_out);
+  check_equal(a.warp, b.warp);
 }
 
 void check_equal(const track_spec& a, const track_spec& b) {
@@ -144,6 +156,9 @@ void check_equal(const media_info& a, const media_info& b) {
   BOOST_TEST(a.frames == b.frames);
   BOOST_TEST(a.sample_rate == b.sample_rate);
   BOOST_TEST(a.format == b.format);
+  BOOST_TEST(a.parent_id == b.parent_id);
+  BOOST_TEST(a.warp_mode == b.warp_mode);
+  BOOST_TEST(a.warp_map == b.warp_map);
 }
 
 void check_equal(const media_lease& a, const media_lease& b) {
@@ -155,11 +170,37 @@ void check_equal(const media_lease& a, const media_lease& b) {
 
 using loophole::test::check_equal;
 
+void check_equal(int64_t a, int64_t b) {
+  BOOST_TEST(a == b);
+}
+
+void check_equal(const loophole::messages::resolved_analysis& a,
+                 const loophole::messages::resolved_analysis& b) {
+  BOOST_TEST(a.id == b.id);
+  BOOST_TEST(a.kind == b.kind);
+  BOOST_TEST(a.track == b.track);
+  BOOST_TEST(a.start == b.start);
+  BOOST_TEST(a.end == b.end);
+  BOOST_TEST(a.content_hash == b.content_hash);
+  BOOST_TEST((a.state == b.state));
+  BOOST_TEST_REQUIRE(a.pieces.size() == b.pieces.size());
+  for (size_t i = 0; i < a.pieces.size(); ++i) {
+    BOOST_TEST(a.pieces[i].path == b.pieces[i].path);
+    BOOST_TEST(a.pieces[i].timeline_start == b.pieces[i].timeline_start);
+    BOOST_TEST(a.pieces[i].source_offset == b.pieces[i].source_offset);
+    BOOST_TEST(a.pieces[i].length == b.pieces[i].length);
+    BOOST_TEST(a.pieces[i].loop_start == b.pieces[i].loop_start);
+    BOOST_TEST(a.pieces[i].loop_length == b.pieces[i].loop_length);
+  }
+  BOOST_TEST(a.onsets == b.onsets, boost::test_tools::per_element());
+}
+
 void check_equal(const render_plan& a, const render_plan& b) {
   check_equal(a.graph, b.graph);
   check_equal(a.media, b.media);
   check_equal(a.metadata, b.metadata);
   check_equal(a.notes, b.notes);
+  check_equal(a.analysis, b.analysis);
 }
 
 void check_equal(const render_progress& a, const render_progress& b) {
@@ -225,6 +266,10 @@ std::vector<clip_spec> samples(tag<clip_spec>) {
   full.gain_db = -6.5;
   full.fade_in = fade_spec{{time_unit::samples, 64}, "linear"};
   full.fade_out = fade_spec{{time_unit::seconds, 0.5}, "exponential"};
+  full.warp = warp_spec{"varispeed",
+                        {{{time_unit::seconds, 1.0}, {time_unit::beats, 3.0}},
+                         {{time_unit::samples, 96000}, {time_unit::seconds, 2.5}}},
+                        0.0};
   clip_spec bare; // every optional absent
   bare.media = "bare.flac";
   clip_spec half = full; // some present, some absent
@@ -298,7 +343,10 @@ std::vector<render_settings> samples(tag<render_settings>) {
 
 std::vector<media_info> samples(tag<media_info>) {
   return {{"/m/a.wav", "0123456789abcdef0123456789abcdef", 2, 441000, 44100, 480000, 48000,
-           "WAV (Microsoft) / Signed 24 bit PCM"},
+           "WAV (Microsoft) / Signed 24 bit PCM", "", "", {}},
+          {"/m/a.wav", "fedcba9876543210fedcba9876543210", 2, 441000, 44100, 600000, 48000,
+           "WAV (Microsoft) / Signed 24 bit PCM", "0123456789abcdef0123456789abcdef", "stretch",
+           {0, 0, 240000, 300000, 480000, 600000}},
           {}};
 }
 
@@ -347,12 +395,31 @@ std::vector<signal::render_graph> samples(tag<signal::render_graph>) {
   return {sample_graph(), signal::render_graph{}};
 }
 
+std::vector<int64_t> samples(tag<int64_t>) {
+  return {0, -1, int64_t{1} << 50, std::numeric_limits<int64_t>::min()};
+}
+
+std::vector<loophole::messages::resolved_analysis> samples(tag<loophole::messages::resolved_analysis>) {
+  loophole::messages::resolved_analysis r;
+  r.id = "hits";
+  r.kind = "transients";
+  r.track = "drums";
+  r.start = 480;
+  r.end = 96000;
+  r.content_hash = "0123456789abcdef0123456789abcdef";
+  r.state = loophole::messages::analysis_state::stale;
+  r.pieces = {{"/media/a.wav", 480, 0, 47520, 0, 0}, {"/media/b.wav", 48000, 100, 48000, 50, 900}};
+  r.onsets = {500, 12000};
+  return {r, {}};
+}
+
 std::vector<render_plan> samples(tag<render_plan>) {
   render_plan p;
   p.graph = sample_graph();
   p.media = samples(tag<media_info>{});
   p.metadata = samples(tag<project_metadata>{})[0];
   p.notes = {"track 'bass' is muted", "clip 3 ends past its media"};
+  p.analysis = samples(tag<loophole::messages::resolved_analysis>{});
   return {p, render_plan{}};
 }
 
@@ -419,8 +486,8 @@ constexpr auto block_size = caf::id_block::loophole::end - caf::id_block::loopho
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(the_block_holds_the_thirteen_documented_types) {
-  BOOST_TEST(block_size == 13u);
+BOOST_AUTO_TEST_CASE(the_block_holds_the_fifteen_documented_types) {
+  BOOST_TEST(block_size == 15u);
   BOOST_TEST(caf::id_block::loophole::begin == caf::first_custom_type_id);
   BOOST_TEST(std::string{caf::type_name<loophole::signal::render_graph>::value} ==
              "loophole::signal::render_graph");
@@ -449,6 +516,7 @@ BOOST_AUTO_TEST_CASE(optionals_are_absent_after_a_round_trip_of_an_absent_value)
   BOOST_TEST(!full.length.has_value());
   BOOST_TEST(!full.fade_in.has_value());
   BOOST_TEST(!full.fade_out.has_value());
+  BOOST_TEST(!full.warp.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_truncated_buffer_is_an_error_not_a_crash) {
