@@ -33,8 +33,14 @@ typename Inspector::result_type inspect(Inspector& f, automation_point& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, modulation& x) {
+  return f(caf::meta::type_name("modulation"), x.kind, x.shape, x.depth, x.in_db, x.clock, x.steps,
+           x.attack_frames, x.release_frames);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, automation_lane& x) {
-  return f(caf::meta::type_name("automation_lane"), x.param, x.points);
+  return f(caf::meta::type_name("automation_lane"), x.param, x.points, x.modulators);
 }
 
 template <class Inspector>

@@ -13,6 +13,7 @@
 #include "signal/fade_curve.hpp"
 #include "signal/node_catalog.hpp"
 #include "signal/node_processor.hpp"
+#include "signal/param_stream.hpp"
 #include "signal/tpdf_dither.hpp"
 #include "signal/vector_kernels.hpp"
 
@@ -169,67 +170,86 @@ private:
   bool scaled_ = false;
 };
 
-// A constant gain, or one that follows its automation lane: the gain of each
-// frame is the lane's value there (computed in double, applied as float).
-class gain_node final : public node_processor {
-public:
-  explicit gain_node(const render_node& node)
-    : gain_(static_cast<float>(param_or(node, "gain", 1.0))) {
-    if (const auto* lane = lane_of(node, "gain"))
-      lane_ = *lane;
+// Snapshot and restore of a node whose only state is one parameter stream's
+// (its envelope followers).
+#define LOOPHOLE_STREAM_STATE(stream)                                              \
+  std::vector<std::byte> snapshot() const override {                            \
+    std::vector<std::byte> state(stream.state_bytes());                         \
+    stream.snapshot_into(state.data());                                         \
+    return state;                                                               \
+  }                                                                             \
+  bool restore(std::span<const std::byte> state) override {                     \
+    return stream.restore_from(state);                                          \
   }
 
-  void prepare(uint32_t max_block) override {
-    if (!lane_.points.empty())
-      gains_.assign(max_block, 0.0f);
-  }
+// A constant gain, or one that follows its automation lane and modulators:
+// the gain of each frame is the stream's value there (computed in double,
+// applied as float).
+class gain_node final : public node_processor {
+public:
+  explicit gain_node(const render_node& node) : gain_(node, "gain", param_or(node, "gain", 1.0)) {}
+
+  void prepare(uint32_t max_block) override { gain_.prepare(max_block); }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
-    if (lane_.points.empty()) {
+    if (!gain_.varies()) {
       for (uint16_t c = 0; c < out.channels; ++c)
-        kernels::multiply(inputs[0][c], gain_, out[c], ctx.frames);
+        kernels::multiply(inputs[0][c], static_cast<float>(gain_.constant()), out[c], ctx.frames);
       return;
     }
-    for (uint32_t i = 0; i < ctx.frames; ++i)
-      gains_[i] = static_cast<float>(automation_value(lane_, ctx.timeline_frame + i));
+    const double* g = gain_.fill(ctx.timeline_frame, ctx.frames, inputs[0]);
     for (uint16_t c = 0; c < out.channels; ++c) {
       const float* x = inputs[0][c];
       float* y = out[c];
       for (uint32_t i = 0; i < ctx.frames; ++i)
-        y[i] = x[i] * gains_[i];
+        y[i] = x[i] * static_cast<float>(g[i]);
     }
   }
 
+  LOOPHOLE_STREAM_STATE(gain_)
+
 private:
-  float gain_;
-  automation_lane lane_;
-  std::vector<float> gains_;
+  param_stream gain_;
 };
 
 // Constant-power balance: position p in [-1, 1], theta = (p + 1) pi / 4, the
 // left channel times cos(theta), the right times sin(theta) (-3 dB each at
-// the centre). A mono input feeds both sides.
+// the centre). A mono input feeds both sides. An automated or modulated
+// position is clamped to [-1, 1] frame by frame.
 class pan_node final : public node_processor {
 public:
-  explicit pan_node(const render_node& node) {
-    const double theta = (param_or(node, "position", 0.0) + 1.0) * std::numbers::pi / 4.0;
+  explicit pan_node(const render_node& node)
+    : position_(node, "position", param_or(node, "position", 0.0)) {
+    const double theta = (position_.constant() + 1.0) * std::numbers::pi / 4.0;
     left_ = static_cast<float>(std::cos(theta));
     right_ = static_cast<float>(std::sin(theta));
   }
 
-  void prepare(uint32_t) override {}
+  void prepare(uint32_t max_block) override { position_.prepare(max_block); }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
     const auto& in = inputs[0];
     const float* l = in[0];
     const float* r = in.channels == 1 ? in[0] : in[1];
-    kernels::multiply(l, left_, out[0], ctx.frames);
-    kernels::multiply(r, right_, out[1], ctx.frames);
+    if (!position_.varies()) {
+      kernels::multiply(l, left_, out[0], ctx.frames);
+      kernels::multiply(r, right_, out[1], ctx.frames);
+      return;
+    }
+    const double* p = position_.fill(ctx.timeline_frame, ctx.frames, in);
+    for (uint32_t i = 0; i < ctx.frames; ++i) {
+      const double theta = (std::clamp(p[i], -1.0, 1.0) + 1.0) * std::numbers::pi / 4.0;
+      out[0][i] = l[i] * static_cast<float>(std::cos(theta));
+      out[1][i] = r[i] * static_cast<float>(std::sin(theta));
+    }
   }
 
+  LOOPHOLE_STREAM_STATE(position_)
+
 private:
+  param_stream position_;
   float left_ = 0, right_ = 0;
 };
 
@@ -400,6 +420,8 @@ bool as_channel_map(const render_node& node, uint16_t input_channels, channel_ma
     return true;
   }
   if (node.kind == node_kind::pan) {
+    if (lane_of(node, "position"))
+      return false; // automated: not a constant map
     const double theta = (param_or(node, "position", 0.0) + 1.0) * std::numbers::pi / 4.0;
     source[0] = 0;
     source[1] = input_channels == 1 ? 0 : 1;
@@ -411,6 +433,8 @@ bool as_channel_map(const render_node& node, uint16_t input_channels, channel_ma
 }
 
 uint64_t state_bytes(const render_node& node) noexcept {
+  if (node.kind == node_kind::gain || node.kind == node_kind::pan)
+    return modulation_state_bytes(node);
   if (node.kind == node_kind::delay)
     return sizeof(uint32_t) +
            uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *

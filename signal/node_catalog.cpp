@@ -97,7 +97,8 @@ std::optional<fault_mode> parse_fault_mode(std::string_view name) noexcept {
 }
 
 bool is_automatable(node_kind kind, std::string_view param) noexcept {
-  return (kind == node_kind::gain || kind == node_kind::clip_source) && param == "gain";
+  return ((kind == node_kind::gain || kind == node_kind::clip_source) && param == "gain") ||
+         (kind == node_kind::pan && param == "position");
 }
 
 std::span<const parameter_spec> parameters_of(node_kind kind) noexcept {

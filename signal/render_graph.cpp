@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <queue>
 
 #include "signal/audio_block.hpp"
@@ -89,6 +90,47 @@ double automation_value(const automation_lane& lane, int64_t frame) noexcept {
   return a.value;
 }
 
+double clock_value(const modulation& m, int64_t frame) noexcept {
+  const auto& c = m.clock;
+  if (c.size() < 2)
+    return 0.0;
+  // Past either end the clock goes on at the rate of its outer segment.
+  auto it = std::upper_bound(c.begin(), c.end(), frame,
+                             [](int64_t f, const automation_point& p) { return f < p.frame; });
+  if (it == c.begin())
+    ++it;
+  if (it == c.end())
+    --it;
+  const auto& b = *it;
+  const auto& a = *std::prev(it);
+  return a.value + (b.value - a.value) * static_cast<double>(frame - a.frame) /
+                     static_cast<double>(b.frame - a.frame);
+}
+
+double modulator_value(const modulation& m, int64_t frame) noexcept {
+  const double phase = clock_value(m, frame);
+  const double whole = std::floor(phase);
+  if (m.kind == modulator_kind::steps) {
+    if (m.steps.empty())
+      return 0.0;
+    const auto n = static_cast<int64_t>(m.steps.size());
+    const auto i = static_cast<int64_t>(whole) % n;
+    return m.steps[static_cast<size_t>(i < 0 ? i + n : i)];
+  }
+  const double f = phase - whole;
+  switch (m.shape) {
+    case lfo_shape::sine:
+      return std::sin(2.0 * std::numbers::pi * f);
+    case lfo_shape::triangle:
+      return f < 0.25 ? 4.0 * f : f < 0.75 ? 2.0 - 4.0 * f : 4.0 * f - 4.0;
+    case lfo_shape::square:
+      return f < 0.5 ? 1.0 : -1.0;
+    case lfo_shape::saw:
+      return 2.0 * f - 1.0;
+  }
+  return 0.0;
+}
+
 const automation_lane* lane_of(const render_node& node, std::string_view param) noexcept {
   for (const auto& lane : node.automation)
     if (lane.param == param)
@@ -97,6 +139,35 @@ const automation_lane* lane_of(const render_node& node, std::string_view param) 
 }
 
 namespace {
+
+// Why a modulator cannot run, or empty.
+std::string check_modulation(const modulation& m) {
+  if (static_cast<uint8_t>(m.kind) > static_cast<uint8_t>(modulator_kind::follower))
+    return "unknown kind";
+  if (static_cast<uint8_t>(m.shape) > static_cast<uint8_t>(lfo_shape::saw))
+    return "unknown shape";
+  if (!std::isfinite(m.depth) || std::abs(m.depth) > 1.0e3)
+    return "depth outside [-1000, 1000]";
+  if (m.kind == modulator_kind::follower) {
+    if (!(m.attack_frames >= 0.0 && m.attack_frames <= 1.0e8) ||
+        !(m.release_frames >= 0.0 && m.release_frames <= 1.0e8))
+      return "attack and release must be in [0, 1e8] frames";
+    return {};
+  }
+  if (m.clock.size() < 2 || m.clock.size() > (size_t{1} << 22))
+    return "the clock needs 2 to 2^22 points";
+  for (size_t i = 0; i < m.clock.size(); ++i)
+    if (!std::isfinite(m.clock[i].value) || (i > 0 && m.clock[i].frame <= m.clock[i - 1].frame))
+      return "clock point " + std::to_string(i) + ": frames must increase, values be finite";
+  if (m.kind == modulator_kind::steps) {
+    if (m.steps.empty() || m.steps.size() > 4096)
+      return "a step sequencer needs 1 to 4096 steps";
+    for (double v : m.steps)
+      if (!std::isfinite(v) || std::abs(v) > 1.0)
+        return "step values must be in [-1, 1]";
+  }
+  return {};
+}
 
 std::optional<graph_error> check_automation(const render_node& node) {
   auto specs = parameters_of(node.kind);
@@ -111,8 +182,14 @@ std::optional<graph_error> check_automation(const render_node& node) {
     if (std::count_if(node.automation.begin(), node.automation.end(),
                       [&](const automation_lane& l) { return l.param == lane.param; }) > 1)
       return fail(node.id, "parameter '" + lane.param + "' has two automation lanes");
-    if (lane.points.empty() || lane.points.size() > (size_t{1} << 20))
-      return fail(node.id, "automation of '" + lane.param + "' needs 1 to 2^20 points");
+    if ((lane.points.empty() && lane.modulators.empty()) || lane.points.size() > (size_t{1} << 20))
+      return fail(node.id, "automation of '" + lane.param +
+                             "' needs 1 to 2^20 points, or a modulator");
+    if (lane.modulators.size() > 16)
+      return fail(node.id, "automation of '" + lane.param + "' has more than 16 modulators");
+    for (size_t i = 0; i < lane.modulators.size(); ++i)
+      if (auto why = check_modulation(lane.modulators[i]); !why.empty())
+        return fail(node.id, "modulator " + std::to_string(i) + " of '" + lane.param + "': " + why);
     for (size_t i = 0; i < lane.points.size(); ++i) {
       const auto& p = lane.points[i];
       const auto where = "automation of '" + lane.param + "', point " + std::to_string(i) + ": ";

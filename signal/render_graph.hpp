@@ -107,13 +107,53 @@ struct automation_point {
   curve_kind curve = curve_kind::linear;
 };
 
+/// What drives a modulator. Numbering is part of the wire format.
+enum class modulator_kind : uint8_t {
+  lfo = 0,      ///< A periodic wave of the clock's phase (cycles).
+  steps = 1,    ///< A step sequencer: steps[floor(clock) mod n], the clock counting steps.
+  follower = 2, ///< An envelope follower of the node's own input (peak of its channels).
+};
+
+/// LFO wave shapes, of the fractional phase f. Numbering is part of the wire format.
+enum class lfo_shape : uint8_t {
+  sine = 0,     ///< sin(2 pi f)
+  triangle = 1, ///< 0 at f = 0, 1 at 1/4, -1 at 3/4
+  square = 2,   ///< 1 for f < 1/2, else -1
+  saw = 3,      ///< 2 f - 1
+};
+
+/// A modulator: a stream m[n] (the LFO's wave, the step's value or the
+/// follower's envelope) applied to its lane's parameter with `depth`:
+/// value + depth * m[n], or, for a gain (`in_db`), gain * 10^(depth * m[n] / 20).
+/// The clock is resolved by Pulse from musical time: the phase in cycles (or
+/// steps) at frames, linear in between and extended linearly past both ends,
+/// so a tempo-synced LFO follows the tempo map.
+struct modulation {
+  modulator_kind kind = modulator_kind::lfo;
+  lfo_shape shape = lfo_shape::sine;
+  double depth = 0.0;
+  bool in_db = false;
+  std::vector<automation_point> clock; ///< lfo, steps: at least 2 points, increasing
+  std::vector<double> steps;           ///< steps: the values
+  double attack_frames = 0.0;          ///< follower: one-pole time constants
+  double release_frames = 0.0;
+};
+
 /// A parameter that changes over time: its value at every frame comes from
 /// the points (before the first: the first's value; after the last: the
-/// last's). Replaces the constant parameter of the same name.
+/// last's; none: the constant parameter), then its modulators in order.
+/// Replaces the constant parameter of the same name.
 struct automation_lane {
   std::string param;
   std::vector<automation_point> points; ///< Strictly increasing frames.
+  std::vector<modulation> modulators;
 };
+
+/// The modulator's clock (cycles or steps) at `frame`.
+double clock_value(const modulation& m, int64_t frame) noexcept;
+
+/// m[n] of an LFO or step modulator at `frame` (not a follower: it has state).
+double modulator_value(const modulation& m, int64_t frame) noexcept;
 
 /// The value of `lane` at timeline frame `frame`.
 double automation_value(const automation_lane& lane, int64_t frame) noexcept;

@@ -24,12 +24,27 @@ struct wire_region {
   MSGPACK_DEFINE_MAP(media_index, timeline_start, source_offset, length, loop_start, loop_length)
 };
 
+struct wire_modulation {
+  uint8_t kind = 0;
+  uint8_t shape = 0;
+  double depth = 0;
+  bool in_db = false;
+  std::vector<int64_t> clock_frames;
+  std::vector<double> clock_values;
+  std::vector<double> steps;
+  double attack_frames = 0;
+  double release_frames = 0;
+  MSGPACK_DEFINE_MAP(kind, shape, depth, in_db, clock_frames, clock_values, steps, attack_frames,
+                     release_frames)
+};
+
 struct wire_lane {
   std::string param;
   std::vector<int64_t> frames;
   std::vector<double> values;
   std::vector<uint8_t> curves;
-  MSGPACK_DEFINE_MAP(param, frames, values, curves)
+  std::vector<wire_modulation> modulators;
+  MSGPACK_DEFINE_MAP(param, frames, values, curves, modulators)
 };
 
 struct wire_node {
@@ -167,6 +182,15 @@ wire_graph to_wire(const signal::render_graph& g) {
         wl.values.push_back(p.value);
         wl.curves.push_back(static_cast<uint8_t>(p.curve));
       }
+      for (const auto& m : lane.modulators) {
+        wire_modulation wm{static_cast<uint8_t>(m.kind), static_cast<uint8_t>(m.shape), m.depth,
+                           m.in_db, {}, {}, m.steps, m.attack_frames, m.release_frames};
+        for (const auto& p : m.clock) {
+          wm.clock_frames.push_back(p.frame);
+          wm.clock_values.push_back(p.value);
+        }
+        wl.modulators.push_back(std::move(wm));
+      }
       wn.automation.push_back(std::move(wl));
     }
     w.nodes.push_back(std::move(wn));
@@ -220,6 +244,23 @@ signal::render_graph from_wire(const wire_graph& w) {
                                    std::to_string(wl.curves[i]));
         lane.points.push_back(
           {wl.frames[i], wl.values[i], static_cast<signal::curve_kind>(wl.curves[i])});
+      }
+      for (const auto& wm : wl.modulators) {
+        // Kinds and shapes are range-checked by signal::validate.
+        if (wm.clock_frames.size() != wm.clock_values.size())
+          throw std::runtime_error("node " + std::to_string(wn.id) + ": a modulator of '" +
+                                   wl.param + "' has clock lists of different lengths");
+        signal::modulation m;
+        m.kind = static_cast<signal::modulator_kind>(wm.kind);
+        m.shape = static_cast<signal::lfo_shape>(wm.shape);
+        m.depth = wm.depth;
+        m.in_db = wm.in_db;
+        for (size_t i = 0; i < wm.clock_frames.size(); ++i)
+          m.clock.push_back({wm.clock_frames[i], wm.clock_values[i], signal::curve_kind::linear});
+        m.steps = wm.steps;
+        m.attack_frames = wm.attack_frames;
+        m.release_frames = wm.release_frames;
+        lane.modulators.push_back(std::move(m));
       }
       n.automation.push_back(std::move(lane));
     }

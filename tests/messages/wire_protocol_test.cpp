@@ -141,8 +141,23 @@ signal::render_graph full_graph() {
   auto g0 = node(node_kind::gain, 0, 2, {c0}, {param("gain", 1.0 / 3.0)});
   g.nodes[g0].automation = {{"gain",
                              {{-7, 1e-300, curve_kind::exponential},
-                              {std::numeric_limits<int64_t>::max(), 0.5, curve_kind::hold}}}};
+                              {std::numeric_limits<int64_t>::max(), 0.5, curve_kind::hold}},
+                             {}}};
   auto p0 = node(node_kind::pan, 0, 2, {g0}, {param("position", -1.0)});
+  {
+    loophole::signal::modulation lfo;
+    lfo.kind = loophole::signal::modulator_kind::steps;
+    lfo.shape = loophole::signal::lfo_shape::triangle;
+    lfo.depth = -0.25;
+    lfo.in_db = true;
+    lfo.clock = {{-3, 0.5, curve_kind::linear}, {96000, 1e9, curve_kind::linear}};
+    lfo.steps = {1.0, -1.0, 5e-324};
+    loophole::signal::modulation follower;
+    follower.kind = loophole::signal::modulator_kind::follower;
+    follower.attack_frames = 48.5;
+    follower.release_frames = 4800;
+    g.nodes[p0].automation = {{"position", {}, {lfo, follower}}};
+  }
   auto c1 = node(node_kind::clip_source, 1, 1, {}, {});
   g.nodes[c1].media = media_region{1, std::numeric_limits<int64_t>::max(), 0, 12, 3, 7};
   auto p1 = node(node_kind::pan, 1, 2, {c1}, {param("position", 5e-324)});

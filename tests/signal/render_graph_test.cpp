@@ -484,7 +484,8 @@ BOOST_AUTO_TEST_CASE(lane_values_follow_hold_linear_and_exponential_curves) {
                        {{100, 1.0, curve_kind::linear},
                         {200, 3.0, curve_kind::hold},
                         {300, 0.5, curve_kind::exponential},
-                        {400, 2.0, curve_kind::linear}}};
+                        {400, 2.0, curve_kind::linear}},
+                       {}};
   BOOST_TEST(automation_value(lane, -5) == 1.0);  // before the first point
   BOOST_TEST(automation_value(lane, 100) == 1.0);
   BOOST_TEST(automation_value(lane, 150) == 2.0); // halfway up the line
@@ -499,32 +500,73 @@ BOOST_AUTO_TEST_CASE(lane_values_follow_hold_linear_and_exponential_curves) {
 BOOST_AUTO_TEST_CASE(bad_lanes_are_refused_naming_the_node) {
   {
     auto g = two_track_graph();
-    g.nodes[1].automation = {{"gain", {{10, 1.0, curve_kind::linear}, {10, 0.5, curve_kind::linear}}}};
+    g.nodes[1].automation = {{"gain", {{10, 1.0, curve_kind::linear}, {10, 0.5, curve_kind::linear}}, {}}};
     expect_refused(g, 1u, "frames must increase");
   }
   {
     auto g = two_track_graph();
-    g.nodes[2].automation = {{"position", {{0, 0.0, curve_kind::linear}}}};
-    expect_refused(g, 2u, "cannot be automated");
+    g.nodes[0].automation = {{"fade_in_frames", {{0, 0.0, curve_kind::linear}}, {}}};
+    expect_refused(g, 0u, "cannot be automated");
   }
   {
     auto g = two_track_graph();
-    g.nodes[1].automation = {{"gain", {{0, 2000.0, curve_kind::linear}}}};
+    g.nodes[1].automation = {{"gain", {{0, 2000.0, curve_kind::linear}}, {}}};
     expect_refused(g, 1u, "outside");
   }
   {
     auto g = two_track_graph();
-    g.nodes[1].automation = {{"gain", {{0, 0.0, curve_kind::exponential}, {5, 1.0, curve_kind::hold}}}};
+    g.nodes[1].automation = {{"gain", {{0, 0.0, curve_kind::exponential}, {5, 1.0, curve_kind::hold}}, {}}};
     expect_refused(g, 1u, "positive values");
   }
   {
     auto g = two_track_graph();
-    g.nodes[1].automation = {{"gain", {}}};
-    expect_refused(g, 1u, "1 to 2^20 points");
+    g.nodes[1].automation = {{"gain", {}, {}}};
+    expect_refused(g, 1u, "1 to 2^20 points, or a modulator");
+  }
+  {
+    auto g = two_track_graph();
+    modulation lfo;
+    lfo.clock = {{0, 0.0, curve_kind::linear}};
+    g.nodes[2].automation = {{"position", {}, {lfo}}};
+    expect_refused(g, 2u, "the clock needs 2");
+    g.nodes[2].automation[0].modulators[0].clock.push_back({0, 1.0, curve_kind::linear});
+    expect_refused(g, 2u, "frames must increase");
+    g.nodes[2].automation[0].modulators[0].clock[1].frame = 480;
+    g.nodes[2].automation[0].modulators[0].kind = modulator_kind::steps;
+    expect_refused(g, 2u, "1 to 4096 steps");
+    g.nodes[2].automation[0].modulators[0].steps = {0.5, 1.5};
+    expect_refused(g, 2u, "step values");
+    g.nodes[2].automation[0].modulators[0].steps = {0.5, -1.0};
+    BOOST_TEST(!validate(g).has_value());
   }
   auto g = two_track_graph();
-  g.nodes[1].automation = {{"gain", {{0, 1.0, curve_kind::exponential}, {5, 0.25, curve_kind::hold}}}};
+  g.nodes[1].automation = {{"gain", {{0, 1.0, curve_kind::exponential}, {5, 0.25, curve_kind::hold}}, {}}};
   BOOST_TEST(!validate(g).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(modulators_follow_their_clock_and_shapes) {
+  modulation m;
+  // 2 cycles per 48000 frames up to frame 48000, then 4: the clock bends and extends linearly.
+  m.clock = {{0, 0.0, curve_kind::linear}, {48000, 2.0, curve_kind::linear},
+             {96000, 6.0, curve_kind::linear}};
+  BOOST_TEST(clock_value(m, 6000) == 0.25);
+  BOOST_TEST(clock_value(m, -24000) == -1.0);
+  BOOST_TEST(clock_value(m, 108000) == 7.0);
+  BOOST_TEST(std::abs(modulator_value(m, 6000) - 1.0) < 1e-15); // sine at a quarter cycle
+  m.shape = lfo_shape::triangle;
+  BOOST_TEST(std::abs(modulator_value(m, 3000) - 0.5) < 1e-15); // an eighth of a cycle
+  BOOST_TEST(std::abs(modulator_value(m, 18000) + 1.0) < 1e-15); // three quarters
+  m.shape = lfo_shape::square;
+  BOOST_TEST(modulator_value(m, 11999) == 1.0);
+  BOOST_TEST(modulator_value(m, 12000) == -1.0);
+  m.shape = lfo_shape::saw;
+  BOOST_TEST(modulator_value(m, 0) == -1.0);
+  m.kind = modulator_kind::steps;
+  m.steps = {0.1, 0.2, 0.3};
+  BOOST_TEST(modulator_value(m, 0) == 0.1);
+  BOOST_TEST(modulator_value(m, 24000) == 0.2);  // step 1
+  BOOST_TEST(modulator_value(m, 72000) == 0.2);  // clock 4: step 4 mod 3 = 1
+  BOOST_TEST(modulator_value(m, -1) == 0.3);     // step -1 wraps to the last
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -69,6 +69,23 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
           BOOST_TEST(p.value == q.value);
           BOOST_TEST((p.curve == q.curve));
         }
+        const auto& mx = x.automation[l].modulators;
+        const auto& my = y.automation[l].modulators;
+        BOOST_TEST_REQUIRE(mx.size() == my.size());
+        for (size_t k = 0; k < mx.size(); ++k) {
+          BOOST_TEST((mx[k].kind == my[k].kind));
+          BOOST_TEST((mx[k].shape == my[k].shape));
+          BOOST_TEST(mx[k].depth == my[k].depth);
+          BOOST_TEST(mx[k].in_db == my[k].in_db);
+          BOOST_TEST_REQUIRE(mx[k].clock.size() == my[k].clock.size());
+          for (size_t c = 0; c < mx[k].clock.size(); ++c) {
+            BOOST_TEST(mx[k].clock[c].frame == my[k].clock[c].frame);
+            BOOST_TEST(mx[k].clock[c].value == my[k].clock[c].value);
+          }
+          BOOST_TEST(mx[k].steps == my[k].steps, boost::test_tools::per_element());
+          BOOST_TEST(mx[k].attack_frames == my[k].attack_frames);
+          BOOST_TEST(mx[k].release_frames == my[k].release_frames);
+        }
       }
     }
   }
