@@ -63,6 +63,13 @@ size_t tempo_map::segment_at_seconds(double seconds) const noexcept {
   return it == segments_.begin() ? 0 : static_cast<size_t>(it - segments_.begin()) - 1;
 }
 
+std::vector<tempo_map::segment_span> tempo_map::spans() const {
+  std::vector<segment_span> out;
+  for (const auto& s : segments_)
+    out.push_back({s.seconds0, s.accel != 0.0});
+  return out;
+}
+
 double tempo_map::seconds_at(double beat) const noexcept {
   if (beat <= 0)
     return beat * 60.0 / segments_.front().bpm0;

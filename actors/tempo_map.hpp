@@ -52,6 +52,14 @@ public:
   /// The tempo at `beat`, in bpm.
   double bpm_at(double beat) const noexcept;
 
+  /// Where each segment of the map starts, and whether its tempo ramps (in a
+  /// constant segment, beats are linear in time).
+  struct segment_span {
+    double seconds = 0;
+    bool ramps = false;
+  };
+  std::vector<segment_span> spans() const;
+
 private:
   struct segment {
     double beat0 = 0, seconds0 = 0; // where it starts

@@ -339,6 +339,82 @@ resolve_analysis(const messages::session_document& doc, const timebase& tb,
   return out;
 }
 
+// The frames of a lane's points (positions), strictly increasing; errors
+// name `pointer` + the point's index.
+caf::expected<std::vector<int64_t>>
+point_frames(const messages::session_document& doc, const timebase& tb,
+             const std::vector<messages::automation_point_spec>& points, const std::string& pointer) {
+  std::vector<int64_t> frames;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const auto frame = tb.frame_of(points[i].at);
+    const auto at = pointer + std::to_string(i) + "/at";
+    if (frame > max_frames)
+      return fail(doc, at, "is past 2^50 frames");
+    if (!frames.empty() && frame <= frames.back())
+      return fail(doc, at, "comes at or before the point before it (frame " +
+                             std::to_string(frames.back()) + ")");
+    frames.push_back(frame);
+  }
+  return frames;
+}
+
+// A modulator's clock: cycles (or steps) at frames from the session's start
+// to past `end`. A period in seconds runs freely; one in beats follows the
+// tempo map: exact at every tempo change and, inside ramps (where beats are
+// quadratic in time), at points 32 frames apart, between which a line is
+// off by at most (32 / rate)^2 / 8 * accel / 60 beats: below 1e-6 beat at
+// 48 kHz for ramps up to 1000 bpm per second.
+signal::modulation resolve_modulator(const messages::modulator_spec& spec, const timebase& tb,
+                                     int64_t end) {
+  signal::modulation m;
+  m.depth = spec.depth;
+  m.in_db = spec.target == "gain_db";
+  if (spec.kind == "follower") {
+    m.kind = signal::modulator_kind::follower;
+    m.attack_frames = spec.attack_ms * tb.rate / 1000.0;
+    m.release_frames = spec.release_ms * tb.rate / 1000.0;
+    return m;
+  }
+  m.kind = spec.kind == "steps" ? signal::modulator_kind::steps : signal::modulator_kind::lfo;
+  m.steps = spec.steps;
+  constexpr std::pair<const char*, signal::lfo_shape> shapes[] = {
+    {"sine", signal::lfo_shape::sine},
+    {"triangle", signal::lfo_shape::triangle},
+    {"square", signal::lfo_shape::square},
+    {"saw", signal::lfo_shape::saw}};
+  for (const auto& [name, shape] : shapes)
+    if (spec.shape == name)
+      m.shape = shape;
+  const double rate = tb.rate;
+  if (spec.period.unit != time_unit::beats) {
+    const double per_frame = 1.0 / (spec.period.value * rate);
+    m.clock = {{0, spec.phase, signal::curve_kind::linear},
+               {tb.rate, spec.phase + per_frame * rate, signal::curve_kind::linear}};
+    return m;
+  }
+  auto add = [&](int64_t frame) {
+    if (!m.clock.empty() && frame <= m.clock.back().frame)
+      return;
+    const double beat = tb.tempo.beat_at(static_cast<double>(frame) / rate);
+    m.clock.push_back({frame, spec.phase + beat / spec.period.value, signal::curve_kind::linear});
+  };
+  const auto spans = tb.tempo.spans();
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const auto start = round_frames(spans[i].seconds * rate);
+    if (start > end)
+      break;
+    add(start);
+    const auto next = i + 1 < spans.size() ? round_frames(spans[i + 1].seconds * rate) : end;
+    if (spans[i].ramps)
+      for (int64_t f = start + 32; f < next; f += 32)
+        add(f);
+  }
+  // The last segment reached is constant or ends in one: one more point a
+  // second on sets the rate the clock keeps past its last point.
+  add(std::max(end, m.clock.back().frame) + tb.rate);
+  return m;
+}
+
 // The takes a track's comp plays, each once, in the order of their lanes.
 std::vector<const messages::take_spec*> comped_takes(const messages::track_spec& track) {
   std::vector<const messages::take_spec*> takes;
@@ -438,6 +514,7 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   const timebase tb{*tempo, *meter, rate};
   int64_t session_end = 0;
   std::vector<uint32_t> track_outputs;
+  std::vector<std::pair<const messages::modulator_spec*, uint32_t>> modulated; // and their node
   for (size_t t = 0; t < doc.tracks.size(); ++t) {
     const auto& track = doc.tracks[t];
     const auto tp = "/tracks/" + std::to_string(t);
@@ -611,25 +688,44 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
                           {sum}, {{"gain", db_to_gain(track.gain_db)}});
     if (!track.gain_automation.empty()) {
-      std::vector<int64_t> frames;
-      for (size_t i = 0; i < track.gain_automation.size(); ++i) {
-        const auto frame = tb.frame_of(track.gain_automation[i].at);
-        const auto at = tp + "/automation/gain_db/" + std::to_string(i) + "/at";
-        if (frame > max_frames)
-          return fail(doc, at, "is past 2^50 frames");
-        if (!frames.empty() && frame <= frames.back())
-          return fail(doc, at, "comes at or before the point before it (frame " +
-                                 std::to_string(frames.back()) + ")");
-        frames.push_back(frame);
-      }
-      g.nodes[fader].automation.push_back(gain_lane(track.gain_automation, frames));
+      auto frames = point_frames(doc, tb, track.gain_automation, tp + "/automation/gain_db/");
+      if (!frames)
+        return frames.error();
+      g.nodes[fader].automation.push_back(gain_lane(track.gain_automation, *frames));
     }
     auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},
                         {{"position", track.pan}});
+    if (!track.pan_automation.empty()) {
+      auto frames = point_frames(doc, tb, track.pan_automation, tp + "/automation/pan/");
+      if (!frames)
+        return frames.error();
+      signal::automation_lane lane;
+      lane.param = "position";
+      for (size_t i = 0; i < frames->size(); ++i)
+        lane.points.push_back({(*frames)[i], track.pan_automation[i].value,
+                               track.pan_automation[i].curve == "hold" ? signal::curve_kind::hold
+                                                                       : signal::curve_kind::linear});
+      g.nodes[pan].automation.push_back(std::move(lane));
+    }
+    for (const auto& m : track.modulators)
+      modulated.push_back({&m, m.target == "pan" ? pan : fader});
     track_outputs.push_back(pan);
   }
   if (track_outputs.empty())
     return fail(doc, "/tracks", "nothing to render: no track is audible and has clips");
+  // Modulator clocks run from the session's start to past its end (they go
+  // on linearly beyond), so they are made once the end is known.
+  for (const auto& [spec, node] : modulated) {
+    auto& lanes = g.nodes[node].automation;
+    const char* param = spec->target == "pan" ? "position" : "gain";
+    auto lane = std::find_if(lanes.begin(), lanes.end(),
+                             [&](const auto& l) { return l.param == param; });
+    if (lane == lanes.end()) {
+      lanes.push_back({param, {}, {}});
+      lane = std::prev(lanes.end());
+    }
+    lane->modulators.push_back(resolve_modulator(*spec, tb, session_end));
+  }
 
   const auto master = static_cast<uint32_t>(g.partitions.size());
   g.partitions.push_back({"master"});

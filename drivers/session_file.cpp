@@ -165,10 +165,12 @@ public:
     return t;
   }
 
-  /// A list of dB breakpoints {"at", "value", "curve"}; `at` is a position
-  /// of the timeline (`positions`) or a time from a clip's start.
+  /// A list of breakpoints {"at", "value", "curve"}, values in [lo, hi]
+  /// (dB by default); `at` is a position of the timeline (`positions`) or a
+  /// time from a clip's start.
   std::vector<messages::automation_point_spec> db_points(const json& lane, const std::string& at,
-                                                        bool positions) {
+                                                        bool positions, double lo = -144.0,
+                                                        double hi = 24.0) {
     if (!lane.is_array() || lane.empty() || lane.size() > 100000)
       fail(at, "is not an array of 1 to 100000 points");
     std::vector<messages::automation_point_spec> points;
@@ -176,13 +178,13 @@ public:
       const auto& pj = lane[i];
       const auto pat = at + "/" + std::to_string(i);
       if (!pj.is_object())
-        fail(pat, "a point is an object {\"at\": time, \"value\": dB, \"curve\": \"linear\"}");
+        fail(pat, "a point is an object {\"at\": time, \"value\": v, \"curve\": \"linear\"}");
       only_keys(pj, pat, {"at", "value", "curve"});
       if (!pj.contains("at"))
         fail(pat, "missing required key 'at'");
       messages::automation_point_spec point;
       point.at = time(pj, pat, "at", positions);
-      point.value = number(pj, pat, "value", 0.0, -144.0, 24.0, true);
+      point.value = number(pj, pat, "value", 0.0, lo, hi, true);
       point.curve = string(pj, pat, "curve", "linear", false, 16);
       if (point.curve != "linear" && point.curve != "hold")
         fail(pat + "/curve", "\"" + point.curve + "\" is not hold or linear");
@@ -311,6 +313,67 @@ messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& ca
   if (cj.contains("warp"))
     clip.warp = c.warp(cj, cat, clip);
   return clip;
+}
+
+// A track's modulators: LFOs, step sequencers and envelope followers on its
+// fader (dB) or pan.
+void parse_modulators(checker& c, const json& tj, const std::string& at,
+                      messages::track_spec& track) {
+  auto it = tj.find("modulators");
+  if (it == tj.end())
+    return;
+  if (!it->is_array() || it->size() > 16)
+    c.fail(at + "/modulators", "is not an array of at most 16 modulators");
+  for (size_t i = 0; i < it->size(); ++i) {
+    const auto& mj = (*it)[i];
+    const auto mat = at + "/modulators/" + std::to_string(i);
+    if (!mj.is_object())
+      c.fail(mat, "a modulator is an object {\"target\", \"kind\", \"depth\", ...}");
+    messages::modulator_spec m;
+    m.kind = c.string(mj, mat, "kind", "", true, 16);
+    if (m.kind == "lfo")
+      c.only_keys(mj, mat, {"target", "kind", "shape", "period", "phase", "depth"});
+    else if (m.kind == "steps")
+      c.only_keys(mj, mat, {"target", "kind", "steps", "period", "phase", "depth"});
+    else if (m.kind == "follower")
+      c.only_keys(mj, mat, {"target", "kind", "attack_ms", "release_ms", "depth"});
+    else
+      c.fail(mat + "/kind", "\"" + m.kind + "\" is not lfo, steps or follower");
+    m.target = c.string(mj, mat, "target", "", true, 16);
+    if (m.target != "gain_db" && m.target != "pan")
+      c.fail(mat + "/target", "\"" + m.target + "\" is not gain_db or pan");
+    const bool db = m.target == "gain_db";
+    m.depth = c.number(mj, mat, "depth", 0.0, db ? -48.0 : -2.0, db ? 48.0 : 2.0, true);
+    if (m.kind == "follower") {
+      m.attack_ms = c.number(mj, mat, "attack_ms", 10.0, 0.0, 10000.0);
+      m.release_ms = c.number(mj, mat, "release_ms", 100.0, 0.0, 10000.0);
+      track.modulators.push_back(std::move(m));
+      continue;
+    }
+    if (!mj.contains("period"))
+      c.fail(mat, "missing required key 'period' (one cycle, or one step: {\"beats\": 1} follows "
+                  "the tempo)");
+    m.period = c.time(mj, mat, "period");
+    if (m.period.unit == time_unit::samples || !(m.period.value >= 1.0e-3))
+      c.fail(mat + "/period", "give it in beats (tempo-synced) or seconds, at least 0.001");
+    m.phase = c.number(mj, mat, "phase", 0.0, -1.0e6, 1.0e6);
+    if (m.kind == "lfo") {
+      m.shape = c.string(mj, mat, "shape", "sine", false, 16);
+      if (m.shape != "sine" && m.shape != "triangle" && m.shape != "square" && m.shape != "saw")
+        c.fail(mat + "/shape", "\"" + m.shape + "\" is not sine, triangle, square or saw");
+    } else {
+      const json* steps = c.find(mj, mat, "steps", true);
+      if (!steps->is_array() || steps->empty() || steps->size() > 4096)
+        c.fail(mat + "/steps", "is not an array of 1 to 4096 values");
+      for (size_t k = 0; k < steps->size(); ++k) {
+        const auto& v = (*steps)[k];
+        if (!v.is_number() || !(std::abs(v.get<double>()) <= 1.0))
+          c.fail(mat + "/steps/" + std::to_string(k), checker::show(v) + " is not a value in [-1, 1]");
+        m.steps.push_back(v.get<double>());
+      }
+    }
+    track.modulators.push_back(std::move(m));
+  }
 }
 
 // A track's takes (lanes of clips) and the comp that picks regions of them.
@@ -572,7 +635,7 @@ messages::session_document parse_session(const std::string& text, const std::str
       c.fail(at, "a track is an object");
     c.only_keys(tj, at,
                 {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts",
-                 "crossfade", "automation", "takes", "comp"});
+                 "crossfade", "automation", "takes", "comp", "modulators"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
     if (!is_id(track.id))
@@ -603,10 +666,13 @@ messages::session_document parse_session(const std::string& text, const std::str
     if (tj.contains("automation")) {
       const auto& aj = c.object(tj, at, "automation", true);
       const auto aat = at + "/automation";
-      c.only_keys(aj, aat, {"gain_db"});
+      c.only_keys(aj, aat, {"gain_db", "pan"});
       if (auto lane = aj.find("gain_db"); lane != aj.end())
         track.gain_automation = c.db_points(*lane, aat + "/gain_db", true);
+      if (auto lane = aj.find("pan"); lane != aj.end())
+        track.pan_automation = c.db_points(*lane, aat + "/pan", true, -1.0, 1.0);
     }
+    parse_modulators(c, tj, at, track);
     if (auto in = tj.find("inserts"); in != tj.end()) {
       if (!in->is_array())
         c.fail(at + "/inserts", "is not an array");

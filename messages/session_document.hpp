@@ -170,6 +170,27 @@ typename Inspector::result_type inspect(Inspector& f, insert_spec& x) {
            x.fault, x.at, x.leak_mb, x.sleep_ms);
 }
 
+/// A modulator on a track parameter (`target`: "gain_db" or "pan"): an LFO,
+/// a step sequencer or an envelope follower of the track's signal, scaled
+/// by `depth` (dB for gain_db, position units for pan).
+struct modulator_spec {
+  std::string target;
+  std::string kind;           ///< lfo, steps, follower
+  std::string shape = "sine"; ///< lfo: sine, triangle, square, saw
+  time_value period;          ///< lfo: one cycle; steps: one step (beats: tempo-synced)
+  double phase = 0.0;         ///< cycles (lfo) or steps at the session's start
+  double depth = 0.0;
+  std::vector<double> steps;  ///< steps: values in [-1, 1]
+  double attack_ms = 10.0;    ///< follower
+  double release_ms = 100.0;  ///< follower
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, modulator_spec& x) {
+  return f(caf::meta::type_name("modulator_spec"), x.target, x.kind, x.shape, x.period, x.phase,
+           x.depth, x.steps, x.attack_ms, x.release_ms);
+}
+
 /// A take: one recorded pass on its own lane (its clips, as on a track).
 struct take_spec {
   std::string id;
@@ -222,12 +243,16 @@ struct track_spec {
   /// Takes on lanes and the comp made of them (played beside `clips`).
   std::vector<take_spec> takes;
   std::optional<comp_spec> comp;
+  /// Pan automation (positions in [-1, 1]); empty: the constant pan.
+  std::vector<automation_point_spec> pan_automation;
+  std::vector<modulator_spec> modulators;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
-           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp);
+           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp, x.pan_automation,
+           x.modulators);
 }
 
 /// An analysis region (specification section 13): an analysis of what a

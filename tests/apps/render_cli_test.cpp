@@ -487,6 +487,17 @@ using loophole::test::sound_file;
 using loophole::test::have;
 using loophole::test::shell;
 
+/// Renders `doc` (written as NAME.json) to NAME.wav in 32-bit float; returns its samples.
+std::vector<float> render_float(const temp_dir& dir, const json& doc, const std::string& name) {
+  const auto session = write_session(dir, name + ".json", doc);
+  const auto out = dir.out(name + ".wav");
+  const auto r =
+    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  sound_file f{out};
+  return f.floats();
+}
+
 std::string lower(std::string s) {
   for (auto& ch : s)
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -660,13 +671,7 @@ media_file noise_media(const std::string& name, int64_t frames, uint32_t seed) {
 /// Renders `doc` (one mono track, centred) in float; returns the left channel divided by the
 /// pan gain (cos pi/4 at centre), i.e. the track's own signal.
 std::vector<double> render_mono_track(const temp_dir& dir, const json& doc, const std::string& name) {
-  const auto session = write_session(dir, name + ".json", doc);
-  const auto out = dir.out(name + ".wav");
-  const auto r =
-    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
-  BOOST_TEST_REQUIRE(r.code == 0, r);
-  sound_file f{out};
-  const auto got = f.floats();
+  const auto got = render_float(dir, doc, name);
   std::vector<double> left;
   for (size_t i = 0; i < got.size(); i += 2)
     left.push_back(static_cast<double>(got[i]) / std::cos(std::numbers::pi / 4));
@@ -938,6 +943,108 @@ BOOST_AUTO_TEST_CASE(a_fader_automation_ramp_reproduces_the_exact_per_sample_gai
     BOOST_TEST_REQUIRE(std::abs(v - expected) <= expected * 3e-7,
                        "frame " << i << ": " << v << " vs " << expected);
   }
+}
+
+namespace {
+
+/// Renders a mono track playing 3 s of DC 0.5 with the given track keys merged in; returns the
+/// interleaved stereo floats.
+std::vector<float> render_dc_track(const temp_dir& dir, const json& track_keys,
+                                   const std::string& name, const json& tempo = nullptr) {
+  const auto dc = dc_media("dc.wav", 3 * rate, 0.5f);
+  write_media(dir, dc);
+  session_def s;
+  s.tracks = {track_def{"x", 1, 0.0, 0.0, {{&dc, seconds(0), 0.0, std::nullopt, std::nullopt}}}};
+  auto doc = s.to_json();
+  doc["tracks"][0].update(track_keys);
+  if (!tempo.is_null())
+    doc["tempo"] = tempo;
+  auto got = render_float(dir, doc, name);
+  BOOST_TEST_REQUIRE(got.size() == static_cast<size_t>(3 * rate * 2));
+  return got;
+}
+
+/// Both channels of every frame against the constant-power pan of 0.5 at `position(i)` times
+/// `gain(i)`, to float rounding.
+template <class Position, class Gain>
+void expect_panned(const std::vector<float>& got, Position position, Gain gain) {
+  for (int64_t i = 0; i < 3 * rate; ++i) {
+    const double theta = (std::clamp(position(i), -1.0, 1.0) + 1.0) * std::numbers::pi / 4.0;
+    const double want[2] = {0.5 * gain(i) * std::cos(theta), 0.5 * gain(i) * std::sin(theta)};
+    for (int c = 0; c < 2; ++c) {
+      const double v = static_cast<double>(got[static_cast<size_t>(i * 2 + c)]);
+      BOOST_TEST_REQUIRE(std::abs(v - want[c]) <= 1e-6,
+                         "frame " << i << " channel " << c << ": " << v << " vs " << want[c]);
+    }
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_tempo_synced_lfo_on_the_pan_follows_a_tempo_ramp_to_the_sample) {
+  // 120 bpm ramping to 180 over beats 2..4 (linear in time), one LFO cycle per beat, depth 0.8
+  // around a pan automated from -0.5 to 0.5 over the 3 s. The expected beat at every frame comes
+  // from the ramp's closed form, computed here in long double.
+  temp_dir dir;
+  const json tempo = {{"bpm", 120}, {"changes", {{{"beat", 2}, {"bpm", 120}},
+                                                  {{"beat", 4}, {"bpm", 180}, {"ramp", true}}}}};
+  const auto got = render_dc_track(
+    dir,
+    {{"automation", {{"pan", {{{"at", {{"seconds", 0}}}, {"value", -0.5}},
+                              {{"at", {{"seconds", 3}}}, {"value", 0.5}}}}}},
+     {"modulators", {{{"target", "pan"}, {"kind", "lfo"}, {"period", {{"beats", 1}}},
+                      {"phase", 0.25}, {"depth", 0.8}}}}},
+    "lfo", tempo);
+  // Ramp from t0 = 1 s (beat 2) lasting d = 120 * 2 / (120 + 180) = 0.8 s, a = 60 / 0.8 bpm/s.
+  auto beat_at = [](long double t) -> long double {
+    if (t <= 1.0L)
+      return 2.0L * t;
+    const long double d = 0.8L, a = 60.0L / d;
+    if (t <= 1.0L + d) {
+      const long double u = t - 1.0L;
+      return 2.0L + (120.0L * u + a * u * u / 2.0L) / 60.0L;
+    }
+    return 4.0L + 3.0L * (t - 1.0L - d);
+  };
+  expect_panned(
+    got,
+    [&](int64_t i) {
+      const double base = -0.5 + static_cast<double>(i) / (3.0 * rate);
+      const long double cycles = 0.25L + beat_at(static_cast<long double>(i) / rate);
+      return base + 0.8 * std::sin(2.0 * std::numbers::pi *
+                                   static_cast<double>(cycles - std::floor(cycles)));
+    },
+    [](int64_t) { return 1.0; });
+}
+
+BOOST_AUTO_TEST_CASE(a_step_sequencer_and_an_envelope_follower_on_the_fader) {
+  // Steps of an eighth note (0.25 s at 120 bpm) over 0, -1, 0.5: the fader at 12 dB times the step.
+  temp_dir dir;
+  const std::vector<double> steps{0.0, -1.0, 0.5};
+  auto got = render_dc_track(
+    dir,
+    {{"modulators", {{{"target", "gain_db"}, {"kind", "steps"}, {"period", {{"beats", 0.5}}},
+                      {"steps", steps}, {"depth", 12.0}}}}},
+    "steps");
+  expect_panned(got, [](int64_t) { return 0.0; }, [&](int64_t i) {
+    return std::pow(10.0, 12.0 * steps[static_cast<size_t>(i / (rate / 4)) % 3] / 20.0);
+  });
+  // A follower of the track's own level (0.5 from the first frame), attack 5 ms: the gain
+  // falls to -6 dB * 0.5 along the one-pole envelope e[n] = e[n-1] + (0.5 - e[n-1]) (1 - e^(-1/240)).
+  got = render_dc_track(
+    dir,
+    {{"modulators", {{{"target", "gain_db"}, {"kind", "follower"}, {"attack_ms", 5.0},
+                      {"depth", -6.0}}}}},
+    "follower");
+  std::vector<double> env(static_cast<size_t>(3 * rate));
+  double e = 0.0;
+  const double k = 1.0 - std::exp(-1.0 / 240.0);
+  for (auto& x : env) {
+    e += (0.5 - e) * k;
+    x = e;
+  }
+  expect_panned(got, [](int64_t) { return 0.0; },
+                [&](int64_t i) { return std::pow(10.0, -6.0 * env[static_cast<size_t>(i)] / 20.0); });
 }
 
 // A clip gain envelope (times from the clip's start, replacing its gain_db): -6 dB held for

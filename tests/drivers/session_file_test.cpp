@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp, modulators)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
@@ -822,8 +822,8 @@ BOOST_AUTO_TEST_CASE(bad_tempo_meter_markers_and_bars_are_refused_at_their_point
                  "cannot be given in bars");
   expect_refused(doc_with_track(R"({"id": "a", "automation": {"gain_db": [{"at": {"seconds": 1}, "value": 0, "curve": "exp"}]}})"),
                  "/tracks/0/automation/gain_db/0/curve", "is not hold or linear");
-  expect_refused(doc_with_track(R"({"id": "a", "automation": {"pan": []}})"),
-                 "/tracks/0/automation/pan", "unknown key");
+  expect_refused(doc_with_track(R"({"id": "a", "automation": {"width": []}})"),
+                 "/tracks/0/automation/width", "unknown key");
   expect_refused(doc_with_track(R"({"id": "a", "automation": {"gain_db": [{"at": {"seconds": 1}, "value": 30}]}})"),
                  "/tracks/0/automation/gain_db/0/value", "above the maximum");
   const auto doc = parse_session(
@@ -895,6 +895,44 @@ BOOST_AUTO_TEST_CASE(analysis_regions_parse_and_bad_ones_are_refused_at_their_po
                  "after the one before it");
   expect_refused(doc_with(R"("analysis": [{"id": "x", "track": "a", "start": {"seconds": 0}}])"),
                  "/analysis/0", "missing required key 'end'");
+}
+
+BOOST_AUTO_TEST_CASE(pan_automation_and_modulators_parse_and_bad_ones_are_refused) {
+  const auto doc = parse_session(doc_with_track(R"({"id": "a",
+    "automation": {"pan": [{"at": {"seconds": 0}, "value": -1}, {"at": {"bar": 2}, "value": 1, "curve": "hold"}]},
+    "modulators": [{"target": "pan", "kind": "lfo", "shape": "triangle", "period": {"beats": 0.5}, "depth": 0.5},
+                   {"target": "gain_db", "kind": "steps", "steps": [0, -1, 1], "period": {"seconds": 0.1}, "depth": 6},
+                   {"target": "gain_db", "kind": "follower", "attack_ms": 1, "depth": -12}]})"),
+                                 session_path);
+  const auto& t = doc.tracks.at(0);
+  BOOST_TEST_REQUIRE(t.pan_automation.size() == 2u);
+  BOOST_TEST(t.pan_automation[1].curve == "hold");
+  BOOST_TEST_REQUIRE(t.modulators.size() == 3u);
+  BOOST_TEST(t.modulators[0].shape == "triangle");
+  BOOST_TEST(same(t.modulators[0].period, time_unit::beats, 0.5));
+  BOOST_TEST(t.modulators[1].steps.size() == 3u);
+  BOOST_TEST(t.modulators[2].release_ms == 100.0);
+  auto track_with = [](const std::string& modulator) {
+    return doc_with_track(R"({"id": "a", "modulators": [)" + modulator + "]}");
+  };
+  expect_refused(doc_with_track(R"({"id": "a", "automation": {"pan": [{"at": {"seconds": 0}, "value": 2}]}})"),
+                 "/tracks/0/automation/pan/0/value", "above the maximum");
+  expect_refused(track_with(R"({"target": "pan", "kind": "wobble", "depth": 1})"),
+                 "/tracks/0/modulators/0/kind", "is not lfo, steps or follower");
+  expect_refused(track_with(R"({"target": "mute", "kind": "lfo", "period": {"beats": 1}, "depth": 1})"),
+                 "/tracks/0/modulators/0/target", "is not gain_db or pan");
+  expect_refused(track_with(R"({"target": "pan", "kind": "lfo", "depth": 1})"),
+                 "/tracks/0/modulators/0", "missing required key 'period'");
+  expect_refused(track_with(R"({"target": "pan", "kind": "lfo", "period": {"samples": 480}, "depth": 1})"),
+                 "/tracks/0/modulators/0/period", "beats (tempo-synced) or seconds");
+  expect_refused(track_with(R"({"target": "pan", "kind": "lfo", "shape": "noise", "period": {"beats": 1}, "depth": 1})"),
+                 "/tracks/0/modulators/0/shape", "is not sine");
+  expect_refused(track_with(R"({"target": "pan", "kind": "steps", "steps": [2], "period": {"beats": 1}, "depth": 1})"),
+                 "/tracks/0/modulators/0/steps/0", "is not a value in [-1, 1]");
+  expect_refused(track_with(R"({"target": "gain_db", "kind": "follower", "depth": 60})"),
+                 "/tracks/0/modulators/0/depth", "above the maximum");
+  expect_refused(track_with(R"({"target": "pan", "kind": "follower", "period": {"beats": 1}, "depth": 1})"),
+                 "/tracks/0/modulators/0/period", "unknown key");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
