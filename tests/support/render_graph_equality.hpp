@@ -70,6 +70,7 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
           BOOST_TEST((p.curve == q.curve));
         }
       }
+      BOOST_TEST((x.events == y.events));
     }
   }
 }
