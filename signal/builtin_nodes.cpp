@@ -531,10 +531,11 @@ private:
     }
   }
 
-  // Frees the voices whose release is over before `frame`.
+  // Frees the voices silent from `frame` on (a release reaches 0 at its
+  // R-th frame, off + R - 1).
   void retire(int64_t frame) noexcept {
     for (auto& v : voices_)
-      if (v.active && v.off >= 0 && v.off + release_ <= frame)
+      if (v.active && v.off >= 0 && v.off + release_ - 1 <= frame)
         v.active = 0;
   }
 
@@ -568,16 +569,18 @@ private:
   }
 
   void note_on(int64_t frame, uint8_t pitch, uint8_t velocity) noexcept {
-    // A free slot, the lowest; with none, the oldest note (lowest slot on ties).
+    // A free slot, the lowest; with none, the oldest released note, then the
+    // oldest held one (the lowest slot on ties).
     voice* slot = nullptr;
     for (auto& v : voices_)
       if (!v.active) {
         slot = &v;
         break;
       }
+    auto rank = [](const voice& v) { return std::pair{v.off < 0, v.on}; };
     if (!slot)
       for (auto& v : voices_)
-        if (!slot || v.on < slot->on)
+        if (!slot || rank(v) < rank(*slot))
           slot = &v;
     *slot = voice{frame, -1, frame - 1, 0.0, increment(pitch), 0.0, pitch, velocity, 1};
   }
