@@ -5,9 +5,9 @@
 // velocity offsets, cycled. A pure function of a beat position, so MIDI notes
 // use it now and audio slices (at their transients) can use it the same way.
 
-#include <cstdint>
-
 #include "messages/session_document.hpp"
+
+#include <cstdint>
 
 namespace loophole::actors {
 

@@ -1,11 +1,11 @@
 #include "actors/midi_resolution.hpp"
 
+#include "actors/groove.hpp"
+#include "kernel/error.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include "actors/groove.hpp"
-#include "kernel/error.hpp"
 
 namespace loophole::actors {
 
@@ -51,8 +51,8 @@ caf::expected<midi_track> resolve_midi_track(const messages::session_document& d
         groove = &g;
     const double start = tb.beat_of(clip.position);
     // Events at or after the clip's end are left out, notes are cut there.
-    const double end = clip.length ? tb.beat_after(start, *clip.length)
-                                   : std::numeric_limits<double>::infinity();
+    const double end =
+        clip.length ? tb.beat_after(start, *clip.length) : std::numeric_limits<double>::infinity();
     // Frames of a beat, refused past the longest timeline; a groove may pull
     // a note at the session's start before it: it starts at frame 0.
     std::string error;
@@ -82,12 +82,13 @@ caf::expected<midi_track> resolve_midi_track(const messages::session_document& d
       const auto on_frame = frame(on, at + "/at");
       // A note lasts at least one frame, so its note-off never comes first.
       const auto off_frame = std::max(on_frame + 1, frame(off, at + "/length"));
-      out.events.push_back({on_frame, status::note_on, note.pitch,
-                            data_byte(static_cast<int64_t>(velocity))});
+      out.events.push_back(
+          {on_frame, status::note_on, note.pitch, data_byte(static_cast<int64_t>(velocity))});
       out.events.push_back({off_frame, status::note_off, note.pitch, 0});
       out.end_frame = std::max(out.end_frame, off_frame + release);
     }
-    for (auto [list, key] : {std::pair{&clip.cc, "/cc/"}, std::pair{&clip.pitch_bend, "/pitch_bend/"}})
+    for (auto [list, key] :
+         {std::pair{&clip.cc, "/cc/"}, std::pair{&clip.pitch_bend, "/pitch_bend/"}})
       for (size_t i = 0; i < list->size(); ++i) {
         const auto& x = (*list)[i];
         const double beat = tb.beat_after(start, x.at);

@@ -5,18 +5,18 @@
 // clip's start, through the track's grooves and the tempo map, become the
 // sorted event list of the track's instrument node.
 
-#include <vector>
-
 #include "actors/timebase.hpp"
 #include "caf/expected.hpp"
 #include "messages/session_document.hpp"
 #include "signal/render_graph.hpp"
 
+#include <vector>
+
 namespace loophole::actors {
 
 /// A track's instrument node, resolved.
 struct midi_track {
-  std::vector<signal::parameter> params; ///< The instrument node's parameters.
+  std::vector<signal::parameter> params;  ///< The instrument node's parameters.
   std::vector<signal::midi_event> events; ///< Sorted as signal::validate wants them.
   int64_t end_frame = 0; ///< Where the track falls silent: its last release, or its clips' ends.
 };

@@ -4,11 +4,11 @@
 // them: positions and lengths of the session's time values in frames, through
 // the tempo and meter maps.
 
-#include <cmath>
-#include <limits>
-
 #include "actors/tempo_map.hpp"
 #include "actors/timeline_resolver.hpp"
+
+#include <cmath>
+#include <limits>
 
 namespace loophole::actors {
 
@@ -39,14 +39,14 @@ struct timebase {
   /// The quarter-note beat of a position.
   double beat_of(const messages::time_value& t) const noexcept {
     switch (t.unit) {
-      case messages::time_unit::beats:
-        return t.value;
-      case messages::time_unit::bars:
-        return meter.quarter_beats_at(static_cast<int64_t>(t.value), t.beat);
-      case messages::time_unit::seconds:
-        return tempo.beat_at(t.value);
-      case messages::time_unit::samples:
-        return tempo.beat_at(t.value / rate);
+    case messages::time_unit::beats:
+      return t.value;
+    case messages::time_unit::bars:
+      return meter.quarter_beats_at(static_cast<int64_t>(t.value), t.beat);
+    case messages::time_unit::seconds:
+      return tempo.beat_at(t.value);
+    case messages::time_unit::samples:
+      return tempo.beat_at(t.value / rate);
     }
     return 0;
   }

@@ -4,12 +4,11 @@
 
 #define BOOST_TEST_MODULE actors_groove
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
-#include <cmath>
-
 #include "actors/groove.hpp"
 #include "actors/tempo_map.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <cmath>
 
 using loophole::actors::apply_groove;
 using loophole::actors::groove_step;

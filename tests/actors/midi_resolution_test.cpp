@@ -5,15 +5,14 @@
 
 #define BOOST_TEST_MODULE actors_midi_resolution
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
-#include <cmath>
-#include <string>
-#include <vector>
-
 #include "actors/timeline_resolver.hpp"
 #include "kernel/error.hpp"
 #include "signal/render_graph.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
 
 using loophole::actors::media_paths_of;
 using loophole::actors::resolve_timeline;
@@ -57,8 +56,8 @@ session_document midi_doc(std::vector<clip_spec> clips, double bpm = 120) {
   track_spec t;
   t.id = "keys";
   t.channels = 1;
-  t.instrument = instrument_spec{"sine", {time_unit::samples, 48, 1}, {time_unit::samples, 480, 1},
-                                 8};
+  t.instrument =
+      instrument_spec{"sine", {time_unit::samples, 48, 1}, {time_unit::samples, 480, 1}, 8};
   t.clips = std::move(clips);
   doc.tracks.push_back(t);
   return doc;
@@ -117,8 +116,8 @@ BOOST_AUTO_TEST_CASE(note_ons_and_offs_land_on_the_frames_of_their_beats_through
                    [](const auto& a, const auto& b) { return a.frame < b.frame; });
   BOOST_TEST_REQUIRE(events.size() == expected.size());
   for (size_t i = 0; i < events.size(); ++i)
-    BOOST_TEST((events[i] == expected[i]), "event " << i << ": frame " << events[i].frame
-                                                     << " vs " << expected[i].frame);
+    BOOST_TEST((events[i] == expected[i]),
+               "event " << i << ": frame " << events[i].frame << " vs " << expected[i].frame);
   // The render lasts to the last note-off and its release.
   BOOST_TEST(plan.graph.frame_count == frame_at(ramp_seconds(15.125)) + 480);
 }
@@ -190,13 +189,11 @@ BOOST_AUTO_TEST_CASE(at_one_frame_note_offs_come_before_controllers_and_note_ons
   clip.pitch_bend = {{beats(1), 0, -8192}, {beats(2), 0, 8191}, {beats(3), 0, 0}};
   const auto plan = resolved(midi_doc({clip}));
   const auto& events = instrument_of(plan).events;
-  const std::vector<midi_event> expected{{0, status::note_on, 60, 100},
-                                         {24000, status::note_off, 60, 0},
-                                         {24000, status::pitch_bend, 0, 0},
-                                         {24000, status::note_on, 60, 100},
-                                         {48000, status::note_off, 60, 0},
-                                         {48000, status::pitch_bend, 127, 127},
-                                         {72000, status::pitch_bend, 0, 64}};
+  const std::vector<midi_event> expected{
+      {0, status::note_on, 60, 100},     {24000, status::note_off, 60, 0},
+      {24000, status::pitch_bend, 0, 0}, {24000, status::note_on, 60, 100},
+      {48000, status::note_off, 60, 0},  {48000, status::pitch_bend, 127, 127},
+      {72000, status::pitch_bend, 0, 64}};
   BOOST_TEST_REQUIRE(events.size() == expected.size());
   for (size_t i = 0; i < events.size(); ++i)
     BOOST_TEST((events[i] == expected[i]), "event " << i);
@@ -216,6 +213,6 @@ BOOST_AUTO_TEST_CASE(an_attack_too_long_is_refused_at_its_pointer) {
   BOOST_TEST_REQUIRE(!plan);
   const auto what = loophole::kernel::describe(plan.error());
   BOOST_TEST(what.find("/studio/song.json: /tracks/0/instrument/attack: is longer than 2^22") !=
-               std::string::npos,
+                 std::string::npos,
              what);
 }
