@@ -10,7 +10,9 @@
 #include <xxhash.h>
 
 #include "actors/media_pool.hpp"
+#include "actors/midi_resolution.hpp"
 #include "actors/tempo_map.hpp"
+#include "actors/timebase.hpp"
 #include "actors/warp_resolution.hpp"
 #include "caf/event_based_actor.hpp"
 #include "kernel/actor_system.hpp"
@@ -23,20 +25,6 @@ namespace loophole::actors {
 using messages::time_unit;
 using signal::node_kind;
 
-namespace {
-
-// Rounds half away from zero; saturates instead of overflowing (callers
-// refuse anything past max_frames).
-int64_t round_frames(double frames) noexcept {
-  if (!(frames < 9.0e18))
-    return std::numeric_limits<int64_t>::max();
-  if (!(frames > -9.0e18))
-    return std::numeric_limits<int64_t>::min();
-  return static_cast<int64_t>(std::llround(frames));
-}
-
-} // namespace
-
 int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noexcept {
   double frames = t.value;
   if (t.unit == time_unit::seconds)
@@ -47,64 +35,6 @@ int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noex
 }
 
 namespace {
-
-// The session's time bases over its tempo and meter maps: positions are
-// points of the timeline, lengths are measured from where they start (a
-// length in beats covers those beats of the tempo map from there on).
-struct timebase {
-  const tempo_map& tempo;
-  const meter_map& meter;
-  uint32_t rate;
-
-  double seconds_of_beat(double beat) const noexcept { return tempo.seconds_at(beat); }
-
-  /// The quarter-note beat of a position.
-  double beat_of(const messages::time_value& t) const noexcept {
-    switch (t.unit) {
-      case time_unit::beats:
-        return t.value;
-      case time_unit::bars:
-        return meter.quarter_beats_at(static_cast<int64_t>(t.value), t.beat);
-      case time_unit::seconds:
-        return tempo.beat_at(t.value);
-      case time_unit::samples:
-        return tempo.beat_at(t.value / rate);
-    }
-    return 0;
-  }
-
-  /// The frame of a position.
-  int64_t frame_of(const messages::time_value& t) const noexcept {
-    if (t.unit == time_unit::samples || t.unit == time_unit::seconds)
-      return to_frames(t, 120.0, rate);
-    return round_frames(tempo.seconds_at(beat_of(t)) * rate);
-  }
-
-  /// Frames of `length` from `start` on (forwards) or ending at `start`
-  /// (backwards: a fade out).
-  int64_t frames_from(int64_t start, const messages::time_value& length,
-                      bool backwards = false) const noexcept {
-    if (length.unit != time_unit::beats)
-      return to_frames(length, 120.0, rate);
-    const double b0 = tempo.beat_at(static_cast<double>(start) / rate);
-    const double b1 = backwards ? b0 - length.value : b0 + length.value;
-    const auto other = round_frames(tempo.seconds_at(b1) * rate);
-    return backwards ? start - other : other - start;
-  }
-
-  /// Frames of an offset into media at `position` (not a span of the
-  /// timeline): beats count at the tempo in effect there.
-  int64_t offset_frames(int64_t position, const messages::time_value& offset) const noexcept {
-    if (offset.unit != time_unit::beats)
-      return to_frames(offset, 120.0, rate);
-    return to_frames(offset, tempo.bpm_at(tempo.beat_at(static_cast<double>(position) / rate)),
-                     rate);
-  }
-};
-
-// The longest timeline: 2^50 frames (over 700 years at 48 kHz). Every sum
-// of frame counts below it stays far from overflowing.
-constexpr int64_t max_frames = int64_t{1} << 50;
 
 bool audible(const messages::session_document& doc, const messages::track_spec& t) {
   bool any_solo = false;
@@ -438,7 +368,7 @@ std::vector<std::string> media_paths_of(const messages::session_document& doc) {
     if (!audible(doc, t))
       continue;
     for (const auto& c : t.clips)
-      if (seen.insert(c.media_path).second)
+      if (!c.midi && seen.insert(c.media_path).second)
         paths.push_back(c.media_path);
     for (const auto* take : comped_takes(t))
       for (const auto& c : take->clips)
@@ -530,6 +460,15 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     const auto partition = static_cast<uint32_t>(g.partitions.size());
     g.partitions.push_back({track.id});
     std::vector<uint32_t> clip_nodes;
+    if (track.instrument) { // MIDI clips: the instrument stands for the clips' sum
+      auto midi = resolve_midi_track(doc, t, tb);
+      if (!midi)
+        return midi.error();
+      clip_nodes.push_back(add_node(track.id + " / instrument", node_kind::instrument, partition,
+                                    track.channels, {}, std::move(midi->params)));
+      g.nodes.back().events = std::move(midi->events);
+      session_end = std::max(session_end, midi->end_frame);
+    }
     // A media clip of the track (or of one of its takes) as a clip_source
     // node; `label` names it in the graph.
     auto place_clip = [&](const messages::clip_spec& clip, const std::string& cp,
@@ -631,6 +570,8 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       return id;
     };
     for (size_t k = 0; k < track.clips.size(); ++k) {
+      if (track.clips[k].midi)
+        continue; // played by the instrument
       auto id = place_clip(track.clips[k], tp + "/clips/" + std::to_string(k),
                            track.id + " / clip " + std::to_string(k));
       if (!id)
@@ -644,8 +585,8 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       if (auto err = comp_regions(doc, t, tb, g, place_clip, clip_nodes))
         return err;
     for (auto id : clip_nodes)
-      session_end = std::max(session_end, g.nodes[id].media->timeline_start +
-                                            g.nodes[id].media->length);
+      if (const auto& m = g.nodes[id].media)
+        session_end = std::max(session_end, m->timeline_start + m->length);
     uint32_t sum = clip_nodes.front();
     if (clip_nodes.size() > 1)
       sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,

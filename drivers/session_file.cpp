@@ -1,5 +1,6 @@
 #include "drivers/session_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -243,6 +244,104 @@ public:
       spec.markers.push_back({time(mj, pat, "source"), time(mj, pat, "timeline")});
     }
     return spec;
+  }
+
+  /// An array of at most `max` objects at `key` (absent: empty), each
+  /// checked for `keys` and handed to `each` with its pointer.
+  template <class F>
+  void objects(const json& parent, const std::string& at, const char* key, size_t max,
+               std::initializer_list<const char*> keys, const char* what, F each) {
+    auto it = parent.find(key);
+    if (it == parent.end())
+      return;
+    const auto where = at + "/" + key;
+    if (!it->is_array() || it->size() > max)
+      fail(where, "is not an array of at most " + std::to_string(max) + " " + what);
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& item = (*it)[i];
+      const auto iat = where + "/" + std::to_string(i);
+      if (!item.is_object())
+        fail(iat, std::string{"is not an object: "} + what + " are objects with keys " +
+                    join(keys));
+      only_keys(item, iat, keys);
+      each(item, iat);
+    }
+  }
+
+  /// A time from a clip's or a note's start; `positive`: above 0.
+  time_value offset(const json& parent, const std::string& at, const char* key, bool positive) {
+    if (!parent.contains(key))
+      fail(at, std::string{"missing required key '"} + key + "'");
+    auto t = time(parent, at, key);
+    if (positive && t.value <= 0)
+      fail(at + "/" + key, "must be longer than 0");
+    return t;
+  }
+
+  /// A MIDI clip: notes, controllers, bends, at times from its start.
+  messages::clip_spec midi_clip(const json& cj, const std::string& cat,
+                                const std::vector<messages::groove_spec>& grooves) {
+    if (cj.contains("media"))
+      fail(cat + "/media", "a clip is either a media clip (\"media\") or a MIDI clip (\"notes\", "
+                           "\"cc\", \"pitch_bend\"), not both");
+    only_keys(cj, cat, {"notes", "cc", "pitch_bend", "position", "length", "groove"});
+    messages::clip_spec clip;
+    clip.midi = true;
+    if (!cj.contains("position"))
+      fail(cat, "missing required key 'position'");
+    clip.position = time(cj, cat, "position", true);
+    if (cj.contains("length"))
+      clip.length = offset(cj, cat, "length", true);
+    objects(cj, cat, "notes", 100000, {"at", "length", "pitch", "velocity"}, "notes",
+            [&](const json& nj, const std::string& nat) {
+              messages::midi_note_spec note;
+              note.at = offset(nj, nat, "at", false);
+              note.length = offset(nj, nat, "length", true);
+              note.pitch = static_cast<uint8_t>(integer(nj, nat, "pitch", 0, 0, 127, true));
+              note.velocity = static_cast<uint8_t>(integer(nj, nat, "velocity", 100, 1, 127));
+              clip.notes.push_back(note);
+            });
+    objects(cj, cat, "cc", 100000, {"at", "controller", "value"}, "control changes",
+            [&](const json& xj, const std::string& xat) {
+              messages::midi_control_spec cc;
+              cc.at = offset(xj, xat, "at", false);
+              cc.controller = static_cast<uint8_t>(integer(xj, xat, "controller", 0, 0, 127, true));
+              cc.value = static_cast<int32_t>(integer(xj, xat, "value", 0, 0, 127, true));
+              clip.cc.push_back(cc);
+            });
+    objects(cj, cat, "pitch_bend", 100000, {"at", "value"}, "pitch bends",
+            [&](const json& xj, const std::string& xat) {
+              messages::midi_control_spec bend;
+              bend.at = offset(xj, xat, "at", false);
+              bend.value = static_cast<int32_t>(integer(xj, xat, "value", 0, -8192, 8191, true));
+              clip.pitch_bend.push_back(bend);
+            });
+    clip.groove = string(cj, cat, "groove", "", false, 64);
+    if (cj.contains("groove") &&
+        std::none_of(grooves.begin(), grooves.end(),
+                     [&](const auto& g) { return g.name == clip.groove; }))
+      fail(cat + "/groove", "\"" + clip.groove + "\" is not a groove of /grooves");
+    return clip;
+  }
+
+  /// A list of at most 64 numbers in [lo, hi].
+  std::vector<double> numbers(const json& parent, const std::string& at, const char* key,
+                              double lo, double hi) {
+    std::vector<double> out;
+    auto it = parent.find(key);
+    if (it == parent.end())
+      return out;
+    const auto where = at + "/" + key;
+    if (!it->is_array() || it->empty() || it->size() > 64)
+      fail(where, "is not an array of 1 to 64 numbers");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& v = (*it)[i];
+      if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
+        fail(where + "/" + std::to_string(i), show(v) + " is not a number in [" + trim(lo) +
+                                                ", " + trim(hi) + "]");
+      out.push_back(v.get<double>());
+    }
+    return out;
   }
 
 private:
@@ -510,7 +609,7 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (!root.is_object())
     c.fail("", "a session is a JSON object");
   c.only_keys(root, "", {"format", "version", "sample_rate", "tempo", "metadata", "master",
-                         "tracks", "markers", "test_nodes", "analysis", "$schema"});
+                         "tracks", "markers", "test_nodes", "analysis", "grooves", "$schema"});
   if (c.string(root, "", "format", "", true) != "loophole-session")
     c.fail("/format", "must be \"loophole-session\"");
   messages::session_document doc;
@@ -604,6 +703,27 @@ messages::session_document parse_session(const std::string& text, const std::str
     }
   }
 
+  const auto& grooves = c.object(root, "", "grooves", false);
+  if (grooves.size() > 256)
+    c.fail("/grooves", "more than 256 grooves");
+  static const std::regex name_re{R"([A-Za-z0-9_.-]{1,64})"};
+  for (const auto& [name, gj] : grooves.items()) {
+    const auto at = "/grooves/" + name;
+    if (!std::regex_match(name, name_re))
+      c.fail(at, "\"" + name + "\" is not a name of 1 to 64 letters, digits, _ . -");
+    if (!gj.is_object())
+      c.fail(at, "a groove is an object {\"grid\": 0.25, \"swing\": 0.6, \"timing\": [...], "
+                 "\"velocity\": [...]}");
+    c.only_keys(gj, at, {"grid", "swing", "timing", "velocity"});
+    messages::groove_spec groove;
+    groove.name = name;
+    groove.grid = c.number(gj, at, "grid", 0.25, 1.0 / 128, 16.0);
+    groove.swing = c.number(gj, at, "swing", 0.5, 0.25, 0.75);
+    groove.timing = c.numbers(gj, at, "timing", -0.5, 0.5);
+    groove.velocity = c.numbers(gj, at, "velocity", -127.0, 127.0);
+    doc.grooves.push_back(std::move(groove));
+  }
+
   const auto& meta = c.object(root, "", "metadata", false);
   c.only_keys(meta, "/metadata", {"title", "artist", "comment", "date"});
   doc.metadata.title = c.string(meta, "/metadata", "title", "", false, 256);
@@ -635,7 +755,7 @@ messages::session_document parse_session(const std::string& text, const std::str
       c.fail(at, "a track is an object");
     c.only_keys(tj, at,
                 {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts",
-                 "crossfade", "automation", "takes", "comp", "modulators"});
+                 "crossfade", "automation", "takes", "comp", "modulators", "instrument"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
     if (!is_id(track.id))
@@ -659,10 +779,39 @@ messages::session_document parse_session(const std::string& text, const std::str
         c.fail(at + "/clips", "is not an array");
       if (cl->size() > 65536)
         c.fail(at + "/clips", "more than 65536 clips");
-      for (size_t k = 0; k < cl->size(); ++k)
-        track.clips.push_back(parse_clip(c, (*cl)[k], at + "/clips/" + std::to_string(k), base));
+      for (size_t k = 0; k < cl->size(); ++k) {
+        const auto& cj = (*cl)[k];
+        const auto cat = at + "/clips/" + std::to_string(k);
+        if (cj.is_object() && (cj.contains("notes") || cj.contains("cc") || cj.contains("pitch_bend"))) {
+          if (!tj.contains("instrument"))
+            c.fail(cat, "a MIDI clip needs an \"instrument\" on its track");
+          track.clips.push_back(c.midi_clip(cj, cat, doc.grooves));
+          continue;
+        }
+        if (tj.contains("instrument"))
+          c.fail(cat, "a track with an \"instrument\" plays MIDI clips only (\"notes\", "
+                      "\"cc\", \"pitch_bend\")");
+        track.clips.push_back(parse_clip(c, cj, cat, base));
+      }
     }
     parse_takes_and_comp(c, tj, at, base, track);
+    if (tj.contains("instrument")) {
+      const auto& ij = c.object(tj, at, "instrument", true);
+      const auto iat = at + "/instrument";
+      c.only_keys(ij, iat, {"kind", "attack", "release", "voices"});
+      messages::instrument_spec instrument;
+      instrument.kind = c.string(ij, iat, "kind", "", true, 64);
+      if (instrument.kind != "sine")
+        c.fail(iat + "/kind", "\"" + instrument.kind + "\" is not an instrument kind (sine)");
+      if (ij.contains("attack"))
+        instrument.attack = c.time(ij, iat, "attack");
+      if (ij.contains("release"))
+        instrument.release = c.time(ij, iat, "release");
+      instrument.voices = static_cast<uint32_t>(c.integer(ij, iat, "voices", 32, 1, 256));
+      if (!track.crossfade.empty())
+        c.fail(at + "/crossfade", "a track with an instrument has no audio clips to crossfade");
+      track.instrument = instrument;
+    }
     if (tj.contains("automation")) {
       const auto& aj = c.object(tj, at, "automation", true);
       const auto aat = at + "/automation";

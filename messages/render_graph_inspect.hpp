@@ -44,9 +44,14 @@ typename Inspector::result_type inspect(Inspector& f, automation_lane& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, midi_event& x) {
+  return f(caf::meta::type_name("midi_event"), x.frame, x.status, x.data1, x.data2);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_node& x) {
   return f(caf::meta::type_name("render_node"), x.id, x.label, x.kind, x.partition, x.channels,
-           x.inputs, x.params, x.media, x.automation);
+           x.inputs, x.params, x.media, x.automation, x.events);
 }
 
 template <class Inspector>

@@ -121,6 +121,63 @@ typename Inspector::result_type inspect(Inspector& f, warp_spec& x) {
   return f(caf::meta::type_name("warp_spec"), x.mode, x.markers, x.ratio);
 }
 
+/// A note of a MIDI clip: times from the clip's start (`at`) and from the
+/// note's start (`length`).
+struct midi_note_spec {
+  time_value at;
+  time_value length;
+  uint8_t pitch = 60;
+  uint8_t velocity = 100;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, midi_note_spec& x) {
+  return f(caf::meta::type_name("midi_note_spec"), x.at, x.length, x.pitch, x.velocity);
+}
+
+/// A control change (`controller` 0..127, `value` 0..127) or a pitch bend
+/// (`value` -8192..8191) of a MIDI clip, at a time from the clip's start.
+struct midi_control_spec {
+  time_value at;
+  uint8_t controller = 0;
+  int32_t value = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, midi_control_spec& x) {
+  return f(caf::meta::type_name("midi_control_spec"), x.at, x.controller, x.value);
+}
+
+/// A groove template: per step of `grid` beats (counted from beat 0), a
+/// swing of the odd steps and cycled timing and velocity offsets.
+struct groove_spec {
+  std::string name;
+  double grid = 0.25;           ///< beats per step
+  double swing = 0.5;           ///< where the odd step falls in its pair (0.5: straight)
+  std::vector<double> timing;   ///< per step, in steps, cycled
+  std::vector<double> velocity; ///< per step, added to the velocity, cycled
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, groove_spec& x) {
+  return f(caf::meta::type_name("groove_spec"), x.name, x.grid, x.swing, x.timing, x.velocity);
+}
+
+/// A track's instrument: what its MIDI clips play.
+struct instrument_spec {
+  std::string kind = "sine";
+  time_value attack{time_unit::seconds, 0.005, 1.0};
+  time_value release{time_unit::seconds, 0.05, 1.0};
+  uint32_t voices = 32;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, instrument_spec& x) {
+  return f(caf::meta::type_name("instrument_spec"), x.kind, x.attack, x.release, x.voices);
+}
+
+/// A clip: media (`media` set) or MIDI (`midi` set: notes, controllers,
+/// bends and an optional groove).
 struct clip_spec {
   std::string media;       ///< As written in the session file.
   std::string media_path;  ///< Resolved against the session file's folder.
@@ -139,13 +196,20 @@ struct clip_spec {
   std::vector<automation_point_spec> gain_envelope;
   /// A warp map; absent: the media plays at its own speed.
   std::optional<warp_spec> warp;
+  // A MIDI clip
+  bool midi = false;
+  std::vector<midi_note_spec> notes;
+  std::vector<midi_control_spec> cc;
+  std::vector<midi_control_spec> pitch_bend; ///< `controller` unused
+  std::string groove; ///< name of a groove_spec; empty: none
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
   return f(caf::meta::type_name("clip_spec"), x.media, x.media_path, x.position,
            x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out, x.loop_start,
-           x.loop_end, x.gain_envelope, x.warp);
+           x.loop_end, x.gain_envelope, x.warp, x.midi, x.notes, x.cc, x.pitch_bend,
+           x.groove);
 }
 
 /// A processor in a track's chain, after its clips and before its fader.
@@ -246,13 +310,15 @@ struct track_spec {
   /// Pan automation (positions in [-1, 1]); empty: the constant pan.
   std::vector<automation_point_spec> pan_automation;
   std::vector<modulator_spec> modulators;
+  /// Set: the track plays MIDI clips through it (and has no media clips).
+  std::optional<instrument_spec> instrument;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
-           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp, x.pan_automation,
-           x.modulators);
+           x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp,
+           x.pan_automation, x.modulators, x.instrument);
 }
 
 /// An analysis region (specification section 13): an analysis of what a
@@ -305,6 +371,7 @@ struct session_document {
   std::vector<track_spec> tracks;
   bool test_nodes = false; ///< Accept test.fault inserts (fault injection).
   std::vector<analysis_region_spec> analysis;
+  std::vector<groove_spec> grooves;
 };
 
 template <class Inspector>
@@ -312,7 +379,7 @@ typename Inspector::result_type inspect(Inspector& f, session_document& x) {
   return f(caf::meta::type_name("session_document"), x.path, x.version, x.sample_rate, x.bpm,
            x.beats_per_bar, x.beat_unit, x.tempo_changes, x.meter_changes, x.markers,
            x.metadata, x.master_gain_db, x.master_channels,
-           x.tracks, x.test_nodes, x.analysis);
+           x.tracks, x.test_nodes, x.analysis, x.grooves);
 }
 
 } // namespace loophole::messages

@@ -406,6 +406,245 @@ private:
   bool armed_ = false;
 };
 
+
+// A polyphonic sine synth playing the node's MIDI events. Each voice is
+//   amplitude * envelope(n) * sin(2 pi phase(n)),
+// amplitude = velocity/127 * volume/127 (CC 7, 127 at first), the frequency
+// 440 * 2^((pitch - 69 + 2 * bend/8192) / 12) Hz (equal temperament, bends
+// of +-2 semitones), the envelope a linear attack of A frames, (k+1)/A at k
+// frames after the note-on, and from the note-off a linear release of R
+// frames from the level reached to 0. The oscillator steps before it sounds,
+// so a note's first sample, on the frame of its note-on, is sin(2 pi f/rate):
+// not zero.
+//
+// Every value is a closed form of the frame (the phase counts from the last
+// frequency change), never a running sum, so any split into blocks, and a
+// jump over frames (`seek`), gives the same bits. Voices sum in slot order in
+// double, rounded to float once.
+class instrument_node final : public node_processor {
+public:
+  instrument_node(const render_graph& graph, const render_node& node)
+    : events_(node.events),
+      rate_(graph.sample_rate),
+      attack_(static_cast<int64_t>(param_or(node, "attack_frames", 0))),
+      release_(static_cast<int64_t>(param_or(node, "release_frames", 0))),
+      voices_(static_cast<size_t>(param_or(node, "voices", default_voices))) {}
+
+  static constexpr double default_voices = 32;
+  static constexpr size_t header_bytes = sizeof(int64_t) + 2 * sizeof(int32_t);
+  static constexpr size_t voice_bytes = 3 * sizeof(int64_t) + 3 * sizeof(double) + 3;
+
+  void prepare(uint32_t max_block) override { acc_.assign(max_block, 0.0); }
+
+  void process_rt(const process_context& ctx, std::span<const audio_view>,
+                  const audio_view& out) noexcept override {
+    const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
+    if (b0 != frame_)
+      seek(b0);
+    std::fill_n(acc_.data(), ctx.frames, 0.0);
+    auto it = first_event_at(b0);
+    for (int64_t at = b0; at < b1;) {
+      const int64_t next = it != events_.end() && it->frame < b1 ? it->frame : b1;
+      render(at, next, acc_.data() + (at - b0));
+      retire(next);
+      at = next;
+      for (; it != events_.end() && it->frame == at && at < b1; ++it)
+        apply(*it);
+    }
+    frame_ = b1;
+    for (uint16_t c = 0; c < out.channels; ++c)
+      kernels::store(acc_.data(), out[c], ctx.frames);
+  }
+
+  std::vector<std::byte> snapshot() const override {
+    std::vector<std::byte> state;
+    state.reserve(header_bytes + voices_.size() * voice_bytes);
+    auto put = [&state](const auto& x) {
+      const auto* p = reinterpret_cast<const std::byte*>(&x);
+      state.insert(state.end(), p, p + sizeof x);
+    };
+    put(frame_);
+    put(volume_);
+    put(bend_);
+    for (const auto& v : voices_) {
+      put(v.on), put(v.off), put(v.phase_frame);
+      put(v.phase), put(v.inc), put(v.release_from);
+      put(v.pitch), put(v.velocity), put(v.active);
+    }
+    return state;
+  }
+
+  bool restore(std::span<const std::byte> state) override {
+    if (state.size() != header_bytes + voices_.size() * voice_bytes)
+      return false;
+    size_t at = 0;
+    auto get = [&](auto& x) {
+      std::memcpy(&x, state.data() + at, sizeof x);
+      at += sizeof x;
+    };
+    int64_t frame = 0;
+    int32_t volume = 0, bend = 0;
+    get(frame), get(volume), get(bend);
+    auto voices = voices_;
+    for (auto& v : voices) {
+      get(v.on), get(v.off), get(v.phase_frame);
+      get(v.phase), get(v.inc), get(v.release_from);
+      get(v.pitch), get(v.velocity), get(v.active);
+      if (v.pitch > 127 || v.velocity > 127 || v.active > 1 || !std::isfinite(v.phase) ||
+          !std::isfinite(v.inc) || !std::isfinite(v.release_from))
+        return false;
+    }
+    if (frame < 0 || volume < 0 || volume > 127 || bend < -8192 || bend > 8191)
+      return false;
+    frame_ = frame;
+    volume_ = volume;
+    bend_ = bend;
+    voices_ = std::move(voices);
+    return true;
+  }
+
+private:
+  struct voice {
+    int64_t on = 0;          ///< frame of the note-on
+    int64_t off = -1;        ///< frame of the note-off; -1 while held
+    int64_t phase_frame = 0; ///< the phase is `phase` here and steps by `inc` a frame
+    double phase = 0, inc = 0, release_from = 0;
+    uint8_t pitch = 0, velocity = 0, active = 0;
+  };
+
+  std::vector<midi_event>::const_iterator first_event_at(int64_t frame) const noexcept {
+    return std::lower_bound(events_.begin(), events_.end(), frame,
+                            [](const midi_event& e, int64_t f) { return e.frame < f; });
+  }
+
+  double increment(uint8_t pitch) const noexcept {
+    const double semitones = pitch - 69.0 + 2.0 * bend_ / 8192.0;
+    return 440.0 * std::exp2(semitones / 12.0) / rate_;
+  }
+
+  static double phase_at(const voice& v, int64_t frame) noexcept {
+    const double p = v.phase + v.inc * static_cast<double>(frame - v.phase_frame);
+    return p - std::floor(p);
+  }
+
+  // The envelope of frame n; 0 once the release is over.
+  double envelope(const voice& v, int64_t n) const noexcept {
+    if (v.off < 0 || n < v.off)
+      return attack_ == 0 ? 1.0
+                          : std::min(1.0, static_cast<double>(n - v.on + 1) /
+                                            static_cast<double>(attack_));
+    const int64_t j = n - v.off + 1;
+    return j >= release_ ? 0.0
+                         : v.release_from * (1.0 - static_cast<double>(j) /
+                                                      static_cast<double>(release_));
+  }
+
+  void render(int64_t from, int64_t to, double* acc) const noexcept {
+    const double volume = volume_ / 127.0;
+    for (const auto& v : voices_) {
+      if (!v.active)
+        continue;
+      const double amp = v.velocity / 127.0 * volume;
+      for (int64_t n = from; n < to; ++n)
+        acc[n - from] +=
+          amp * envelope(v, n) * std::sin(2.0 * std::numbers::pi * phase_at(v, n));
+    }
+  }
+
+  // Frees the voices silent from `frame` on (a release reaches 0 at its
+  // R-th frame, off + R - 1).
+  void retire(int64_t frame) noexcept {
+    for (auto& v : voices_)
+      if (v.active && v.off >= 0 && v.off + release_ - 1 <= frame)
+        v.active = 0;
+  }
+
+  void apply(const midi_event& e) noexcept {
+    switch (e.status) {
+      case midi_status::note_on:
+        if (e.data2 != 0) {
+          note_on(e.frame, e.data1, e.data2);
+          return;
+        }
+        [[fallthrough]];
+      case midi_status::note_off:
+        note_off(e.frame, e.data1);
+        return;
+      case midi_status::control_change:
+        if (e.data1 == 7)
+          volume_ = e.data2; // other controllers are accepted and ignored
+        return;
+      case midi_status::pitch_bend:
+        bend_ = (e.data2 << 7 | e.data1) - 8192;
+        for (auto& v : voices_)
+          if (v.active) { // the phase goes on from the frame before at the new frequency
+            v.phase = phase_at(v, e.frame - 1);
+            v.phase_frame = e.frame - 1;
+            v.inc = increment(v.pitch);
+          }
+        return;
+      default:
+        return;
+    }
+  }
+
+  void note_on(int64_t frame, uint8_t pitch, uint8_t velocity) noexcept {
+    // A free slot, the lowest; with none, the oldest released note, then the
+    // oldest held one (the lowest slot on ties).
+    voice* slot = nullptr;
+    for (auto& v : voices_)
+      if (!v.active) {
+        slot = &v;
+        break;
+      }
+    auto rank = [](const voice& v) { return std::pair{v.off < 0, v.on}; };
+    if (!slot)
+      for (auto& v : voices_)
+        if (!slot || rank(v) < rank(*slot))
+          slot = &v;
+    *slot = voice{frame, -1, frame - 1, 0.0, increment(pitch), 0.0, pitch, velocity, 1};
+  }
+
+  void note_off(int64_t frame, uint8_t pitch) noexcept {
+    // The oldest held note of that pitch ends first.
+    voice* held = nullptr;
+    for (auto& v : voices_)
+      if (v.active && v.off < 0 && v.pitch == pitch && (!held || v.on < held->on))
+        held = &v;
+    if (!held)
+      return;
+    held->release_from = envelope(*held, frame - 1);
+    held->off = frame;
+    retire(frame);
+  }
+
+  // Brings the state to `frame` without sounding: the events before it, in
+  // order, as process_rt would apply them.
+  void seek(int64_t frame) noexcept {
+    if (frame < frame_) {
+      for (auto& v : voices_)
+        v = voice{};
+      frame_ = 0;
+      volume_ = 127;
+      bend_ = 0;
+    }
+    for (auto it = first_event_at(frame_); it != events_.end() && it->frame < frame; ++it) {
+      retire(it->frame);
+      apply(*it);
+    }
+    retire(frame);
+    frame_ = frame;
+  }
+
+  std::vector<midi_event> events_;
+  uint32_t rate_;
+  int64_t attack_, release_;
+  std::vector<voice> voices_;
+  std::vector<double> acc_;
+  int64_t frame_ = 0; ///< the next frame to compute
+  int32_t volume_ = 127, bend_ = 0;
+};
+
 } // namespace
 
 bool as_channel_map(const render_node& node, uint16_t input_channels, channel_map& source,
@@ -439,6 +678,10 @@ uint64_t state_bytes(const render_node& node) noexcept {
     return sizeof(uint32_t) +
            uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *
              sizeof(float);
+  if (node.kind == node_kind::instrument)
+    return instrument_node::header_bytes +
+           static_cast<uint64_t>(param_or(node, "voices", instrument_node::default_voices)) *
+             instrument_node::voice_bytes;
   return 0;
 }
 
@@ -459,6 +702,8 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
       return std::make_unique<delay_node>(node);
     case node_kind::test_fault:
       return std::make_unique<test_fault_node>(node);
+    case node_kind::instrument:
+      return std::make_unique<instrument_node>(graph, node);
   }
   return nullptr;
 }

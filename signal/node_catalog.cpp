@@ -35,6 +35,12 @@ constexpr std::array test_fault_params{
   parameter_spec{"block_bytes", 1.0, 1073741824.0, false, "leak: bytes leaked per block"},
   parameter_spec{"sleep_us", 0.0, 1.0e6, false, "slow: microseconds slept per block"},
 };
+constexpr std::array instrument_params{
+  parameter_spec{"model", 0.0, 0.0, false, "0: a polyphonic sine synth"},
+  parameter_spec{"attack_frames", 0.0, 4194304.0, false, "linear attack, in frames"},
+  parameter_spec{"release_frames", 0.0, 4194304.0, false, "linear release, in frames"},
+  parameter_spec{"voices", 1.0, 256.0, false, "notes sounding at once (default 32)"},
+};
 constexpr std::array output_params{
   parameter_spec{"bits", 0.0, 32.0, true, "0: 32-bit float; 8, 16, 24 or 32: integer"},
   parameter_spec{"dither", 0.0, 1.0, false, "1: TPDF dither (integer of 24 bits or less)"},
@@ -115,6 +121,8 @@ std::span<const parameter_spec> parameters_of(node_kind kind) noexcept {
       return delay_params;
     case node_kind::test_fault:
       return test_fault_params;
+    case node_kind::instrument:
+      return instrument_params;
     case node_kind::mix:
       return {};
   }

@@ -26,8 +26,16 @@ std::string_view to_string(node_kind x) noexcept {
       return "delay";
     case node_kind::test_fault:
       return "test.fault";
+    case node_kind::instrument:
+      return "instrument";
   }
   return "unknown";
+}
+
+int event_rank(const midi_event& e) noexcept {
+  if (e.status == midi_status::note_off || (e.status == midi_status::note_on && e.data2 == 0))
+    return 0;
+  return e.status == midi_status::note_on ? 2 : 1;
 }
 
 std::string_view to_string(render_mode x) noexcept {
@@ -211,6 +219,38 @@ std::optional<graph_error> check_automation(const render_node& node) {
   return std::nullopt;
 }
 
+// Events are what an instrument plays: known channel messages, in order, on
+// the timeline.
+std::optional<graph_error> check_events(const render_node& node) {
+  if (node.events.empty())
+    return std::nullopt;
+  if (node.kind != node_kind::instrument)
+    return fail(node.id, "only an instrument node takes MIDI events");
+  if (node.events.size() > max_events)
+    return fail(node.id, "more than 2^22 MIDI events");
+  for (size_t i = 0; i < node.events.size(); ++i) {
+    const auto& e = node.events[i];
+    const auto where = "MIDI event " + std::to_string(i) + ": ";
+    if (e.frame < 0 || e.frame > (int64_t{1} << 50))
+      return fail(node.id, where + "frame outside [0, 2^50]");
+    if (e.status != midi_status::note_off && e.status != midi_status::note_on &&
+        e.status != midi_status::control_change && e.status != midi_status::pitch_bend)
+      return fail(node.id, where + "status " + std::to_string(e.status) +
+                             " is not a note off, note on, control change or pitch bend "
+                             "on channel 1");
+    if (e.data1 > 127 || e.data2 > 127)
+      return fail(node.id, where + "a data byte is above 127");
+    if (i > 0) {
+      const auto& prev = node.events[i - 1];
+      if (e.frame < prev.frame ||
+          (e.frame == prev.frame && event_rank(e) < event_rank(prev)))
+        return fail(node.id, where + "out of order (by frame, then note-offs, controllers, "
+                                     "note-ons)");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<graph_error> check_params(const render_node& node) {
   auto specs = parameters_of(node.kind);
   for (const auto& p : node.params) {
@@ -301,6 +341,10 @@ std::optional<graph_error> check_kind(const render_graph& graph, const render_no
           return fail(node.id, "bits must be 0 (float), 8, 16, 24 or 32");
       }
       return std::nullopt;
+    case node_kind::instrument:
+      if (n_inputs != 0)
+        return fail(node.id, "an instrument node takes no inputs (it plays its MIDI events)");
+      return std::nullopt;
     case node_kind::pan:
       if (n_inputs != 1)
         return fail(node.id, "a pan node takes exactly one input");
@@ -351,6 +395,8 @@ std::optional<graph_error> validate(const render_graph& graph) {
     if (auto err = check_automation(node))
       return err;
     if (auto err = check_params(node))
+      return err;
+    if (auto err = check_events(node))
       return err;
     if (auto err = check_kind(graph, node))
       return err;

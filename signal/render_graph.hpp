@@ -31,10 +31,11 @@ enum class node_kind : uint8_t {
   output = 4,      ///< The graph's sink: quantises (with dither) and interleaves.
   delay = 5,       ///< A sample-accurate delay line with feedback (stateful).
   test_fault = 6,  ///< Fault injection ("test.fault"): crashes, hangs, NaN, leaks on cue.
+  instrument = 7,  ///< Plays its MIDI events (a polyphonic sine synth so far; stateful).
 };
 
 /// The highest node_kind this build knows.
-inline constexpr node_kind last_node_kind = node_kind::test_fault;
+inline constexpr node_kind last_node_kind = node_kind::instrument;
 
 /// Returns the stable name of `x`, as used in session files and errors.
 std::string_view to_string(node_kind x) noexcept;
@@ -158,6 +159,33 @@ double modulator_value(const modulation& m, int64_t frame) noexcept;
 /// The value of `lane` at timeline frame `frame`.
 double automation_value(const automation_lane& lane, int64_t frame) noexcept;
 
+/// A MIDI channel message at a timeline frame (MIDI channel 1 only). An
+/// instrument node applies it before it computes that frame.
+struct midi_event {
+  int64_t frame = 0;
+  uint8_t status = 0; ///< One of the midi_status values.
+  uint8_t data1 = 0;  ///< Pitch, controller, or the low 7 bits of a bend.
+  uint8_t data2 = 0;  ///< Velocity, value, or the high 7 bits of a bend.
+
+  bool operator==(const midi_event&) const = default;
+};
+
+/// The status bytes an instrument node understands. Numbering is MIDI's.
+namespace midi_status {
+inline constexpr uint8_t note_off = 0x80;
+inline constexpr uint8_t note_on = 0x90; ///< Velocity 0 means note off, as in MIDI.
+inline constexpr uint8_t control_change = 0xB0;
+inline constexpr uint8_t pitch_bend = 0xE0;
+} // namespace midi_status
+
+/// The most events one node may hold.
+inline constexpr size_t max_events = size_t{1} << 22;
+
+/// The order of events at one frame: note-offs (0), then controllers and
+/// bends (1), then note-ons (2), so a note ending where the same pitch starts
+/// again frees its voice first.
+int event_rank(const midi_event& e) noexcept;
+
 /// One node of the graph (the specification's RenderNode).
 struct render_node {
   uint32_t id = 0;        ///< Equal to the node's index in `render_graph::nodes`.
@@ -169,6 +197,8 @@ struct render_node {
   std::vector<parameter> params; ///< Resolved parameters, see node_catalog.
   std::optional<media_region> media;
   std::vector<automation_lane> automation; ///< Automated parameters (the specification's curves).
+  /// MIDI events (instrument nodes only), sorted by frame, then event_rank.
+  std::vector<midi_event> events;
 };
 
 /// The automation lane of `param` on `node`, or null.

@@ -57,8 +57,47 @@ struct wire_node {
   std::vector<wire_param> params;
   std::optional<wire_region> media;
   std::vector<wire_lane> automation;
-  MSGPACK_DEFINE_MAP(id, label, kind, partition, channels, inputs, params, media, automation)
+  /// MIDI events, 11 bytes each: the frame (int64, little-endian), status,
+  /// data1, data2. One binary string, not an array, so the array limit of the
+  /// unpacker does not cap the events of a node.
+  std::vector<char> events;
+  MSGPACK_DEFINE_MAP(id, label, kind, partition, channels, inputs, params, media, automation,
+                     events)
 };
+
+constexpr size_t event_bytes = 11;
+
+std::vector<char> events_to_wire(const std::vector<signal::midi_event>& events) {
+  std::vector<char> out;
+  out.reserve(events.size() * event_bytes);
+  for (const auto& e : events) {
+    const auto frame = static_cast<uint64_t>(e.frame);
+    for (int b = 0; b < 8; ++b)
+      out.push_back(static_cast<char>(frame >> (8 * b) & 0xFF));
+    for (uint8_t x : {e.status, e.data1, e.data2})
+      out.push_back(static_cast<char>(x));
+  }
+  return out;
+}
+
+std::vector<signal::midi_event> events_from_wire(uint32_t node, const std::vector<char>& in) {
+  if (in.size() % event_bytes != 0)
+    throw std::runtime_error("node " + std::to_string(node) + ": MIDI events of " +
+                             std::to_string(in.size()) + " bytes, not a multiple of 11");
+  std::vector<signal::midi_event> events(in.size() / event_bytes);
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  for (auto& e : events) {
+    uint64_t frame = 0;
+    for (int b = 0; b < 8; ++b)
+      frame |= uint64_t{p[b]} << (8 * b);
+    e.frame = static_cast<int64_t>(frame);
+    e.status = p[8];
+    e.data1 = p[9];
+    e.data2 = p[10];
+    p += event_bytes;
+  }
+  return events;
+}
 
 struct wire_media {
   std::string media_id;
@@ -167,7 +206,7 @@ wire_graph to_wire(const signal::render_graph& g) {
     w.media.push_back({m.media_id, m.channels, m.frames});
   for (const auto& n : g.nodes) {
     wire_node wn{n.id, n.label, static_cast<uint8_t>(n.kind), n.partition, n.channels,
-                 n.inputs, {}, std::nullopt, {}};
+                 n.inputs, {}, std::nullopt, {}, events_to_wire(n.events)};
     for (const auto& p : n.params)
       wn.params.push_back({p.name, p.value});
     if (n.media)
@@ -264,6 +303,7 @@ signal::render_graph from_wire(const wire_graph& w) {
       }
       n.automation.push_back(std::move(lane));
     }
+    n.events = events_from_wire(wn.id, wn.events);
     g.nodes.push_back(std::move(n));
   }
   for (const auto& p : w.partitions)

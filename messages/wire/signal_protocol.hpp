@@ -23,7 +23,7 @@
 namespace loophole::wire {
 
 /// The version this build speaks. A peer that says another is refused.
-inline constexpr uint32_t protocol_version = 3;
+inline constexpr uint32_t protocol_version = 3; // 3: MIDI events, modulators
 
 /// The largest frame either side accepts (a graph of thousands of nodes fits).
 inline constexpr size_t max_frame_bytes = 64u << 20;

@@ -1716,3 +1716,156 @@ BOOST_AUTO_TEST_CASE(runtime_folders_of_dead_runs_are_removed_and_live_ones_kept
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ==========================================================================================
+
+BOOST_AUTO_TEST_SUITE(midi)
+
+namespace {
+
+/// A session of MIDI tracks: each track {"id", "instrument", "clips"} as given; short
+/// envelopes so notes with gaps between them leave true silence.
+json midi_session(const json& tracks, const json& tempo = {{"bpm", bpm}},
+                  const json& grooves = json::object()) {
+  return {{"format", "loophole-session"}, {"version", 1}, {"sample_rate", rate},
+          {"tempo", tempo},               {"grooves", grooves}, {"tracks", tracks}};
+}
+
+json sine_track(const std::string& id, const json& clips) {
+  return {{"id", id},
+          {"channels", 1},
+          {"instrument",
+           {{"kind", "sine"}, {"attack", {{"samples", 24}}}, {"release", {{"samples", 48}}}}},
+          {"clips", clips}};
+}
+
+json notes_at(const std::vector<double>& beats, double length, int first_pitch = 60) {
+  json notes = json::array();
+  for (size_t i = 0; i < beats.size(); ++i)
+    notes.push_back({{"at", {{"beats", beats[i]}}},
+                     {"length", {{"beats", length}}},
+                     {"pitch", first_pitch + static_cast<int>(i % 12)},
+                     {"velocity", 100}});
+  return notes;
+}
+
+/// The left channel of a float render of `session`.
+std::vector<float> render_left(const temp_dir& dir, const std::string& name, const json& session) {
+  const auto path = write_session(dir, name + ".json", session);
+  const auto r = run_loophole(dir, {"render", path, "-o", dir.out(name + ".wav"), "--bits", "0",
+                                    "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  sound_file f{dir.out(name + ".wav")};
+  BOOST_TEST_REQUIRE(f.file != nullptr);
+  const auto all = f.floats();
+  std::vector<float> left;
+  for (size_t i = 0; i < all.size(); i += 2)
+    left.push_back(all[i]);
+  return left;
+}
+
+/// The first frame at or after `from` that is not silent, or -1.
+int64_t first_sound(const std::vector<float>& x, int64_t from) {
+  for (auto i = static_cast<size_t>(from); i < x.size(); ++i)
+    if (x[i] != 0.0f)
+      return static_cast<int64_t>(i);
+  return -1;
+}
+
+/// Checks that each note starts on its frame: silence from the previous note's end (plus its
+/// release) up to it, sound on it.
+void expect_onsets(const std::vector<float>& left, const std::vector<int64_t>& ons,
+                   const std::vector<int64_t>& ends) {
+  int64_t from = 0;
+  for (size_t i = 0; i < ons.size(); ++i) {
+    BOOST_TEST(first_sound(left, from) == ons[i], "note " << i);
+    from = ends[i] + 48;
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(each_note_starts_on_the_frame_of_its_beat_at_120_bpm_and_across_a_tempo_change) {
+  temp_dir dir;
+  const std::vector<double> beats{0.5, 1.25, 2.0, 3.75, 5.125};
+  const json clip{{"position", {{"beats", 1}}}, {"notes", notes_at(beats, 0.25)}};
+  const auto tracks = json::array({sine_track("keys", json::array({clip}))});
+  // 120 bpm: 24000 frames a beat.
+  {
+    const auto left = render_left(dir, "steady", midi_session(tracks));
+    std::vector<int64_t> ons, ends;
+    for (double b : beats) {
+      ons.push_back(std::llround((1 + b) * 24000));
+      ends.push_back(std::llround((1 + b + 0.25) * 24000));
+    }
+    BOOST_TEST_REQUIRE(left.size() == static_cast<size_t>(ends.back() + 48));
+    expect_onsets(left, ons, ends);
+  }
+  // 90 bpm from beat 3: seconds(b) = b / 2 before, 1.5 + (b - 3) 60 / 90 after.
+  {
+    const json tempo{{"bpm", bpm}, {"changes", {{{"beat", 3}, {"bpm", 90}}}}};
+    const auto left = render_left(dir, "change", midi_session(tracks, tempo));
+    auto frame = [](double b) {
+      return std::llround((b < 3 ? b / 2 : 1.5 + (b - 3) * 60.0 / 90.0) * rate);
+    };
+    std::vector<int64_t> ons, ends;
+    for (double b : beats) {
+      ons.push_back(frame(1 + b));
+      ends.push_back(frame(1 + b + 0.25));
+    }
+    BOOST_TEST(ons[3] != std::llround((1 + beats[3]) * 24000)); // the change matters
+    expect_onsets(left, ons, ends);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_swung_clip_starts_its_off_beat_16ths_exactly_the_swing_offset_later) {
+  temp_dir dir;
+  std::vector<double> beats;
+  for (int s = 0; s < 16; ++s)
+    beats.push_back(s * 0.25);
+  const json grooves{{"swing60", {{"grid", 0.25}, {"swing", 0.6}}}};
+  const json clip{{"position", {{"beats", 0}}}, {"groove", "swing60"},
+                  {"notes", notes_at(beats, 0.125)}};
+  const auto tracks = json::array({sine_track("keys", json::array({clip}))});
+  const auto left = render_left(dir, "swing", midi_session(tracks, {{"bpm", bpm}}, grooves));
+  // (0.6 - 0.5) x 2 x 0.25 = 0.05 beat = 1200 frames at 120 bpm; a 16th is 6000 frames.
+  std::vector<int64_t> ons, ends;
+  for (int s = 0; s < 16; ++s) {
+    ons.push_back(s * 6000 + (s % 2 ? 1200 : 0));
+    ends.push_back(ons.back() + 3000);
+  }
+  expect_onsets(left, ons, ends);
+}
+
+BOOST_AUTO_TEST_CASE(a_midi_render_is_byte_identical_with_one_and_two_signal_workers) {
+  temp_dir dir;
+  const json grooves{{"feel", {{"grid", 0.25}, {"swing", 0.57}, {"velocity", {0, -30, 10}}}}};
+  json bend_clip{{"position", {{"bar", 2}}},
+                 {"notes", notes_at({0, 0.5, 0.75, 1.5, 2, 2.25}, 0.9, 48)},
+                 {"pitch_bend", {{{"at", {{"beats", 0.6}}}, {"value", 3000}},
+                                 {{"at", {{"beats", 1.7}}}, {"value", -8192}}}},
+                 {"cc", {{{"at", {{"beats", 1}}}, {"controller", 7}, {"value", 70}}}}};
+  json chords{{"position", {{"beats", 0}}}, {"groove", "feel"},
+              {"notes", notes_at({0, 0, 0, 1.25, 1.25, 2.5, 3.0, 3.25, 5.75}, 1.5, 55)}};
+  const json tempo{{"bpm", 100}, {"changes", {{{"beat", 4}, {"bpm", 140}, {"ramp", true}}}}};
+  const auto path = write_session(
+    dir, "det.json",
+    midi_session(json::array({sine_track("lead", json::array({bend_clip})),
+                               sine_track("pads", json::array({chords}))}), tempo, grooves));
+  auto render = [&](const std::string& workers) {
+    const auto out = dir.out("w" + workers + ".wav");
+    const auto r = run_loophole(dir, {"render", path, "-o", out, "--bits", "24", "--workers",
+                                      workers, "--progress", "none"});
+    BOOST_TEST_REQUIRE(r.code == 0, r);
+    return read_bytes(out);
+  };
+  const auto one = render("1"), two = render("2");
+  BOOST_TEST(one.size() > 48000u * 6u);
+  BOOST_TEST((one == two), "--workers 1 and --workers 2 differ");
+  sound_file f{dir.out("w1.wav")};
+  BOOST_TEST_REQUIRE(f.file != nullptr);
+  const auto x = f.floats();
+  BOOST_TEST(std::any_of(x.begin(), x.end(), [](float v) { return std::abs(v) > 0.1f; }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

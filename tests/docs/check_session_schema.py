@@ -71,6 +71,22 @@ def track(doc):
     return doc["tracks"][0]
 
 
+def midi(doc):
+    """Adds a MIDI track (an instrument, a grooved clip) and a groove; returns the document."""
+    doc["grooves"] = {"swing": {"grid": 0.25, "swing": 0.6, "timing": [0, -0.1],
+                                "velocity": [10, -10]}}
+    doc["tracks"].append({
+        "id": "keys",
+        "instrument": {"kind": "sine", "attack": {"samples": 48}, "release": {"seconds": 0.1},
+                       "voices": 16},
+        "clips": [{"position": {"bar": 2}, "length": {"beats": 4}, "groove": "swing",
+                   "notes": [{"at": {"beats": 0.25}, "length": {"beats": 0.5}, "pitch": 69,
+                              "velocity": 100}],
+                   "cc": [{"at": {"beats": 1}, "controller": 7, "value": 90}],
+                   "pitch_bend": [{"at": {"beats": 2}, "value": -8192}]}]})
+    return doc
+
+
 def invalid_cases():
     """(name, document) pairs that the schema must refuse."""
     def set_(path_fn, key, value):
@@ -250,6 +266,22 @@ def invalid_cases():
         ("track not an object", set_(top, "tracks", ["drums"])),
         ("clip not an object", set_(track, "clips", ["media/drums.wav"])),
         ("session not an object", None),
+        ("a MIDI clip with media", lambda d: midi(d)["tracks"][1]["clips"][0].__setitem__(
+            "media", "a.wav")),
+        ("a note of pitch 128", lambda d: midi(d)["tracks"][1]["clips"][0]["notes"][0]
+         .__setitem__("pitch", 128)),
+        ("a note of velocity 0", lambda d: midi(d)["tracks"][1]["clips"][0]["notes"][0]
+         .__setitem__("velocity", 0)),
+        ("a note without a length", lambda d: midi(d)["tracks"][1]["clips"][0]["notes"][0]
+         .pop("length")),
+        ("a pitch bend of 8192", lambda d: midi(d)["tracks"][1]["clips"][0].__setitem__(
+            "pitch_bend", [{"at": {"beats": 0}, "value": 8192}])),
+        ("an instrument of kind fm", lambda d: midi(d)["tracks"][1]["instrument"]
+         .__setitem__("kind", "fm")),
+        ("a swing of 0.8", lambda d: midi(d)["grooves"]["swing"].__setitem__("swing", 0.8)),
+        ("a groove name with a space", lambda d: midi(d)["grooves"].__setitem__("s w", {})),
+        ("a timing offset of 0.6", lambda d: midi(d)["grooves"]["swing"].__setitem__(
+            "timing", [0.6])),
     ]
     out = []
     for name, change in cases:
@@ -268,6 +300,7 @@ def valid_cases(root):
 
     cases = [
         ("base session", lambda d: None),
+        ("a MIDI track with a groove", midi),
         ("minimal session (no optional keys)", minimal),
         ("no tracks", lambda d: d.__setitem__("tracks", [])),
         ("with $schema",

@@ -336,7 +336,7 @@ BOOST_AUTO_TEST_CASE(a_missing_out_of_range_or_fractional_sample_rate_is_refused
 BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_is_refused_listing_the_allowed_ones) {
   expect_refused(doc_with(R"("tempi": {"bpm": 100})"), "/tempi",
                  "unknown key (allowed: format, version, sample_rate, tempo, metadata, master, "
-                 "tracks, markers, test_nodes, analysis, $schema)");
+                 "tracks, markers, test_nodes, analysis, grooves, $schema)");
 }
 
 BOOST_AUTO_TEST_CASE(missing_tracks_or_tracks_that_are_not_an_array_are_refused) {
@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp, modulators)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp, modulators, instrument)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
@@ -933,6 +933,163 @@ BOOST_AUTO_TEST_CASE(pan_automation_and_modulators_parse_and_bad_ones_are_refuse
                  "/tracks/0/modulators/0/depth", "above the maximum");
   expect_refused(track_with(R"({"target": "pan", "kind": "follower", "period": {"beats": 1}, "depth": 1})"),
                  "/tracks/0/modulators/0/period", "unknown key");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- MIDI clips, instruments and grooves --------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(midi)
+
+namespace {
+
+/// A session with grooves `grooves` (a JSON object's members) and one instrument track with
+/// the clips `clips`.
+std::string midi_doc(const std::string& clips, const std::string& grooves = "",
+                     const std::string& instrument = R"({"kind": "sine"})") {
+  return doc_with(grooves.empty() ? "" : R"("grooves": {)" + grooves + "}",
+                  R"([{"id": "keys", "instrument": )" + instrument + R"(, "clips": [)" + clips +
+                    "]}]");
+}
+
+const std::string swing = R"("swing": {"grid": 0.25, "swing": 0.6, "timing": [0, -0.1],
+                                       "velocity": [10, -10, 0]})";
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_midi_clip_an_instrument_and_a_groove_parse_into_every_field) {
+  auto doc = parse_session(
+    midi_doc(R"({"position": {"bar": 2}, "length": {"beats": 8}, "groove": "swing",
+                 "notes": [{"at": {"beats": 0.25}, "length": {"beats": 0.5}, "pitch": 69,
+                            "velocity": 127},
+                           {"at": {"seconds": 1}, "length": {"samples": 10}, "pitch": 0}],
+                 "cc": [{"at": {"beats": 1}, "controller": 7, "value": 90}],
+                 "pitch_bend": [{"at": {"beats": 2}, "value": -8192},
+                                {"at": {"beats": 3}, "value": 8191}]})",
+             swing,
+             R"({"kind": "sine", "attack": {"samples": 48}, "release": {"beats": 0.5},
+                 "voices": 7})"),
+    session_path);
+  BOOST_TEST_REQUIRE(doc.grooves.size() == 1u);
+  const auto& g = doc.grooves[0];
+  BOOST_TEST(g.name == "swing");
+  BOOST_TEST(g.grid == 0.25);
+  BOOST_TEST(g.swing == 0.6);
+  BOOST_TEST((g.timing == std::vector<double>{0, -0.1}));
+  BOOST_TEST((g.velocity == std::vector<double>{10, -10, 0}));
+  const auto& t = doc.tracks.at(0);
+  BOOST_TEST_REQUIRE(t.instrument.has_value());
+  BOOST_TEST(t.instrument->kind == "sine");
+  BOOST_TEST((t.instrument->attack.unit == time_unit::samples));
+  BOOST_TEST(t.instrument->attack.value == 48);
+  BOOST_TEST((t.instrument->release.unit == time_unit::beats));
+  BOOST_TEST(t.instrument->voices == 7u);
+  const auto& c = t.clips.at(0);
+  BOOST_TEST(c.midi);
+  BOOST_TEST(c.media.empty());
+  BOOST_TEST((c.position.unit == time_unit::bars));
+  BOOST_TEST(c.length->value == 8);
+  BOOST_TEST(c.groove == "swing");
+  BOOST_TEST_REQUIRE(c.notes.size() == 2u);
+  BOOST_TEST(c.notes[0].at.value == 0.25);
+  BOOST_TEST(c.notes[0].length.value == 0.5);
+  BOOST_TEST(c.notes[0].pitch == 69);
+  BOOST_TEST(c.notes[0].velocity == 127);
+  BOOST_TEST((c.notes[1].at.unit == time_unit::seconds));
+  BOOST_TEST(c.notes[1].pitch == 0);
+  BOOST_TEST(c.notes[1].velocity == 100); // the default
+  BOOST_TEST_REQUIRE(c.cc.size() == 1u);
+  BOOST_TEST(c.cc[0].controller == 7);
+  BOOST_TEST(c.cc[0].value == 90);
+  BOOST_TEST_REQUIRE(c.pitch_bend.size() == 2u);
+  BOOST_TEST(c.pitch_bend[0].value == -8192);
+  BOOST_TEST(c.pitch_bend[1].value == 8191);
+}
+
+BOOST_AUTO_TEST_CASE(an_instrument_gets_the_documented_defaults) {
+  auto doc = parse_session(midi_doc(R"({"position": {"beats": 0}, "notes": []})"), session_path);
+  const auto& i = *doc.tracks.at(0).instrument;
+  BOOST_TEST((i.attack.unit == time_unit::seconds));
+  BOOST_TEST(i.attack.value == 0.005);
+  BOOST_TEST(i.release.value == 0.05);
+  BOOST_TEST(i.voices == 32u);
+}
+
+BOOST_AUTO_TEST_CASE(media_and_midi_clips_do_not_mix) {
+  const std::string note = R"("notes": [{"at": {"beats": 0}, "length": {"beats": 1}, "pitch": 60}])";
+  expect_refused(midi_doc(R"({"media": "a.wav", "position": {"beats": 0}, )" + note + "}"),
+                 "/tracks/0/clips/0/media", "either a media clip");
+  expect_refused(midi_doc(clip_with("")), "/tracks/0/clips/0", "plays MIDI clips only");
+  expect_refused(doc_with_clip(R"({"position": {"beats": 0}, )" + note + "}"),
+                 "/tracks/0/clips/0", "needs an \"instrument\"");
+  expect_refused(midi_doc(R"({"position": {"beats": 0}, "fade_in": {}, )" + note + "}"),
+                 "/tracks/0/clips/0/fade_in", "unknown key");
+  expect_refused(
+    doc_with_track(R"({"id": "k", "instrument": {"kind": "sine"}, "crossfade": "linear"})"),
+    "/tracks/0/crossfade", "no audio clips");
+}
+
+BOOST_AUTO_TEST_CASE(bad_notes_controllers_and_bends_are_refused_at_their_pointer) {
+  auto clip = [](const std::string& members) {
+    return midi_doc(R"({"position": {"beats": 0}, )" + members + "}");
+  };
+  const std::string at = R"("at": {"beats": 0}, )";
+  expect_refused(clip(R"("notes": {})"), "/tracks/0/clips/0/notes", "is not an array");
+  expect_refused(clip(R"("notes": [3])"), "/tracks/0/clips/0/notes/0", "is not an object");
+  expect_refused(clip(R"("notes": [{"length": {"beats": 1}, "pitch": 60}])"),
+                 "/tracks/0/clips/0/notes/0", "missing required key 'at'");
+  expect_refused(clip(R"("notes": [{)" + at + R"("pitch": 60}])"),
+                 "/tracks/0/clips/0/notes/0", "missing required key 'length'");
+  expect_refused(clip(R"("notes": [{)" + at + R"("length": {"beats": 0}, "pitch": 60}])"),
+                 "/tracks/0/clips/0/notes/0/length", "longer than 0");
+  expect_refused(clip(R"("notes": [{)" + at + R"("length": {"beats": 1}, "pitch": 128}])"),
+                 "/tracks/0/clips/0/notes/0/pitch", "outside [0, 127]");
+  expect_refused(clip(R"("notes": [{)" + at + R"("length": {"beats": 1}, "pitch": 60,
+                                                 "velocity": 0}])"),
+                 "/tracks/0/clips/0/notes/0/velocity", "outside [1, 127]");
+  expect_refused(clip(R"("notes": [{"at": {"bar": 2}, "length": {"beats": 1}, "pitch": 1}])"),
+                 "/tracks/0/clips/0/notes/0/at/bar", "cannot be given in bars");
+  expect_refused(clip(R"("notes": [{)" + at + R"("length": {"beats": 1}, "pitch": 1, "x": 1}])"),
+                 "/tracks/0/clips/0/notes/0/x", "unknown key");
+  expect_refused(clip(R"("cc": [{)" + at + R"("controller": 128, "value": 0}])"),
+                 "/tracks/0/clips/0/cc/0/controller", "outside [0, 127]");
+  expect_refused(clip(R"("cc": [{)" + at + R"("controller": 7}])"), "/tracks/0/clips/0/cc/0",
+                 "missing required key 'value'");
+  expect_refused(clip(R"("pitch_bend": [{)" + at + R"("value": 8192}])"),
+                 "/tracks/0/clips/0/pitch_bend/0/value", "outside [-8192, 8191]");
+  expect_refused(clip(R"("notes": [], "length": {"beats": 0})"), "/tracks/0/clips/0/length",
+                 "longer than 0");
+  expect_refused(clip(R"("notes": [], "groove": "shuffle")"), "/tracks/0/clips/0/groove",
+                 "\"shuffle\" is not a groove of /grooves");
+  expect_refused(midi_doc(R"({"notes": []})"), "/tracks/0/clips/0",
+                 "missing required key 'position'");
+}
+
+BOOST_AUTO_TEST_CASE(bad_instruments_and_grooves_are_refused_at_their_pointer) {
+  const std::string clip = R"({"position": {"beats": 0}, "notes": []})";
+  expect_refused(midi_doc(clip, "", R"({"kind": "fm"})"), "/tracks/0/instrument/kind",
+                 "\"fm\" is not an instrument kind (sine)");
+  expect_refused(midi_doc(clip, "", R"({})"), "/tracks/0/instrument", "missing required key");
+  expect_refused(midi_doc(clip, "", R"({"kind": "sine", "voices": 0})"),
+                 "/tracks/0/instrument/voices", "outside [1, 256]");
+  expect_refused(midi_doc(clip, "", R"({"kind": "sine", "attack": 5})"),
+                 "/tracks/0/instrument/attack", "is not a time value");
+  expect_refused(midi_doc(clip, "", R"({"kind": "sine", "gain": 1})"),
+                 "/tracks/0/instrument/gain", "unknown key");
+  expect_refused(midi_doc(clip, "", "3"), "/tracks/0/instrument", "is not an object");
+  expect_refused(midi_doc(clip, R"("s w": {})"), "/grooves/s w", "is not a name");
+  expect_refused(midi_doc(clip, R"("s": 1)"), "/grooves/s", "a groove is an object");
+  expect_refused(midi_doc(clip, R"("s": {"swing": 0.8})"), "/grooves/s/swing",
+                 "above the maximum 0.75");
+  expect_refused(midi_doc(clip, R"("s": {"grid": 0})"), "/grooves/s/grid", "below the minimum");
+  expect_refused(midi_doc(clip, R"("s": {"timing": [0, 0.6]})"), "/grooves/s/timing/1",
+                 "is not a number in [-0.5, 0.5]");
+  expect_refused(midi_doc(clip, R"("s": {"timing": []})"), "/grooves/s/timing",
+                 "1 to 64 numbers");
+  expect_refused(midi_doc(clip, R"("s": {"velocity": ["loud"]})"), "/grooves/s/velocity/0",
+                 "is not a number in [-127, 127]");
+  expect_refused(midi_doc(clip, R"("s": {"feel": 1})"), "/grooves/s/feel", "unknown key");
+  expect_refused(doc_with(R"("grooves": [])"), "/grooves", "is not an object");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

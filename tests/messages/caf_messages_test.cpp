@@ -68,6 +68,34 @@ void check_equal(const warp_spec& a, const warp_spec& b) {
   BOOST_TEST(same_double(a.ratio, b.ratio));
 }
 
+void check_equal(const midi_note_spec& a, const midi_note_spec& b) {
+  check_equal(a.at, b.at);
+  check_equal(a.length, b.length);
+  BOOST_TEST(a.pitch == b.pitch);
+  BOOST_TEST(a.velocity == b.velocity);
+}
+
+void check_equal(const midi_control_spec& a, const midi_control_spec& b) {
+  check_equal(a.at, b.at);
+  BOOST_TEST(a.controller == b.controller);
+  BOOST_TEST(a.value == b.value);
+}
+
+void check_equal(const instrument_spec& a, const instrument_spec& b) {
+  BOOST_TEST(a.kind == b.kind);
+  check_equal(a.attack, b.attack);
+  check_equal(a.release, b.release);
+  BOOST_TEST(a.voices == b.voices);
+}
+
+void check_equal(const groove_spec& a, const groove_spec& b) {
+  BOOST_TEST(a.name == b.name);
+  BOOST_TEST(same_double(a.grid, b.grid));
+  BOOST_TEST(same_double(a.swing, b.swing));
+  BOOST_TEST(a.timing == b.timing, boost::test_tools::per_element());
+  BOOST_TEST(a.velocity == b.velocity, boost::test_tools::per_element());
+}
+
 void check_equal(const clip_spec& a, const clip_spec& b) {
   BOOST_TEST(a.media == b.media);
   BOOST_TEST(a.media_path == b.media_path);
@@ -78,6 +106,11 @@ void check_equal(const clip_spec& a, const clip_spec& b) {
   check_equal(a.fade_in, b.fade_in);
   check_equal(a.fade_out, b.fade_out);
   check_equal(a.warp, b.warp);
+  BOOST_TEST(a.midi == b.midi);
+  check_equal(a.notes, b.notes);
+  check_equal(a.cc, b.cc);
+  check_equal(a.pitch_bend, b.pitch_bend);
+  BOOST_TEST(a.groove == b.groove);
 }
 
 void check_equal(const track_spec& a, const track_spec& b) {
@@ -89,6 +122,7 @@ void check_equal(const track_spec& a, const track_spec& b) {
   BOOST_TEST(a.mute == b.mute);
   BOOST_TEST(a.solo == b.solo);
   check_equal(a.clips, b.clips);
+  check_equal(a.instrument, b.instrument);
 }
 
 void check_equal(const project_metadata& a, const project_metadata& b) {
@@ -127,6 +161,7 @@ void check_equal(const session_document& a, const session_document& b) {
   BOOST_TEST(same_double(a.master_gain_db, b.master_gain_db));
   BOOST_TEST(a.master_channels == b.master_channels);
   check_equal(a.tracks, b.tracks);
+  check_equal(a.grooves, b.grooves);
 }
 
 void check_equal(const render_settings& a, const render_settings& b) {
@@ -275,7 +310,14 @@ std::vector<clip_spec> samples(tag<clip_spec>) {
   clip_spec half = full; // some present, some absent
   half.length.reset();
   half.fade_in.reset();
-  return {full, bare, half};
+  clip_spec midi;
+  midi.midi = true;
+  midi.position = {time_unit::bars, 3, 2.5};
+  midi.notes = {{{time_unit::beats, 0.25}, {time_unit::seconds, 0.5}, 69, 127}};
+  midi.cc = {{{time_unit::beats, 1}, 7, 90}};
+  midi.pitch_bend = {{{time_unit::samples, 48}, 0, -8192}, {{time_unit::beats, 2}, 0, 8191}};
+  midi.groove = "swing";
+  return {full, bare, half, midi};
 }
 
 std::vector<track_spec> samples(tag<track_spec>) {
@@ -288,6 +330,8 @@ std::vector<track_spec> samples(tag<track_spec>) {
   t.mute = true;
   t.solo = false;
   t.clips = samples(tag<clip_spec>{});
+  t.instrument = instrument_spec{"sine", {time_unit::samples, 48, 1}, {time_unit::beats, 0.5, 1},
+                                 7};
   track_spec empty;
   empty.solo = true;
   return {t, empty};
@@ -316,6 +360,7 @@ std::vector<session_document> samples(tag<session_document>) {
   d.master_gain_db = -1.5;
   d.master_channels = 6;
   d.tracks = samples(tag<track_spec>{});
+  d.grooves = {{"swing", 0.25, 0.6, {0.0, -0.1}, {10, -20, 0}}, {"plain", 0.5, 0.5, {}, {}}};
   return {d, session_document{}};
 }
 
@@ -378,6 +423,7 @@ signal::render_graph sample_graph() {
   mix.partition = 1;
   mix.channels = 2;
   mix.inputs = {0, 0};
+  mix.events = {{7, midi_status::note_on, 60, 127}, {-3, 0xE0, 0, 64}}; // not validated here
   render_node out;
   out.id = 2;
   out.label = "output";

@@ -165,6 +165,12 @@ signal::render_graph full_graph() {
   // A node with no media region beside clips that have one, and a clip without one (the
   // wire does not validate).
   node(node_kind::clip_source, 2, 2, {}, {});
+  // Events with every extreme a byte and a frame can hold (the wire does not validate).
+  auto synth = node(node_kind::instrument, 2, 2, {}, {param("attack_frames", 48)});
+  g.nodes[synth].events = {{0, midi_status::note_on, 60, 100},
+                           {-1, 0xFF, 0, 255},
+                           {std::numeric_limits<int64_t>::max(), midi_status::pitch_bend, 127, 127},
+                           {std::numeric_limits<int64_t>::min(), 0, 0x80, 0x7F}};
   auto out = node(node_kind::output, 2, 2, {mix},
                   {param("bits", 24), param("dither", 1), param("dither_seed", 9007199254740992.0),
                    param("negative zero", -0.0)});
@@ -503,6 +509,21 @@ BOOST_AUTO_TEST_CASE(fields_of_the_wrong_type_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(graph_values_the_library_does_not_know_are_refused) {
+  {
+    // MIDI events are 11 bytes each.
+    auto frame = frame_with(protocol_version, 2, [](packer& pk) {
+      pk.pack_map(1);
+      pk.pack(std::string{"graph"});
+      pk.pack_map(1);
+      pk.pack(std::string{"nodes"});
+      pk.pack_array(1);
+      pk.pack_map(1);
+      pk.pack(std::string{"events"});
+      pk.pack_bin(12);
+      pk.pack_bin_body("0123456789ab", 12);
+    });
+    expect_refused(frame, "not a multiple of 11");
+  }
   {
     auto frame = frame_with(protocol_version, 2, [](packer& pk) {
       pk.pack_map(1);

@@ -1371,3 +1371,227 @@ BOOST_AUTO_TEST_CASE(the_flight_recorder_names_the_node_and_block_in_progress) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- the instrument node ----------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(instrument)
+
+namespace {
+
+struct note {
+  int64_t on, off;
+  uint8_t pitch, velocity;
+};
+
+/// Events of notes (plus extra events), sorted as the validator wants them.
+std::vector<midi_event> events_of(const std::vector<note>& notes,
+                                  std::vector<midi_event> extra = {}) {
+  auto events = std::move(extra);
+  for (const auto& n : notes) {
+    events.push_back({n.on, midi_status::note_on, n.pitch, n.velocity});
+    events.push_back({n.off, midi_status::note_off, n.pitch, 0});
+  }
+  std::stable_sort(events.begin(), events.end(), [](const midi_event& a, const midi_event& b) {
+    return a.frame != b.frame ? a.frame < b.frame : event_rank(a) < event_rank(b);
+  });
+  return events;
+}
+
+/// instrument (track partition) -> gain 1 -> float output (master partition).
+render_graph instrument_graph(uint32_t rate, int64_t first, int64_t count,
+                              std::vector<midi_event> events, double attack, double release,
+                              uint16_t channels = 1) {
+  graph_builder b(rate, first, count);
+  auto p0 = b.partition("track");
+  auto p1 = b.partition("master");
+  auto i = b.node(node_kind::instrument, p0, channels, {},
+                  {param("attack_frames", attack), param("release_frames", release)});
+  b.g.nodes[i].events = std::move(events);
+  auto g = b.node(node_kind::gain, p1, channels, {i}, {param("gain", 1.0)});
+  b.node(node_kind::output, p1, channels, {g}, {param("bits", 0)});
+  return b.g;
+}
+
+/// Equal temperament, A4 = 440 Hz.
+double hz(double pitch) {
+  return 440.0 * std::pow(2.0, (pitch - 69.0) / 12.0);
+}
+
+/// One note as the instrument's header comment describes it: the oscillator steps before it
+/// sounds; a linear attack of A frames, (k+1)/A; from the note-off a linear release of R
+/// frames from the level reached. `cycles(n)` is the phase at frame n.
+template <class Phase>
+double voice(const note& x, int64_t n, double attack, double release, double volume,
+             Phase cycles) {
+  if (n < x.on)
+    return 0.0;
+  auto held = [&](int64_t m) { return std::min(1.0, static_cast<double>(m - x.on + 1) / attack); };
+  double env = 0.0;
+  if (n < x.off)
+    env = held(n);
+  else if (static_cast<double>(n - x.off + 1) < release)
+    env = held(x.off - 1) * (1.0 - static_cast<double>(n - x.off + 1) / release);
+  return x.velocity / 127.0 * volume * env * std::sin(2.0 * std::numbers::pi * cycles(n));
+}
+
+double voice(const note& x, int64_t n, double attack, double release, uint32_t rate) {
+  return voice(x, n, attack, release, 1.0, [&](int64_t m) {
+    return hz(x.pitch) * static_cast<double>(m - x.on + 1) / rate;
+  });
+}
+
+// Float rounding of a sum of a few voices of amplitude <= 1, and the double phase's drift.
+constexpr double tolerance = 2e-6;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(notes_match_the_analytic_sine_and_envelope_for_every_block_size) {
+  const uint32_t rate = 48000;
+  const double attack = 480, release = 960;
+  // Overlapping notes, one released during its attack, note-ons mid-block for any block size.
+  const std::vector<note> notes{{1037, 9000, 69, 127},
+                                {5003, 5200, 72, 64},
+                                {7777, 20011, 60, 100},
+                                {9000, 12345, 69, 90}};
+  const int64_t frames = 24000;
+  std::vector<std::byte> first_bytes;
+  for (auto block : blocks)
+    for (auto segment : segments) {
+      BOOST_TEST_CONTEXT(where(rate, block, segment)) {
+        auto g = instrument_graph(rate, 0, frames, events_of(notes), attack, release);
+        rig r(g, segment, block);
+        const auto bytes = r.render({});
+        const auto out = as_floats(bytes);
+        BOOST_TEST_REQUIRE(out.size() == static_cast<size_t>(frames));
+        double worst = 0;
+        for (int64_t n = 0; n < frames; ++n) {
+          double expected = 0;
+          for (const auto& x : notes)
+            expected += voice(x, n, attack, release, rate);
+          worst = std::max(worst, std::abs(static_cast<double>(out[static_cast<size_t>(n)]) - expected));
+        }
+        BOOST_TEST(worst <= tolerance);
+        // The first note starts on its frame: silence before, sin(2 pi f / rate) / A on it.
+        BOOST_TEST(out[1036] == 0.0f);
+        BOOST_TEST(std::abs(static_cast<double>(out[1037]) - std::sin(2 * std::numbers::pi * 440.0 / rate) / attack) <=
+                   1e-9);
+        // After the last release: silence.
+        BOOST_TEST(out[20011 + 959] == 0.0f);
+        BOOST_TEST(out[20011 + 958] != 0.0f);
+        if (first_bytes.empty())
+          first_bytes = bytes;
+        BOOST_TEST((bytes == first_bytes), "the bytes depend on the block or segment size");
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_pitch_bend_keeps_the_phase_and_cc7_scales_from_its_frame) {
+  const uint32_t rate = 44100;
+  const note x{100, 30000, 57, 110};
+  const int64_t bend_at = 4321, volume_at = 12345;
+  // +4096 of 8192: one semitone up (the range is +-2). Low 7 bits first.
+  const uint16_t bend = 8192 + 4096;
+  const std::vector<midi_event> extra{
+    {bend_at, midi_status::pitch_bend, static_cast<uint8_t>(bend & 0x7F),
+     static_cast<uint8_t>(bend >> 7)},
+    {volume_at, midi_status::control_change, 7, 64},
+    {volume_at, midi_status::control_change, 1, 99}, // other controllers change nothing
+  };
+  for (auto block : {1u, 64u, 1000u}) {
+    BOOST_TEST_CONTEXT("block " << block) {
+      auto g = instrument_graph(rate, 0, 32000, events_of({x}, extra), 100, 100);
+      rig r(g, 4096, block);
+      const auto out = as_floats(r.render({}));
+      double worst = 0;
+      for (int64_t n = 0; n < 32000; ++n) {
+        const double volume = n < volume_at ? 1.0 : 64.0 / 127.0;
+        const double expected = voice(x, n, 100, 100, volume, [&](int64_t m) {
+          const double f0 = hz(x.pitch), f1 = hz(x.pitch + 1.0);
+          return m < bend_at ? f0 * static_cast<double>(m - x.on + 1) / rate
+                             : (f0 * static_cast<double>(bend_at - x.on) +
+                                f1 * static_cast<double>(m - bend_at + 1)) / rate;
+        });
+        worst = std::max(worst, std::abs(static_cast<double>(out[static_cast<size_t>(n)]) - expected));
+      }
+      BOOST_TEST(worst <= tolerance);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_render_that_starts_late_plays_what_sounds_there) {
+  // The state at any frame is a function of the events before it: a range of the timeline
+  // rendered alone is that range of the whole render, bit for bit.
+  const std::vector<note> notes{{1000, 8000, 64, 100}, {3000, 20000, 67, 80}};
+  auto whole_graph = instrument_graph(48000, 0, 24000, events_of(notes), 64, 500);
+  rig whole(whole_graph, 4096, 64);
+  const auto all = whole.render({});
+  auto late_graph = instrument_graph(48000, 6001, 10000, events_of(notes), 64, 500);
+  rig late(late_graph, 4096, 64);
+  const auto part = late.render({});
+  BOOST_TEST_REQUIRE(part.size() == 10000u * 4u);
+  BOOST_TEST(std::equal(part.begin(), part.end(), all.begin() + 6001 * 4));
+  BOOST_TEST(as_floats(part)[0] != 0.0f); // notes were sounding
+}
+
+BOOST_AUTO_TEST_CASE(voices_are_stolen_oldest_first_and_equal_frames_end_notes_first) {
+  // Two voices, three notes: the third takes the first's voice. A note ending where the same
+  // pitch starts again ends first, so the new one starts its attack afresh.
+  const double attack = 1, release = 1; // no envelope: each note is its sine, exactly
+  const std::vector<note> notes{{0, 2000, 60, 127}, {10, 2000, 64, 127}, {500, 1000, 67, 127},
+                                {1000, 1500, 67, 127}};
+  graph_builder b(48000, 0, 2000);
+  auto p = b.partition("p");
+  auto i = b.node(node_kind::instrument, p, 1, {},
+                  {param("attack_frames", attack), param("release_frames", release),
+                   param("voices", 2)});
+  b.g.nodes[i].events = events_of(notes);
+  b.node(node_kind::output, p, 1, {i}, {param("bits", 0)});
+  rig r(b.g, 4096, 64);
+  const auto out = as_floats(r.render({}));
+  double worst = 0;
+  for (int64_t n = 0; n < 2000; ++n) {
+    // Note 0 sounds until 500, when note 2 steals its voice; then notes 1 and 2, 3.
+    double expected = voice(notes[1], n, attack, release, 48000);
+    if (n < 500)
+      expected += voice(notes[0], n, attack, release, 48000);
+    else if (n < 1000)
+      expected += voice(notes[2], n, attack, release, 48000);
+    else if (n < 1500)
+      expected += voice(notes[3], n, attack, release, 48000);
+    worst = std::max(worst, std::abs(static_cast<double>(out[static_cast<size_t>(n)]) - expected));
+  }
+  BOOST_TEST(worst <= tolerance);
+}
+
+BOOST_AUTO_TEST_CASE(a_render_resumed_from_a_snapshot_continues_bit_for_bit) {
+  const std::vector<note> notes{{100, 6000, 62, 100}, {3000, 12000, 69, 70}};
+  const std::vector<midi_event> bends{{5000, midi_status::pitch_bend, 0, 32}};
+  auto g = instrument_graph(48000, 0, 3 * 4096, events_of(notes, bends), 200, 2000);
+  rig whole(g, 4096, 64);
+  const auto reference = whole.render({});
+
+  rig first(g, 4096, 64);
+  first.run(0, 4096);
+  first.run(4096, 4096);
+  const auto states = first.executor(0).snapshot();
+  BOOST_TEST_REQUIRE(states.size() == 1u);
+  BOOST_TEST(states[0].bytes.size() == state_bytes(g.nodes[0]));
+
+  rig resumed(g, 4096, 64);
+  BOOST_TEST_REQUIRE(resumed.executor(0).restore(0, states[0].bytes).empty());
+  // The restored state is the snapshot's, voices and phases included.
+  BOOST_TEST((resumed.executor(0).snapshot()[0].bytes == states[0].bytes));
+  resumed.poison();
+  resumed.run(2 * 4096, 4096);
+  const auto tail = resumed.sink(4096);
+  BOOST_TEST(std::equal(tail.begin(), tail.end(), reference.begin() + 2 * 4096 * 4));
+
+  // A fresh executor's state is another: the comparison above can fail.
+  rig fresh(g, 4096, 64);
+  BOOST_TEST((fresh.executor(0).snapshot()[0].bytes != states[0].bytes));
+
+  std::vector<std::byte> short_state(states[0].bytes.size() - 1);
+  BOOST_TEST(!resumed.executor(0).restore(0, short_state).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -293,6 +293,63 @@ BOOST_AUTO_TEST_CASE(other_bad_media_regions_are_refused) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(midi_events_are_checked_on_an_instrument_and_refused_elsewhere) {
+  // The drums' clip becomes an instrument with a note.
+  auto instrument = [] {
+    auto g = two_track_graph();
+    auto& n = g.nodes[0];
+    n.kind = node_kind::instrument;
+    n.media.reset();
+    n.params = {param("attack_frames", 10), param("release_frames", 100)};
+    n.events = {{100, midi_status::note_on, 60, 100}, {200, midi_status::note_off, 60, 0},
+                {200, midi_status::control_change, 7, 90},
+                {200, midi_status::note_on, 60, 100}, {300, midi_status::note_off, 60, 0}};
+    return g;
+  };
+  auto g = instrument();
+  BOOST_TEST(!validate(g).has_value(), (validate(g) ? validate(g)->message : ""));
+  {
+    auto bad = instrument();
+    std::swap(bad.nodes[0].events[0], bad.nodes[0].events[1]);
+    expect_refused(bad, 0u, "MIDI event 1: out of order");
+  }
+  {
+    auto bad = instrument(); // a note-on before a note-off of the same frame
+    std::swap(bad.nodes[0].events[1], bad.nodes[0].events[3]);
+    expect_refused(bad, 0u, "MIDI event 2: out of order");
+  }
+  {
+    auto bad = instrument();
+    bad.nodes[0].events[2].status = 0xB1; // channel 2
+    expect_refused(bad, 0u, "MIDI event 2: status 177");
+  }
+  {
+    auto bad = instrument();
+    bad.nodes[0].events[0].data2 = 128;
+    expect_refused(bad, 0u, "above 127");
+  }
+  {
+    auto bad = instrument();
+    bad.nodes[0].events[0].frame = -1;
+    expect_refused(bad, 0u, "frame outside");
+  }
+  {
+    auto bad = instrument();
+    bad.nodes[0].inputs = {3};
+    expect_refused(bad, 0u, "takes no inputs");
+  }
+  {
+    auto bad = instrument();
+    bad.nodes[3].events = bad.nodes[0].events;
+    expect_refused(bad, 3u, "only an instrument node takes MIDI events");
+  }
+  {
+    auto bad = instrument();
+    bad.nodes[0].params.push_back(param("voices", 0));
+    expect_refused(bad, 0u, "'voices'");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(two_output_nodes_are_refused) {
   auto g = two_track_graph();
   g.nodes.push_back(
@@ -468,6 +525,7 @@ BOOST_AUTO_TEST_CASE(node_kinds_and_modes_have_stable_names) {
   BOOST_TEST(to_string(node_kind::gain) == "gain");
   BOOST_TEST(to_string(node_kind::pan) == "pan");
   BOOST_TEST(to_string(node_kind::output) == "output");
+  BOOST_TEST(to_string(node_kind::instrument) == "instrument");
   BOOST_TEST(to_string(render_mode::offline) == "offline");
   BOOST_TEST(to_string(render_mode::realtime) == "realtime");
   BOOST_TEST(to_string(render_mode::anticipative) == "anticipative");

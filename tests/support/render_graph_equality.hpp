@@ -87,6 +87,7 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
           BOOST_TEST(mx[k].release_frames == my[k].release_frames);
         }
       }
+      BOOST_TEST((x.events == y.events));
     }
   }
 }
