@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "actors/media_pool.hpp"
+#include "actors/groove.hpp"
 #include "actors/midi_resolution.hpp"
 #include "actors/tempo_map.hpp"
 #include "actors/timebase.hpp"
@@ -345,6 +346,91 @@ signal::modulation resolve_modulator(const messages::modulator_spec& spec, const
   return m;
 }
 
+// A grooved audio clip (the last node of `g`) is cut into slices at its
+// transients (in the media it plays): each slice starts where the groove
+// moves the beat of its transient, and is cut where the next slice starts,
+// with a 32-frame fade out where it no longer joins the next; the part
+// before the first transient stays in place. Without its transients in
+// `transients`, the clip stays whole and the analysis it needs is added to
+// `missing`. Returns the nodes that stand for the clip.
+caf::expected<std::vector<uint32_t>>
+groove_audio_clip(const messages::session_document& doc, const timebase& tb,
+                  signal::render_graph& g, const messages::clip_spec& clip, const std::string& cp,
+                  const std::vector<messages::media_info>& media,
+                  const clip_transients& transients,
+                  std::vector<messages::resolved_analysis>* missing) {
+  const auto groove = std::find_if(doc.grooves.begin(), doc.grooves.end(),
+                                   [&](const auto& x) { return x.name == clip.groove; });
+  if (groove == doc.grooves.end())
+    return fail(doc, cp + "/groove", "\"" + clip.groove + "\" is not a groove of /grooves");
+  const auto whole = g.nodes.back();
+  const auto& m = *whole.media;
+  const auto& info = media[m.media_index];
+  if (m.loop_length > 0)
+    return fail(doc, cp + "/groove", "a looped clip cannot be grooved");
+  if (!info.parent_id.empty())
+    return fail(doc, cp + "/groove", "a warped clip cannot be grooved (the warp places its transients)");
+  const auto found = transients.find(transient_key(info.media_id, m.source_offset, m.length));
+  if (found == transients.end()) {
+    if (missing) {
+      messages::resolved_analysis request;
+      request.id = transient_key(info.media_id, m.source_offset, m.length);
+      request.kind = "transients";
+      request.start = m.source_offset;
+      request.end = m.source_offset + m.length;
+      request.pieces = {{info.path, m.source_offset, m.source_offset, m.length, 0, 0}};
+      missing->push_back(std::move(request));
+    }
+    return std::vector<uint32_t>{whole.id};
+  }
+  std::vector<int64_t> starts{m.source_offset}; // media frames
+  bool head_is_transient = false;
+  for (auto onset : found->second) {
+    head_is_transient = head_is_transient || onset == m.source_offset;
+    if (onset > starts.back() && onset < m.source_offset + m.length)
+      starts.push_back(onset);
+  }
+  std::vector<int64_t> at(starts.size()); // timeline frames
+  for (size_t i = 0; i < starts.size(); ++i) {
+    at[i] = m.timeline_start + (starts[i] - m.source_offset);
+    if (i > 0 || head_is_transient) {
+      const double beat = tb.tempo.beat_at(static_cast<double>(at[i]) / tb.rate);
+      at[i] = round_frames(tb.tempo.seconds_at(apply_groove(*groove, beat, 0.0).beat) * tb.rate);
+    }
+    if (i > 0)
+      at[i] = std::max(at[i], at[i - 1] + 1); // timing offsets never reorder slices
+  }
+  g.nodes.pop_back();
+  std::vector<uint32_t> ids;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const bool last = i + 1 == starts.size();
+    const int64_t natural = (last ? m.source_offset + m.length : starts[i + 1]) - starts[i];
+    const int64_t length = last ? natural : std::min(natural, at[i + 1] - at[i]);
+    auto slice = whole;
+    slice.id = static_cast<uint32_t>(g.nodes.size());
+    slice.label = whole.label + " / slice " + std::to_string(i);
+    slice.media->timeline_start = at[i];
+    slice.media->source_offset = starts[i];
+    slice.media->length = length;
+    if (i > 0)
+      set_param(slice, "fade_in_frames", 0.0); // the clip's fades belong to its ends
+    if (!last) {
+      const bool joins = at[i] + natural == at[i + 1];
+      set_param(slice, "fade_out_frames",
+                joins ? 0.0 : static_cast<double>(std::min<int64_t>(32, length / 2)));
+      set_param(slice, "fade_out_shape", static_cast<double>(signal::fade_shape::linear));
+    }
+    const auto fades = signal::param_or(slice, "fade_in_frames", 0) +
+                       signal::param_or(slice, "fade_out_frames", 0);
+    if (fades > static_cast<double>(length))
+      return fail(doc, cp, "its fades are longer than its slice " + std::to_string(i) + " (" +
+                             std::to_string(length) + " frames) once grooved");
+    ids.push_back(slice.id);
+    g.nodes.push_back(std::move(slice));
+  }
+  return ids;
+}
+
 // The takes a track's comp plays, each once, in the order of their lanes.
 std::vector<const messages::take_spec*> comped_takes(const messages::track_spec& track) {
   std::vector<const messages::take_spec*> takes;
@@ -378,9 +464,14 @@ std::vector<std::string> media_paths_of(const messages::session_document& doc) {
   return paths;
 }
 
-caf::expected<messages::render_plan> resolve_timeline(const messages::session_document& doc,
-                                                      const messages::render_settings& settings,
-                                                      const std::vector<messages::media_info>& media) {
+std::string transient_key(const std::string& media_id, int64_t offset, int64_t length) {
+  return media_id + ":" + std::to_string(offset) + "+" + std::to_string(length);
+}
+
+caf::expected<messages::render_plan>
+resolve_timeline(const messages::session_document& doc, const messages::render_settings& settings,
+                 const std::vector<messages::media_info>& media, const clip_transients& transients,
+                 std::vector<messages::resolved_analysis>* missing) {
   const auto paths = media_paths_of(doc);
   if (media.size() != paths.size())
     return kernel::make_error(kernel::errc::internal, "resolver: media probes do not match");
@@ -572,11 +663,18 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     for (size_t k = 0; k < track.clips.size(); ++k) {
       if (track.clips[k].midi)
         continue; // played by the instrument
-      auto id = place_clip(track.clips[k], tp + "/clips/" + std::to_string(k),
-                           track.id + " / clip " + std::to_string(k));
+      const auto cp = tp + "/clips/" + std::to_string(k);
+      auto id = place_clip(track.clips[k], cp, track.id + " / clip " + std::to_string(k));
       if (!id)
         return id.error();
-      clip_nodes.push_back(*id);
+      if (track.clips[k].groove.empty()) {
+        clip_nodes.push_back(*id);
+        continue;
+      }
+      auto slices = groove_audio_clip(doc, tb, g, track.clips[k], cp, plan.media, transients, missing);
+      if (!slices)
+        return slices.error();
+      clip_nodes.insert(clip_nodes.end(), slices->begin(), slices->end());
     }
     if (!track.crossfade.empty())
       if (auto err = crossfade_overlaps(doc, t, g, clip_nodes))
@@ -737,13 +835,49 @@ timeline_resolver(timeline_resolver_actor::stateful_pointer<timeline_resolver_st
       auto paths = media_paths_of(doc);
       self->request(pool, caf::infinite, atoms::probe_atom::value, paths, doc.sample_rate)
         .then(
-          [self, id, rp, doc, settings](const std::vector<messages::media_info>& infos) mutable {
-            self->state.pending.erase(id);
-            auto plan = resolve_timeline(doc, settings, infos);
-            if (plan)
-              rp.deliver(std::move(*plan));
-            else
-              rp.deliver(plan.error());
+          [self, id, rp, doc, settings, pool](const std::vector<messages::media_info>& infos) mutable {
+            std::vector<messages::resolved_analysis> missing;
+            auto plan = resolve_timeline(doc, settings, infos, {}, &missing);
+            if (!plan || missing.empty()) {
+              self->state.pending.erase(id);
+              if (plan)
+                rp.deliver(std::move(*plan));
+              else
+                rp.deliver(plan.error());
+              return;
+            }
+            // The pre-analysis pass (section 13): the transients of every
+            // grooved audio clip, from the media pool, before the graph is
+            // built for good.
+            auto found = std::make_shared<clip_transients>();
+            auto left = std::make_shared<size_t>(missing.size());
+            for (auto& request : missing) {
+              auto key = request.id;
+              self->request(pool, caf::infinite, atoms::analyse_atom::value, doc.sample_rate,
+                            std::move(request))
+                .then(
+                  [self, id, rp, doc, settings, infos, found, left,
+                   key](std::vector<int64_t>& onsets) mutable {
+                    if (*left == 0)
+                      return; // another pass failed and answered already
+                    (*found)[key] = std::move(onsets);
+                    if (--*left > 0)
+                      return;
+                    self->state.pending.erase(id);
+                    auto final_plan = resolve_timeline(doc, settings, infos, *found);
+                    if (final_plan)
+                      rp.deliver(std::move(*final_plan));
+                    else
+                      rp.deliver(final_plan.error());
+                  },
+                  [self, id, rp, left](caf::error& err) mutable {
+                    if (*left == 0)
+                      return; // answered already
+                    *left = 0;
+                    self->state.pending.erase(id);
+                    rp.deliver(err);
+                  });
+            }
           },
           [self, id, rp, doc](caf::error& err) mutable {
             self->state.pending.erase(id);

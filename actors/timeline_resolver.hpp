@@ -31,11 +31,24 @@ int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noex
 /// The unique media paths of the audible tracks, in first-use order.
 std::vector<std::string> media_paths_of(const messages::session_document& doc);
 
+/// The transients of grooved audio clips (media frames), by
+/// `transient_key` of the stretch of media analysed.
+using clip_transients = std::map<std::string, std::vector<int64_t>>;
+
+/// Names the stretch of media a grooved clip plays.
+std::string transient_key(const std::string& media_id, int64_t offset, int64_t length);
+
 /// Builds the render plan. `media` holds the probe of each path of
 /// `media_paths_of(doc)`, in that order. Errors name the JSON path.
-caf::expected<messages::render_plan> resolve_timeline(const messages::session_document& doc,
-                                                      const messages::render_settings& settings,
-                                                      const std::vector<messages::media_info>& media);
+/// Grooved audio clips are sliced at their transients from `transients`;
+/// those not there are played unsliced and, if `missing` is given, the
+/// pre-analysis passes that would find them are added to it (the resolver
+/// actor runs them through the media pool and resolves again).
+caf::expected<messages::render_plan>
+resolve_timeline(const messages::session_document& doc, const messages::render_settings& settings,
+                 const std::vector<messages::media_info>& media,
+                 const clip_transients& transients = {},
+                 std::vector<messages::resolved_analysis>* missing = nullptr);
 
 struct timeline_resolver_state {
   /// Requests waiting for the media pool, answered with an error if the

@@ -373,7 +373,7 @@ messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& ca
   if (!cj.is_object())
     c.fail(cat, "a clip is an object");
   c.only_keys(cj, cat, {"media", "position", "source_offset", "length", "gain_db",
-                        "fade_in", "fade_out", "loop", "gain_envelope", "warp"});
+                        "fade_in", "fade_out", "loop", "gain_envelope", "warp", "groove"});
   messages::clip_spec clip;
   clip.media = c.string(cj, cat, "media", "", true);
   if (clip.media.empty())
@@ -411,6 +411,8 @@ messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& ca
   }
   if (cj.contains("warp"))
     clip.warp = c.warp(cj, cat, clip);
+  // Checked against /grooves by the resolver (grooves may follow the tracks).
+  clip.groove = c.string(cj, cat, "groove", "", false, 64);
   return clip;
 }
 

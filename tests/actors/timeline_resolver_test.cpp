@@ -1124,3 +1124,56 @@ BOOST_AUTO_TEST_CASE(a_length_past_the_warped_media_is_refused) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- groove on audio -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(audio_groove)
+
+BOOST_AUTO_TEST_CASE(a_grooved_clip_asks_for_its_transients_then_is_sliced_at_them) {
+  auto doc = make_doc(48000, 120.0);
+  doc.grooves.push_back({"swing", 0.25, 0.6, {}, {}});
+  auto t = track("drums", {clip("hits.wav", samples(1000), samples(24000), samples(500))});
+  t.clips[0].groove = "swing";
+  doc.tracks.push_back(t);
+  const std::vector<media_info> media{probe("hits.wav", 48000)};
+  // Without transients: one whole clip, and the pre-analysis pass it needs.
+  std::vector<loophole::messages::resolved_analysis> missing;
+  auto first = resolve_timeline(doc, {}, media, {}, &missing);
+  BOOST_TEST_REQUIRE(!!first);
+  BOOST_TEST(nodes_of_kind(first->graph, node_kind::clip_source).size() == 1u);
+  BOOST_TEST_REQUIRE(missing.size() == 1u);
+  BOOST_TEST(missing[0].start == 500);
+  BOOST_TEST(missing[0].end == 24500);
+  BOOST_TEST(missing[0].id == loophole::actors::transient_key("id-of-hits.wav", 500, 24000));
+  // Transients at media frames 5500 (timeline 6000: step 1, off-beat) and 11500 (12000: step 2).
+  loophole::actors::clip_transients found{{missing[0].id, {5500, 11500}}};
+  auto plan = resolve_timeline(doc, {}, media, found);
+  BOOST_TEST_REQUIRE(!!plan);
+  const auto slices = nodes_of_kind(plan->graph, node_kind::clip_source);
+  BOOST_TEST_REQUIRE(slices.size() == 3u);
+  BOOST_TEST(slices[0]->media->timeline_start == 1000); // the head stays
+  BOOST_TEST(slices[0]->media->length == 5000);         // joins the next slice's old place...
+  BOOST_TEST(slices[1]->media->timeline_start == 7200); // ...which moved by 0.05 beat
+  BOOST_TEST(slices[1]->media->source_offset == 5500);
+  BOOST_TEST(slices[1]->media->length == 4800);         // cut where the on-beat slice starts
+  BOOST_TEST(param(*slices[1], "fade_out_frames") == 32.0);
+  BOOST_TEST(slices[2]->media->timeline_start == 12000);
+  BOOST_TEST(slices[2]->media->length == 13000);
+  BOOST_TEST(param(*slices[0], "fade_out_frames") == 32.0); // a gap follows it
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_groove_or_a_grooved_loop_is_refused_at_its_pointer) {
+  auto doc = make_doc(48000, 120.0);
+  auto t = track("drums", {clip("hits.wav", samples(0), samples(24000))});
+  t.clips[0].groove = "nope";
+  doc.tracks.push_back(t);
+  expect_error(doc, {probe("hits.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/clips/0/groove: ", "not a groove");
+  doc.grooves.push_back({"nope", 0.25, 0.6, {}, {}});
+  doc.tracks[0].clips[0].loop_start = samples(0);
+  doc.tracks[0].clips[0].loop_end = samples(1000);
+  expect_error(doc, {probe("hits.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/clips/0/groove: ", "looped clip");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -898,6 +898,39 @@ BOOST_AUTO_TEST_CASE(a_comp_edit_makes_an_analysis_region_stale_until_it_is_anal
   BOOST_TEST(!contains(r.err, "stale"), r);
 }
 
+BOOST_AUTO_TEST_CASE(swing_60_moves_the_off_beat_16ths_of_an_audio_clip_by_the_exact_offset) {
+  // 16 hits on 16ths at 120 bpm (every 6000 frames) over silence. Swing 60 % on a 16th grid
+  // moves the off-beat ones 0.05 beat (1200 frames) later; the on-beat ones stay. The hits are
+  // found by the pre-analysis pass (transients) before the graph is built.
+  temp_dir dir;
+  media_file hits;
+  hits.name = "hits.wav";
+  hits.channels = 1;
+  hits.samples.assign(16 * 6000, 0.0f);
+  for (int64_t h = 0; h < 16; ++h)
+    for (int64_t k = 0; k < 3000; ++k)
+      hits.samples[static_cast<size_t>(h * 6000 + k)] =
+        static_cast<float>(0.8 * std::exp(-static_cast<double>(k) / 480.0) * (k % 2 ? -1.0 : 1.0));
+  write_media(dir, hits);
+  session_def s;
+  s.tracks = {track_def{"drums", 1, 0.0, 0.0, {{&hits, seconds(0), 0.0, std::nullopt, std::nullopt}}}};
+  auto doc = s.to_json();
+  doc["grooves"] = {{"swing16", {{"grid", 0.25}, {"swing", 0.6}}}};
+  doc["tracks"][0]["clips"][0]["groove"] = "swing16";
+  const auto x = crossfades::render_mono_track(dir, doc, "swung");
+  for (int64_t h = 0; h < 16; ++h) {
+    const int64_t at = h * 6000 + (h % 2 ? 1200 : 0);
+    BOOST_TEST_CHECKPOINT("hit " << h << " expected at frame " << at);
+    BOOST_TEST(std::abs(x[static_cast<size_t>(at)] - 0.8) < 1e-6, "hit " << h << " at " << at << ": " << x[static_cast<size_t>(at)]);
+    BOOST_TEST(std::abs(x[static_cast<size_t>(at - 1)]) < 0.01, "hit " << h << " starts early");
+    // The hit plays on, unchanged, for 1000 frames.
+    for (int64_t k = 0; k < 1000; ++k)
+      BOOST_TEST_REQUIRE(std::abs(x[static_cast<size_t>(at + k)] -
+                                  static_cast<double>(hits.at(h * 6000 + k, 0))) <= 1e-6,
+                         "hit " << h << " frame " << k);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(automation)
