@@ -470,7 +470,7 @@ BOOST_AUTO_TEST_CASE(a_clip_without_media_or_position_or_with_empty_media_is_ref
 BOOST_AUTO_TEST_CASE(an_unknown_clip_key_is_refused) {
   expect_refused(doc_with_clip(clip_with(R"("looped": true)")), "/tracks/0/clips/0/looped",
                  "unknown key (allowed: media, position, source_offset, length, gain_db, "
-                 "fade_in, fade_out, loop, gain_envelope, warp)");
+                 "fade_in, fade_out, loop, gain_envelope, warp, groove)");
   expect_refused(doc_with_clip(clip_with(R"("loop": true)")), "/tracks/0/clips/0/loop",
                  "is not an object");
   expect_refused(doc_with_clip(clip_with(R"("loop": {"start": {"samples": 0}})")),
