@@ -150,6 +150,9 @@ int run_analyse(const analyse_options& o) {
       }
       if (o.json)
         std::printf("%s\n", json{{"analysis", regions}}.dump().c_str());
+      else if (plan->analysis.empty())
+        std::printf("%s has no analysis regions (\"analysis\" in docs/session-format.md)\n",
+                    o.session.c_str());
     }
   }
   caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
