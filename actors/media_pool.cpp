@@ -220,8 +220,17 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
     },
     [ctx](atoms::analyse_atom, uint32_t rate,
           const messages::resolved_analysis& region) -> caf::result<std::vector<int64_t>> {
-      // The region's material in mono on its own stretch of timeline.
-      std::vector<float> mono(static_cast<size_t>(region.end - region.start), 0.0f);
+      // The region's material in mono, over the stretch of timeline its
+      // pieces cover (not the region's whole length, which may be mostly
+      // empty).
+      int64_t first = region.end, last = region.start;
+      for (const auto& piece : region.pieces) {
+        first = std::min(first, piece.timeline_start);
+        last = std::max(last, piece.timeline_start + piece.length);
+      }
+      if (region.pieces.empty())
+        return std::vector<int64_t>{};
+      std::vector<float> mono(static_cast<size_t>(last - first), 0.0f);
       try {
         std::map<std::string, media::decoded_media> decoded;
         for (const auto& piece : region.pieces) {
@@ -241,13 +250,13 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
             float sum = 0.0f;
             for (uint16_t c = 0; c < m.channels; ++c)
               sum += m.samples[static_cast<size_t>(c * m.frames + frame)];
-            mono[static_cast<size_t>(piece.timeline_start - region.start + k)] +=
+            mono[static_cast<size_t>(piece.timeline_start - first + k)] +=
               sum / static_cast<float>(m.channels);
           }
         }
         auto onsets = media::detect_transients(mono.data(), static_cast<int64_t>(mono.size()), rate);
         for (auto& o : onsets)
-          o += region.start;
+          o += first;
         return onsets;
       } catch (const media::media_error& e) {
         return to_error(e);

@@ -87,7 +87,8 @@ void set_param(signal::render_node& node, const std::string& name, double value)
 // sums to 1 and an equal-power one keeps power. A fade the session gives
 // explicitly at that end stays. A clip wholly inside another is left alone.
 caf::error crossfade_overlaps(const messages::session_document& doc, size_t track_index,
-                              signal::render_graph& g, const std::vector<uint32_t>& clips) {
+                              signal::render_graph& g, const std::vector<uint32_t>& clips,
+                              const std::vector<size_t>& spec_of) {
   const auto& track = doc.tracks[track_index];
   const auto shape = static_cast<double>(*signal::parse_fade_shape(track.crossfade));
   std::vector<size_t> order(clips.size());
@@ -105,8 +106,8 @@ caf::error crossfade_overlaps(const messages::session_document& doc, size_t trac
     if (rb.timeline_start >= a_end || b_end <= a_end)
       continue; // no overlap, or b lies wholly inside a
     const auto overlap = static_cast<double>(a_end - rb.timeline_start);
-    const auto& spec_a = track.clips[a];
-    const auto& spec_b = track.clips[b];
+    const auto& spec_a = track.clips[spec_of[a]];
+    const auto& spec_b = track.clips[spec_of[b]];
     if (!spec_a.fade_out) {
       set_param(g.nodes[clips[a]], "fade_out_frames", overlap);
       set_param(g.nodes[clips[a]], "fade_out_shape", shape);
@@ -121,7 +122,8 @@ caf::error crossfade_overlaps(const messages::session_document& doc, size_t trac
     const auto fades = signal::param_or(node, "fade_in_frames", 0) +
                        signal::param_or(node, "fade_out_frames", 0);
     if (fades > static_cast<double>(node.media->length))
-      return fail(doc, "/tracks/" + std::to_string(track_index) + "/clips/" + std::to_string(i),
+      return fail(doc, "/tracks/" + std::to_string(track_index) + "/clips/" +
+                         std::to_string(spec_of[i]),
                   "its crossfades with the clips it overlaps (" +
                     std::to_string(static_cast<int64_t>(fades)) +
                     " frames) are longer than the clip (" + std::to_string(node.media->length) +
@@ -337,7 +339,7 @@ signal::modulation resolve_modulator(const messages::modulator_spec& spec, const
     add(start);
     const auto next = i + 1 < spans.size() ? round_frames(spans[i + 1].seconds * rate) : end;
     if (spans[i].ramps)
-      for (int64_t f = start + 32; f < next; f += 32)
+      for (int64_t f = start + 32; f < std::min(next, end); f += 32)
         add(f);
   }
   // The last segment reached is constant or ends in one: one more point a
@@ -395,7 +397,8 @@ groove_audio_clip(const messages::session_document& doc, const timebase& tb,
     at[i] = m.timeline_start + (starts[i] - m.source_offset);
     if (i > 0 || head_is_transient) {
       const double beat = tb.tempo.beat_at(static_cast<double>(at[i]) / tb.rate);
-      at[i] = round_frames(tb.tempo.seconds_at(apply_groove(*groove, beat, 0.0).beat) * tb.rate);
+      at[i] = std::max<int64_t>(
+        0, round_frames(tb.tempo.seconds_at(apply_groove(*groove, beat, 0.0).beat) * tb.rate));
     }
     if (i > 0)
       at[i] = std::max(at[i], at[i - 1] + 1); // timing offsets never reorder slices
@@ -660,6 +663,10 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
       }
       return id;
     };
+    // The track's media clips (a grooved one as its slices), each with the
+    // index of its clip in the session, for crossfades and errors.
+    std::vector<uint32_t> placed;
+    std::vector<size_t> placed_spec;
     for (size_t k = 0; k < track.clips.size(); ++k) {
       if (track.clips[k].midi)
         continue; // played by the instrument
@@ -667,21 +674,26 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
       auto id = place_clip(track.clips[k], cp, track.id + " / clip " + std::to_string(k));
       if (!id)
         return id.error();
-      if (track.clips[k].groove.empty()) {
-        clip_nodes.push_back(*id);
-        continue;
+      std::vector<uint32_t> nodes{*id};
+      if (!track.clips[k].groove.empty()) {
+        auto slices = groove_audio_clip(doc, tb, g, track.clips[k], cp, plan.media, transients, missing);
+        if (!slices)
+          return slices.error();
+        nodes = std::move(*slices);
       }
-      auto slices = groove_audio_clip(doc, tb, g, track.clips[k], cp, plan.media, transients, missing);
-      if (!slices)
-        return slices.error();
-      clip_nodes.insert(clip_nodes.end(), slices->begin(), slices->end());
+      placed.insert(placed.end(), nodes.begin(), nodes.end());
+      placed_spec.insert(placed_spec.end(), nodes.size(), k);
     }
     if (!track.crossfade.empty())
-      if (auto err = crossfade_overlaps(doc, t, g, clip_nodes))
+      if (auto err = crossfade_overlaps(doc, t, g, placed, placed_spec))
         return err;
+    clip_nodes.insert(clip_nodes.end(), placed.begin(), placed.end());
     if (track.comp)
       if (auto err = comp_regions(doc, t, tb, g, place_clip, clip_nodes))
         return err;
+    if (clip_nodes.empty())
+      return fail(doc, tp + "/comp", "none of the comped takes' clips lies in its regions: the "
+                                     "track has nothing to play");
     for (auto id : clip_nodes)
       if (const auto& m = g.nodes[id].media)
         session_end = std::max(session_end, m->timeline_start + m->length);

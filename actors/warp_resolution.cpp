@@ -49,6 +49,8 @@ resolve_warp(const messages::warp_spec& warp, const messages::media_info& parent
                           "and 16");
       map.push_back(p);
     }
+    if (map.size() < 2)
+      return fail("/warp/markers", "needs a marker after the clip's start");
     const auto& a = map[map.size() - 2];
     const auto& b = map.back();
     to_the_end(static_cast<double>(b.timeline - a.timeline) /

@@ -162,8 +162,8 @@ std::string check_modulation(const modulation& m) {
       return "attack and release must be in [0, 1e8] frames";
     return {};
   }
-  if (m.clock.size() < 2 || m.clock.size() > (size_t{1} << 22))
-    return "the clock needs 2 to 2^22 points";
+  if (m.clock.size() < 2 || m.clock.size() > (size_t{1} << 20))
+    return "the clock needs 2 to 2^20 points"; // the wire's array limit
   for (size_t i = 0; i < m.clock.size(); ++i)
     if (!std::isfinite(m.clock[i].value) || (i > 0 && m.clock[i].frame <= m.clock[i - 1].frame))
       return "clock point " + std::to_string(i) + ": frames must increase, values be finite";

@@ -1023,6 +1023,13 @@ BOOST_AUTO_TEST_CASE(overlapping_or_empty_regions_are_refused_at_their_pointer) 
                "longer than its part");
 }
 
+BOOST_AUTO_TEST_CASE(a_comp_whose_regions_hold_no_take_material_is_refused) {
+  auto doc = make_doc(48000, 120.0);
+  doc.tracks.push_back(comped_track({{"a", samples(200000), samples(210000)}}, samples(0)));
+  expect_error(doc, {probe("a.wav", 240000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/comp: ", "nothing to play");
+}
+
 BOOST_AUTO_TEST_CASE(only_comped_takes_are_probed) {
   auto doc = make_doc();
   doc.tracks.push_back(comped_track({{"b", samples(0), samples(100)}}, samples(0)));
@@ -1035,6 +1042,15 @@ BOOST_AUTO_TEST_SUITE(warp)
 
 using loophole::messages::warp_marker_spec;
 using loophole::messages::warp_spec;
+
+BOOST_AUTO_TEST_CASE(a_warp_whose_only_marker_is_the_clip_start_is_refused) {
+  auto doc = make_doc(48000, 120.0);
+  auto c = clip("x.wav", samples(0), std::nullopt, samples(100));
+  c.warp = warp_spec{"stretch", {warp_marker_spec{samples(100), samples(0)}}, 0.0};
+  doc.tracks.push_back(track("a", {c}));
+  expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
+               "/studio/song.json: /tracks/0/clips/0/warp/markers: ", "a marker after");
+}
 
 BOOST_AUTO_TEST_CASE(a_warped_clip_plays_derived_media_made_from_its_file) {
   auto doc = make_doc(48000, 120.0);
@@ -1160,6 +1176,30 @@ BOOST_AUTO_TEST_CASE(a_grooved_clip_asks_for_its_transients_then_is_sliced_at_th
   BOOST_TEST(slices[2]->media->timeline_start == 12000);
   BOOST_TEST(slices[2]->media->length == 13000);
   BOOST_TEST(param(*slices[0], "fade_out_frames") == 32.0); // a gap follows it
+}
+
+BOOST_AUTO_TEST_CASE(grooved_slices_cross_fade_with_an_overlapping_clip_by_their_own_clip) {
+  // Clip 0 is grooved into two slices; clip 1 overlaps the second: the crossfade applies to the
+  // slice and clip 1, and the fades stay on the right nodes.
+  auto doc = make_doc(48000, 120.0);
+  doc.grooves.push_back({"swing", 0.25, 0.6, {}, {}});
+  auto t = track("drums", {clip("hits.wav", samples(0), samples(12000)),
+                           clip("hits.wav", samples(11000), samples(6000))});
+  t.clips[0].groove = "swing";
+  t.clips[1].fade_in = fade_spec{samples(10), "linear"};
+  t.crossfade = "linear";
+  doc.tracks.push_back(t);
+  const std::vector<media_info> media{probe("hits.wav", 48000)};
+  std::vector<loophole::messages::resolved_analysis> missing;
+  BOOST_TEST_REQUIRE(!!resolve_timeline(doc, {}, media, {}, &missing));
+  BOOST_TEST_REQUIRE(missing.size() == 1u);
+  auto plan = resolve_timeline(doc, {}, media, {{missing[0].id, {0, 6000}}});
+  if (!plan)
+    BOOST_FAIL(loophole::kernel::describe(plan.error()));
+  const auto& late = node_labelled(plan->graph, "drums / clip 0 / slice 1"); // 7200..13200
+  const auto& other = node_labelled(plan->graph, "drums / clip 1");
+  BOOST_TEST(param(late, "fade_out_frames") == 2200.0);  // the overlap up to 13200
+  BOOST_TEST(param(other, "fade_in_frames") == 10.0);    // its own fade in stays
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_groove_or_a_grooved_loop_is_refused_at_its_pointer) {
