@@ -11,6 +11,7 @@
 #include <map>
 
 #include "actors/pulse_context.hpp"
+#include "actors/resolve_cache.hpp"
 #include "caf/expected.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/stateful_actor.hpp"
@@ -37,11 +38,21 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
                                                       const messages::render_settings& settings,
                                                       const std::vector<messages::media_info>& media);
 
+/// The same, taking each track whose key is in `cache` from there and
+/// storing those it resolves: the plan is the same either way.
+caf::expected<messages::render_plan> resolve_timeline(const messages::session_document& doc,
+                                                      const messages::render_settings& settings,
+                                                      const std::vector<messages::media_info>& media,
+                                                      resolve_cache& cache);
+
 struct timeline_resolver_state {
   /// Requests waiting for the media pool, answered with an error if the
   /// resolver is stopped first (CAF 0.17 drops such promises silently).
   std::map<uint64_t, caf::typed_response_promise<messages::render_plan>> pending;
   uint64_t next_request = 0;
+  /// Tracks resolved before, so a session edited and rendered again resolves
+  /// only the tracks that changed.
+  resolve_cache cache;
   static inline const char* name = "timeline_resolver";
 };
 
