@@ -1,37 +1,80 @@
 #include "actors/resolve_cache.hpp"
 
-#include <xxhash.h>
+#include "caf/meta/annotation.hpp"
 
-#include "caf/binary_serializer.hpp"
+#include <string>
+#include <type_traits>
+#include <xxhash.h>
 
 namespace loophole::actors {
 
-std::optional<track_key> key_of_track(const messages::session_document& doc, size_t track, bool test_nodes,
+namespace {
+
+template <class T> struct is_vector : std::false_type {};
+template <class T> struct is_vector<std::vector<T>> : std::true_type {};
+
+// Gathers the bytes of every field `inspect` lists of a value, as CAF's
+// serializer would write them (so a field added to a spec is hashed without
+// a word here), for one XXH3 at the end. Not CAF's serializer: its error
+// object per field made keys cost as much as resolving; nor XXH3 streaming:
+// an update per small field costs more than the copy.
+class hasher {
+public:
+  using result_type = void;
+  static constexpr bool reads_state = true;
+  static constexpr bool writes_state = false;
+
+  template <class... Ts> void operator()(Ts&&... xs) { (apply(xs), ...); }
+
+  track_key digest() const {
+    const auto h = XXH3_128bits(bytes_.data(), bytes_.size());
+    return {h.high64, h.low64};
+  }
+
+private:
+  template <class T> void apply(T& x) {
+    using U = std::remove_cv_t<T>;
+    if constexpr (caf::meta::is_annotation<U>::value) {
+      // type names: the positions of the fields tell the types apart
+    } else if constexpr (std::is_arithmetic_v<U> || std::is_enum_v<U>) {
+      bytes_.append(reinterpret_cast<const char*>(&x), sizeof x);
+    } else if constexpr (std::is_same_v<U, std::string>) {
+      apply_size(x.size());
+      bytes_.append(x);
+    } else if constexpr (is_vector<U>::value) {
+      apply_size(x.size());
+      for (auto& e : x)
+        apply(e);
+    } else {
+      inspect(*this, const_cast<U&>(x)); // 0.17's inspect takes non-const references
+    }
+  }
+
+  void apply_size(size_t n) { apply(n); }
+
+  std::string bytes_;
+};
+
+} // namespace
+
+track_key key_of_track(const messages::session_document& doc, size_t track, bool test_nodes,
                        const std::vector<const messages::media_info*>& probes) {
-  std::vector<char> buf;
-  caf::binary_serializer sink{nullptr, buf};
-  // CAF 0.17's inspectors take non-const references; the serializer only reads.
-  auto& d = const_cast<messages::session_document&>(doc);
-  auto& t = d.tracks[track];
-  auto err = sink(t, d.sample_rate, d.bpm, d.tempo_changes, d.beats_per_bar, d.beat_unit,
-                  d.meter_changes, test_nodes);
+  hasher h;
+  const auto& t = doc.tracks[track];
+  h(t, doc.sample_rate, doc.bpm, doc.tempo_changes, doc.beats_per_bar, doc.beat_unit,
+    doc.meter_changes, test_nodes);
   for (const auto* probe : probes)
-    if (!err)
-      err = sink(const_cast<messages::media_info&>(*probe));
-  for (auto& groove : d.grooves)
+    h(*probe);
+  for (const auto& groove : doc.grooves)
     for (const auto& clip : t.clips)
-      if (!err && !clip.groove.empty() && clip.groove == groove.name) {
-        err = sink(groove);
+      if (!clip.groove.empty() && clip.groove == groove.name) {
+        h(groove);
         break;
       }
-  // A key that covers less than the track reads must not be used.
-  if (err)
-    return std::nullopt;
-  const auto h = XXH3_128bits(buf.data(), buf.size());
-  return track_key{h.high64, h.low64};
+  return h.digest();
 }
 
-const track_fragment* resolve_cache::find(const track_key& key) {
+track_fragment* resolve_cache::find(const track_key& key) {
   auto it = index_.find(key);
   if (it == index_.end())
     return nullptr;
@@ -40,7 +83,7 @@ const track_fragment* resolve_cache::find(const track_key& key) {
   return &it->second->second;
 }
 
-const track_fragment& resolve_cache::store(const track_key& key, track_fragment fragment) {
+track_fragment& resolve_cache::store(const track_key& key, track_fragment fragment) {
   ++resolved;
   if (auto it = index_.find(key); it != index_.end()) {
     it->second->second = std::move(fragment);
@@ -49,11 +92,14 @@ const track_fragment& resolve_cache::store(const track_key& key, track_fragment 
   }
   entries_.emplace_front(key, std::move(fragment));
   index_.emplace(key, entries_.begin());
+  return entries_.front().second;
+}
+
+void resolve_cache::trim() {
   while (entries_.size() > capacity_) {
     index_.erase(entries_.back().first);
     entries_.pop_back();
   }
-  return entries_.front().second;
 }
 
 } // namespace loophole::actors

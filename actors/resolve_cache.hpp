@@ -5,17 +5,16 @@
 // fragments keyed by a hash of everything that resolution reads. An edit of
 // one clip then resolves one track again and reuses the others'.
 
-#include <cstdint>
-#include <list>
-#include <map>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
 #include "messages/render_messages.hpp"
 #include "messages/session_document.hpp"
 #include "signal/render_graph.hpp"
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace loophole::actors {
 
@@ -36,6 +35,10 @@ struct track_fragment {
   /// The node each of the track's modulators (in order) goes on; their clocks
   /// depend on the session's end, so they are attached when the graph is assembled.
   std::vector<uint32_t> modulated;
+  /// The modulators' clocks last made for a session ending at `clocks_end`
+  /// (a function of the key and the end alone, so kept while the end stays).
+  std::vector<signal::modulation> clocks;
+  int64_t clocks_end = -1;
 };
 
 /// XXH3-128 of what a track's resolution depends on.
@@ -46,25 +49,27 @@ using track_key = std::pair<uint64_t, uint64_t>;
 /// name and `probes`, the probe of each media path it plays in order.
 /// Nothing else of the session is read by a track's resolution but for
 /// error messages (the document's path, the track's index), and errors are
-/// not cached. Empty if the spec does not serialize: the track is not cached.
-std::optional<track_key> key_of_track(const messages::session_document& doc, size_t track, bool test_nodes,
+/// not cached.
+track_key key_of_track(const messages::session_document& doc, size_t track, bool test_nodes,
                        const std::vector<const messages::media_info*>& probes);
 
-/// Fragments by key, the least recently used dropped beyond `capacity`.
+/// Fragments by key, the least recently used dropped beyond `capacity` when
+/// a resolve is done (a resolve keeps the fragments it uses until then).
 class resolve_cache {
 public:
-  explicit resolve_cache(size_t capacity = 512) : capacity_(capacity) {
-  }
+  explicit resolve_cache(size_t capacity = 512) : capacity_(capacity) {}
 
-  /// The fragment of `key`, or null; counts a reuse when found.
-  const track_fragment* find(const track_key& key);
+  /// The fragment of `key`, or null; counts a reuse when found. Fragments
+  /// found or stored stay valid until `trim`.
+  track_fragment* find(const track_key& key);
 
   /// Stores the fragment of a track just resolved (counted as resolved).
-  const track_fragment& store(const track_key& key, track_fragment fragment);
+  track_fragment& store(const track_key& key, track_fragment fragment);
 
-  size_t size() const noexcept {
-    return entries_.size();
-  }
+  /// Drops the least recently used fragments beyond the capacity.
+  void trim();
+
+  size_t size() const noexcept { return entries_.size(); }
 
   size_t resolved = 0; ///< Tracks resolved since the cache was made.
   size_t reused = 0;   ///< Tracks taken from the cache.

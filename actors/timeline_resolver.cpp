@@ -685,7 +685,20 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
   const timebase tb{*tempo, *meter, rate};
   int64_t session_end = 0;
   std::vector<uint32_t> track_outputs;
-  std::vector<std::pair<const messages::modulator_spec*, uint32_t>> modulated; // and their node
+  // The fragments placed (in track order), with their track and first node.
+  struct placed_fragment {
+    track_fragment* fragment;
+    const messages::track_spec* track;
+    uint32_t base;
+  };
+  std::vector<placed_fragment> placed;
+  // Fragments found or stored stay in the cache until the graph is made.
+  struct trim_at_exit {
+    resolve_cache& cache;
+    ~trim_at_exit() {
+      cache.trim();
+    }
+  } trim{cache};
   for (size_t t = 0; t < doc.tracks.size(); ++t) {
     const auto& track = doc.tracks[t];
     if (!audible(doc, track)) {
@@ -701,14 +714,12 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
     for (const auto& path : track_media(track))
       probes.push_back(&media[media_index.at(path)]);
     const auto key = key_of_track(doc, t, doc.test_nodes || settings.allow_test_nodes, probes);
-    const track_fragment* fragment = key ? cache.find(*key) : nullptr;
-    std::optional<track_fragment> uncached;
+    track_fragment* fragment = cache.find(key);
     if (!fragment) {
       auto resolved = resolve_track(doc, t, settings, tb, media_index, media);
       if (!resolved)
         return resolved.error();
-      fragment = key ? &cache.store(*key, std::move(*resolved))
-                     : &uncached.emplace(std::move(*resolved));
+      fragment = &cache.store(key, std::move(*resolved));
     }
     // The fragment renumbered into the graph: its partition, nodes after
     // those there, its media in the plan's (derived media once each).
@@ -728,24 +739,33 @@ caf::expected<messages::render_plan> resolve_timeline(const messages::session_do
       g.nodes.push_back(std::move(node));
     }
     session_end = std::max(session_end, fragment->end_frame);
-    for (size_t k = 0; k < track.modulators.size(); ++k)
-      modulated.push_back({&track.modulators[k], base + fragment->modulated[k]});
+    placed.push_back({fragment, &track, base});
     track_outputs.push_back(base + fragment->output);
   }
   if (track_outputs.empty())
     return fail(doc, "/tracks", "nothing to render: no track is audible and has clips");
   // Modulator clocks run from the session's start to past its end (they go
-  // on linearly beyond), so they are made once the end is known.
-  for (const auto& [spec, node] : modulated) {
-    auto& lanes = g.nodes[node].automation;
-    const char* param = spec->target == "pan" ? "position" : "gain";
-    auto lane = std::find_if(lanes.begin(), lanes.end(),
-                             [&](const auto& l) { return l.param == param; });
-    if (lane == lanes.end()) {
-      lanes.push_back({param, {}, {}});
-      lane = std::prev(lanes.end());
+  // on linearly beyond), so they are made once the end is known; a fragment
+  // keeps those last made for it while the end stays where it was.
+  for (const auto& [fragment, track, base] : placed) {
+    if (fragment->clocks_end != session_end) {
+      fragment->clocks.clear();
+      for (const auto& spec : track->modulators)
+        fragment->clocks.push_back(resolve_modulator(spec, tb, session_end));
+      fragment->clocks_end = session_end;
     }
-    lane->modulators.push_back(resolve_modulator(*spec, tb, session_end));
+    for (size_t k = 0; k < track->modulators.size(); ++k) {
+      const auto* spec = &track->modulators[k];
+      auto& lanes = g.nodes[base + fragment->modulated[k]].automation;
+      const char* param = spec->target == "pan" ? "position" : "gain";
+      auto lane = std::find_if(lanes.begin(), lanes.end(),
+                               [&](const auto& l) { return l.param == param; });
+      if (lane == lanes.end()) {
+        lanes.push_back({param, {}, {}});
+        lane = std::prev(lanes.end());
+      }
+      lane->modulators.push_back(fragment->clocks[k]);
+    }
   }
 
   const auto master = static_cast<uint32_t>(g.partitions.size());
