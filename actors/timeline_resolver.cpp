@@ -358,8 +358,7 @@ signal::modulation resolve_modulator(const messages::modulator_spec& spec, const
 caf::expected<std::vector<uint32_t>>
 groove_audio_clip(const messages::session_document& doc, const timebase& tb,
                   signal::render_graph& g, const messages::clip_spec& clip, const std::string& cp,
-                  const std::vector<messages::media_info>& media,
-                  const clip_transients& transients,
+                  const messages::media_info& info, const clip_transients& transients,
                   std::vector<messages::resolved_analysis>* missing) {
   const auto groove = std::find_if(doc.grooves.begin(), doc.grooves.end(),
                                    [&](const auto& x) { return x.name == clip.groove; });
@@ -367,7 +366,6 @@ groove_audio_clip(const messages::session_document& doc, const timebase& tb,
     return fail(doc, cp + "/groove", "\"" + clip.groove + "\" is not a groove of /grooves");
   const auto whole = g.nodes.back();
   const auto& m = *whole.media;
-  const auto& info = media[m.media_index];
   if (m.loop_length > 0)
     return fail(doc, cp + "/groove", "a looped clip cannot be grooved");
   if (!info.parent_id.empty())
@@ -448,22 +446,286 @@ std::vector<const messages::take_spec*> comped_takes(const messages::track_spec&
   return takes;
 }
 
+// The media paths a track plays (its media clips, then its comped takes'),
+// in order, repeats included.
+std::vector<std::string> track_media(const messages::track_spec& track) {
+  std::vector<std::string> paths;
+  for (const auto& c : track.clips)
+    if (!c.midi)
+      paths.push_back(c.media_path);
+  for (const auto* take : comped_takes(track))
+    for (const auto& c : take->clips)
+      paths.push_back(c.media_path);
+  return paths;
+}
+
+// add_node(label, kind, partition, channels, inputs, params) appends a node
+// to `g` and returns its id.
+auto node_adder(signal::render_graph& g) {
+  return [&g](std::string label, node_kind kind, uint32_t partition, uint16_t channels,
+              std::vector<uint32_t> inputs, std::vector<signal::parameter> params) {
+    signal::render_node n;
+    n.id = static_cast<uint32_t>(g.nodes.size());
+    n.label = std::move(label);
+    n.kind = kind;
+    n.partition = partition;
+    n.channels = channels;
+    n.inputs = std::move(inputs);
+    n.params = std::move(params);
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back().id;
+  };
+}
+
+// Resolves track `t` of `doc` (audible, with clips) on its own: a fragment
+// that depends on nothing but what key_of_track hashes. `media[media_index[p]]`
+// is the probe of path p.
+caf::expected<track_fragment> resolve_track(const messages::session_document& doc, size_t t,
+                                            const messages::render_settings& settings,
+                                            const timebase& tb,
+                                            const std::map<std::string, uint32_t>& media_index,
+                                            const std::vector<messages::media_info>& media,
+                                            const clip_transients& transients) {
+  track_fragment fragment;
+  auto& g = fragment.graph;
+  const auto add_node = node_adder(g);
+  // The media the track plays, each once: probes by path, derived media by id.
+  auto add_media = [&](const std::string& path, messages::media_info m) {
+    for (size_t i = 0; i < fragment.media.size(); ++i)
+      if (fragment.media[i].path == path && fragment.media[i].info.media_id == m.media_id)
+        return static_cast<uint32_t>(i);
+    fragment.media.push_back({path, std::move(m)});
+    return static_cast<uint32_t>(fragment.media.size() - 1);
+  };
+  const uint32_t rate = tb.rate;
+  const auto& track = doc.tracks[t];
+  const auto tp = "/tracks/" + std::to_string(t);
+  const uint32_t partition = 0;
+  int64_t session_end = 0;
+  std::vector<uint32_t> clip_nodes;
+  if (track.instrument) { // MIDI clips: the instrument stands for the clips' sum
+    auto midi = resolve_midi_track(doc, t, tb);
+    if (!midi)
+      return midi.error();
+    clip_nodes.push_back(add_node(track.id + " / instrument", node_kind::instrument, partition,
+                                  track.channels, {}, std::move(midi->params)));
+    g.nodes.back().events = std::move(midi->events);
+    session_end = std::max(session_end, midi->end_frame);
+  }
+  // A media clip of the track (or of one of its takes) as a clip_source
+  // node; `label` names it in the graph.
+  auto place_clip = [&](const messages::clip_spec& clip, const std::string& cp,
+                        const std::string& label) -> caf::expected<uint32_t> {
+    const auto& file = media[media_index.at(clip.media_path)];
+    auto mi = add_media(clip.media_path, file);
+    const int64_t position = tb.frame_of(clip.position);
+    if (position > max_frames)
+      return fail(doc, cp + "/position", "is past the longest timeline (2^50 frames)");
+    int64_t offset = tb.offset_frames(position, clip.source_offset);
+    if (clip.length && tb.frames_from(position, *clip.length) > max_frames)
+      return fail(doc, cp + "/length", "is longer than the longest timeline (2^50 frames)");
+    if (offset >= file.frames)
+      return fail(doc, cp + "/source_offset",
+                  "starts at frame " + std::to_string(offset) + ", past the end of " +
+                    clip.media + " (" + std::to_string(file.frames) + " frames, " +
+                    seconds_of(file.frames, rate) + ")");
+    if (clip.warp) {
+      // The clip plays the derived media from its start (actors/warp_resolution.hpp).
+      auto derived = resolve_warp(
+        *clip.warp, file, offset,
+        [&](const messages::time_value& v) { return tb.offset_frames(position, v); },
+        [&](const messages::time_value& v) { return tb.frames_from(position, v); },
+        [&](const std::string& at, const std::string& why) { return fail(doc, cp + at, why); });
+      if (!derived)
+        return std::move(derived.error());
+      mi = add_media({}, std::move(*derived));
+      offset = 0;
+    }
+    const auto& info = fragment.media[mi].info;
+    int64_t length = clip.length ? tb.frames_from(position, *clip.length) : info.frames - offset;
+    if (length <= 0)
+      return fail(doc, cp + "/length", "is shorter than one frame");
+    int64_t loop_start = 0, loop_length = 0;
+    if (clip.loop_start && clip.loop_end) {
+      loop_start = tb.offset_frames(position, *clip.loop_start);
+      int64_t loop_end = tb.offset_frames(position, *clip.loop_end);
+      if (loop_end > info.frames && loop_end - info.frames <= 1)
+        loop_end = info.frames; // the rounding of beats or seconds, as for lengths
+      if (loop_end > info.frames)
+        return fail(doc, cp + "/loop/end",
+                    "is frame " + std::to_string(loop_end) + ", past the end of " + clip.media +
+                      " (" + std::to_string(info.frames) + " frames)");
+      if (loop_end <= loop_start)
+        return fail(doc, cp + "/loop", "ends at or before its start");
+      if (offset >= loop_end)
+        return fail(doc, cp + "/source_offset", "is past the end of the loop");
+      loop_length = loop_end - loop_start;
+    }
+    if (loop_length == 0 && offset + length > info.frames) {
+      // One frame over is the rounding of beats or seconds to frames, not a
+      // request for material that does not exist.
+      if (offset + length - info.frames > 1)
+        return fail(doc, cp + "/length",
+                    "needs frames up to " + std::to_string(offset + length) + " but " +
+                      clip.media + " has " + std::to_string(info.frames) + " frames (" +
+                      seconds_of(info.frames, rate) + ")");
+      length = info.frames - offset;
+    }
+    std::vector<signal::parameter> params{{"gain", db_to_gain(clip.gain_db)}};
+    int64_t fade_total = 0;
+    for (auto [spec, name] : {std::pair{&clip.fade_in, "fade_in"},
+                              std::pair{&clip.fade_out, "fade_out"}}) {
+      if (!*spec)
+        continue;
+      // A fade in spans the beats after the clip's start, a fade out those
+      // before its end.
+      const bool fade_out = spec == &clip.fade_out;
+      const auto frames = tb.frames_from(fade_out ? position + length : position,
+                                         (*spec)->length, fade_out);
+      if (frames > max_frames)
+        return fail(doc, cp + "/" + name + "/length", "is longer than 2^50 frames");
+      fade_total += frames;
+      const auto shape = signal::parse_fade_shape((*spec)->shape);
+      if (!shape)
+        return fail(doc, cp + "/" + name + "/shape", "unknown fade shape \"" +
+                                                       (*spec)->shape + "\"");
+      params.push_back({std::string{name} + "_frames", static_cast<double>(frames)});
+      params.push_back({std::string{name} + "_shape", static_cast<double>(*shape)});
+    }
+    if (fade_total > length)
+      return fail(doc, cp, "the fades (" + std::to_string(fade_total) +
+                             " frames) are longer than the clip (" + std::to_string(length) +
+                             " frames)");
+    auto id = add_node(label, node_kind::clip_source,
+                       partition, track.channels, {}, std::move(params));
+    g.nodes[id].media = signal::media_region{mi, position, offset, length, loop_start, loop_length};
+    if (!clip.gain_envelope.empty()) {
+      std::vector<int64_t> frames;
+      for (size_t i = 0; i < clip.gain_envelope.size(); ++i) {
+        const auto frame = position + tb.frames_from(position, clip.gain_envelope[i].at);
+        if (!frames.empty() && frame <= frames.back())
+          return fail(doc, cp + "/gain_envelope/" + std::to_string(i) + "/at",
+                      "comes at or before the point before it");
+        frames.push_back(frame);
+      }
+      g.nodes[id].automation.push_back(gain_lane(clip.gain_envelope, frames));
+    }
+    return id;
+  };
+  // The track's media clips (a grooved one as its slices), each with the
+  // index of its clip in the session, for crossfades and errors.
+  std::vector<uint32_t> placed;
+  std::vector<size_t> placed_spec;
+  for (size_t k = 0; k < track.clips.size(); ++k) {
+    if (track.clips[k].midi)
+      continue; // played by the instrument
+    const auto cp = tp + "/clips/" + std::to_string(k);
+    auto id = place_clip(track.clips[k], cp, track.id + " / clip " + std::to_string(k));
+    if (!id)
+      return id.error();
+    std::vector<uint32_t> nodes{*id};
+    if (!track.clips[k].groove.empty()) {
+      auto slices = groove_audio_clip(doc, tb, g, track.clips[k], cp,
+                                      fragment.media[g.nodes[*id].media->media_index].info,
+                                      transients, &fragment.analyses);
+      if (!slices)
+        return slices.error();
+      nodes = std::move(*slices);
+    }
+    placed.insert(placed.end(), nodes.begin(), nodes.end());
+    placed_spec.insert(placed_spec.end(), nodes.size(), k);
+  }
+  if (!track.crossfade.empty())
+    if (auto err = crossfade_overlaps(doc, t, g, placed, placed_spec))
+      return err;
+  clip_nodes.insert(clip_nodes.end(), placed.begin(), placed.end());
+  if (track.comp)
+    if (auto err = comp_regions(doc, t, tb, g, place_clip, clip_nodes))
+      return err;
+  if (clip_nodes.empty())
+    return fail(doc, tp + "/comp", "none of the comped takes' clips lies in its regions: the "
+                                   "track has nothing to play");
+  for (auto id : clip_nodes)
+    if (const auto& m = g.nodes[id].media)
+      session_end = std::max(session_end, m->timeline_start + m->length);
+  uint32_t sum = clip_nodes.front();
+  if (clip_nodes.size() > 1)
+    sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,
+                   clip_nodes, {});
+  for (size_t i = 0; i < track.inserts.size(); ++i) {
+    const auto& ins = track.inserts[i];
+    const auto ip = tp + "/inserts/" + std::to_string(i);
+    const auto label = track.id + " / " + ins.kind + " " + std::to_string(i);
+    if (ins.kind == "delay") {
+      // A delay in beats is set at the session's opening tempo (it does
+      // not follow tempo changes until parameters can be automated).
+      const auto frames = tb.frames_from(0, ins.time);
+      if (frames > 2097152)
+        return fail(doc, ip + "/time", "is longer than 2^21 frames");
+      sum = add_node(label, node_kind::delay, partition, track.channels, {sum},
+                     {{"frames", static_cast<double>(frames)},
+                      {"feedback", ins.feedback},
+                      {"wet", ins.wet},
+                      {"dry", ins.dry}});
+    } else if (ins.kind == "test.fault") {
+      if (!doc.test_nodes && !settings.allow_test_nodes)
+        return fail(doc, ip + "/kind",
+                    "test.fault nodes inject failures: enable them with \"test_nodes\": true "
+                    "in the session or --allow-test-nodes");
+      const auto mode = signal::parse_fault_mode(ins.fault);
+      if (!mode)
+        return fail(doc, ip + "/fault", "unknown fault \"" + ins.fault + "\"");
+      const auto at = tb.frame_of(ins.at);
+      if (at > max_frames)
+        return fail(doc, ip + "/at", "is past 2^50 frames");
+      sum = add_node(label, node_kind::test_fault, partition, track.channels, {sum},
+                     {{"mode", static_cast<double>(*mode)},
+                      {"at_frame", static_cast<double>(at)},
+                      {"leak_bytes", std::ldexp(ins.leak_mb, 20)},
+                      {"sleep_us", std::round(ins.sleep_ms * 1000.0)}});
+    } else {
+      return fail(doc, ip + "/kind", "unknown insert kind \"" + ins.kind + "\"");
+    }
+  }
+  auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
+                        {sum}, {{"gain", db_to_gain(track.gain_db)}});
+  if (!track.gain_automation.empty()) {
+    auto frames = point_frames(doc, tb, track.gain_automation, tp + "/automation/gain_db/");
+    if (!frames)
+      return frames.error();
+    g.nodes[fader].automation.push_back(gain_lane(track.gain_automation, *frames));
+  }
+  auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},
+                      {{"position", track.pan}});
+  if (!track.pan_automation.empty()) {
+    auto frames = point_frames(doc, tb, track.pan_automation, tp + "/automation/pan/");
+    if (!frames)
+      return frames.error();
+    signal::automation_lane lane;
+    lane.param = "position";
+    for (size_t i = 0; i < frames->size(); ++i)
+      lane.points.push_back({(*frames)[i], track.pan_automation[i].value,
+                             track.pan_automation[i].curve == "hold" ? signal::curve_kind::hold
+                                                                     : signal::curve_kind::linear});
+    g.nodes[pan].automation.push_back(std::move(lane));
+  }
+  fragment.end_frame = session_end;
+  for (const auto& m : track.modulators)
+    fragment.modulated.push_back(m.target == "pan" ? pan : fader);
+  fragment.output = pan;
+  return fragment;
+}
+
 } // namespace
 
 std::vector<std::string> media_paths_of(const messages::session_document& doc) {
   std::vector<std::string> paths;
   std::set<std::string> seen;
-  for (const auto& t : doc.tracks) {
-    if (!audible(doc, t))
-      continue;
-    for (const auto& c : t.clips)
-      if (!c.midi && seen.insert(c.media_path).second)
-        paths.push_back(c.media_path);
-    for (const auto* take : comped_takes(t))
-      for (const auto& c : take->clips)
-        if (seen.insert(c.media_path).second)
-          paths.push_back(c.media_path);
-  }
+  for (const auto& t : doc.tracks)
+    if (audible(doc, t))
+      for (auto& path : track_media(t))
+        if (seen.insert(path).second)
+          paths.push_back(std::move(path));
   return paths;
 }
 
@@ -474,6 +736,15 @@ std::string transient_key(const std::string& media_id, int64_t offset, int64_t l
 caf::expected<messages::render_plan>
 resolve_timeline(const messages::session_document& doc, const messages::render_settings& settings,
                  const std::vector<messages::media_info>& media, const clip_transients& transients,
+                 std::vector<messages::resolved_analysis>* missing) {
+  resolve_cache cache;
+  return resolve_timeline(doc, settings, media, cache, transients, missing);
+}
+
+caf::expected<messages::render_plan>
+resolve_timeline(const messages::session_document& doc, const messages::render_settings& settings,
+                 const std::vector<messages::media_info>& media, resolve_cache& cache,
+                 const clip_transients& transients,
                  std::vector<messages::resolved_analysis>* missing) {
   const auto paths = media_paths_of(doc);
   if (media.size() != paths.size())
@@ -500,19 +771,7 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
     return static_cast<uint32_t>(plan.media.size() - 1);
   };
 
-  auto add_node = [&g](std::string label, node_kind kind, uint32_t partition, uint16_t channels,
-                       std::vector<uint32_t> inputs, std::vector<signal::parameter> params) {
-    signal::render_node n;
-    n.id = static_cast<uint32_t>(g.nodes.size());
-    n.label = std::move(label);
-    n.kind = kind;
-    n.partition = partition;
-    n.channels = channels;
-    n.inputs = std::move(inputs);
-    n.params = std::move(params);
-    g.nodes.push_back(std::move(n));
-    return g.nodes.back().id;
-  };
+  const auto add_node = node_adder(g);
 
   const uint32_t rate = doc.sample_rate;
   std::optional<tempo_map> tempo;
@@ -538,10 +797,22 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
   const timebase tb{*tempo, *meter, rate};
   int64_t session_end = 0;
   std::vector<uint32_t> track_outputs;
-  std::vector<std::pair<const messages::modulator_spec*, uint32_t>> modulated; // and their node
+  // The fragments placed (in track order), with their track and first node.
+  struct placed_fragment {
+    track_fragment* fragment;
+    const messages::track_spec* track;
+    uint32_t base;
+  };
+  std::vector<placed_fragment> placed;
+  // Fragments found or stored stay in the cache until the graph is made.
+  struct trim_at_exit {
+    resolve_cache& cache;
+    ~trim_at_exit() {
+      cache.trim();
+    }
+  } trim{cache};
   for (size_t t = 0; t < doc.tracks.size(); ++t) {
     const auto& track = doc.tracks[t];
-    const auto tp = "/tracks/" + std::to_string(t);
     if (!audible(doc, track)) {
       plan.notes.push_back("track '" + track.id + "' is " + (track.mute ? "muted" : "not soloed") +
                            ": left out");
@@ -551,231 +822,65 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
       plan.notes.push_back("track '" + track.id + "' has no clips: left out");
       continue;
     }
+    std::vector<const messages::media_info*> probes;
+    for (const auto& path : track_media(track))
+      probes.push_back(&media[media_index.at(path)]);
+    const auto key =
+      key_of_track(doc, t, doc.test_nodes || settings.allow_test_nodes, probes, transients);
+    track_fragment* fragment = cache.find(key);
+    if (!fragment) {
+      auto resolved = resolve_track(doc, t, settings, tb, media_index, media, transients);
+      if (!resolved)
+        return resolved.error();
+      fragment = &cache.store(key, std::move(*resolved));
+    }
+    if (missing)
+      missing->insert(missing->end(), fragment->analyses.begin(), fragment->analyses.end());
+    // The fragment renumbered into the graph: its partition, nodes after
+    // those there, its media in the plan's (derived media once each).
     const auto partition = static_cast<uint32_t>(g.partitions.size());
     g.partitions.push_back({track.id});
-    std::vector<uint32_t> clip_nodes;
-    if (track.instrument) { // MIDI clips: the instrument stands for the clips' sum
-      auto midi = resolve_midi_track(doc, t, tb);
-      if (!midi)
-        return midi.error();
-      clip_nodes.push_back(add_node(track.id + " / instrument", node_kind::instrument, partition,
-                                    track.channels, {}, std::move(midi->params)));
-      g.nodes.back().events = std::move(midi->events);
-      session_end = std::max(session_end, midi->end_frame);
+    const auto base = static_cast<uint32_t>(g.nodes.size());
+    std::vector<uint32_t> media_indices;
+    for (const auto& m : fragment->media)
+      media_indices.push_back(m.path.empty() ? add_media(m.info) : media_index.at(m.path));
+    for (auto node : fragment->graph.nodes) {
+      node.id += base;
+      node.partition = partition;
+      for (auto& input : node.inputs)
+        input += base;
+      if (node.media)
+        node.media->media_index = media_indices[node.media->media_index];
+      g.nodes.push_back(std::move(node));
     }
-    // A media clip of the track (or of one of its takes) as a clip_source
-    // node; `label` names it in the graph.
-    auto place_clip = [&](const messages::clip_spec& clip, const std::string& cp,
-                          const std::string& label) -> caf::expected<uint32_t> {
-      auto mi = media_index.at(clip.media_path);
-      const auto& file = media[mi];
-      const int64_t position = tb.frame_of(clip.position);
-      if (position > max_frames)
-        return fail(doc, cp + "/position", "is past the longest timeline (2^50 frames)");
-      int64_t offset = tb.offset_frames(position, clip.source_offset);
-      if (clip.length && tb.frames_from(position, *clip.length) > max_frames)
-        return fail(doc, cp + "/length", "is longer than the longest timeline (2^50 frames)");
-      if (offset >= file.frames)
-        return fail(doc, cp + "/source_offset",
-                    "starts at frame " + std::to_string(offset) + ", past the end of " +
-                      clip.media + " (" + std::to_string(file.frames) + " frames, " +
-                      seconds_of(file.frames, rate) + ")");
-      if (clip.warp) {
-        // The clip plays the derived media from its start (actors/warp_resolution.hpp).
-        auto derived = resolve_warp(
-          *clip.warp, file, offset,
-          [&](const messages::time_value& v) { return tb.offset_frames(position, v); },
-          [&](const messages::time_value& v) { return tb.frames_from(position, v); },
-          [&](const std::string& at, const std::string& why) { return fail(doc, cp + at, why); });
-        if (!derived)
-          return std::move(derived.error());
-        mi = add_media(std::move(*derived));
-        offset = 0;
-      }
-      const auto& info = plan.media[mi];
-      int64_t length = clip.length ? tb.frames_from(position, *clip.length) : info.frames - offset;
-      if (length <= 0)
-        return fail(doc, cp + "/length", "is shorter than one frame");
-      int64_t loop_start = 0, loop_length = 0;
-      if (clip.loop_start && clip.loop_end) {
-        loop_start = tb.offset_frames(position, *clip.loop_start);
-        int64_t loop_end = tb.offset_frames(position, *clip.loop_end);
-        if (loop_end > info.frames && loop_end - info.frames <= 1)
-          loop_end = info.frames; // the rounding of beats or seconds, as for lengths
-        if (loop_end > info.frames)
-          return fail(doc, cp + "/loop/end",
-                      "is frame " + std::to_string(loop_end) + ", past the end of " + clip.media +
-                        " (" + std::to_string(info.frames) + " frames)");
-        if (loop_end <= loop_start)
-          return fail(doc, cp + "/loop", "ends at or before its start");
-        if (offset >= loop_end)
-          return fail(doc, cp + "/source_offset", "is past the end of the loop");
-        loop_length = loop_end - loop_start;
-      }
-      if (loop_length == 0 && offset + length > info.frames) {
-        // One frame over is the rounding of beats or seconds to frames, not a
-        // request for material that does not exist.
-        if (offset + length - info.frames > 1)
-          return fail(doc, cp + "/length",
-                      "needs frames up to " + std::to_string(offset + length) + " but " +
-                        clip.media + " has " + std::to_string(info.frames) + " frames (" +
-                        seconds_of(info.frames, rate) + ")");
-        length = info.frames - offset;
-      }
-      std::vector<signal::parameter> params{{"gain", db_to_gain(clip.gain_db)}};
-      int64_t fade_total = 0;
-      for (auto [spec, name] : {std::pair{&clip.fade_in, "fade_in"},
-                                std::pair{&clip.fade_out, "fade_out"}}) {
-        if (!*spec)
-          continue;
-        // A fade in spans the beats after the clip's start, a fade out those
-        // before its end.
-        const bool fade_out = spec == &clip.fade_out;
-        const auto frames = tb.frames_from(fade_out ? position + length : position,
-                                           (*spec)->length, fade_out);
-        if (frames > max_frames)
-          return fail(doc, cp + "/" + name + "/length", "is longer than 2^50 frames");
-        fade_total += frames;
-        const auto shape = signal::parse_fade_shape((*spec)->shape);
-        if (!shape)
-          return fail(doc, cp + "/" + name + "/shape", "unknown fade shape \"" +
-                                                         (*spec)->shape + "\"");
-        params.push_back({std::string{name} + "_frames", static_cast<double>(frames)});
-        params.push_back({std::string{name} + "_shape", static_cast<double>(*shape)});
-      }
-      if (fade_total > length)
-        return fail(doc, cp, "the fades (" + std::to_string(fade_total) +
-                               " frames) are longer than the clip (" + std::to_string(length) +
-                               " frames)");
-      auto id = add_node(label, node_kind::clip_source,
-                         partition, track.channels, {}, std::move(params));
-      g.nodes[id].media = signal::media_region{mi, position, offset, length, loop_start, loop_length};
-      if (!clip.gain_envelope.empty()) {
-        std::vector<int64_t> frames;
-        for (size_t i = 0; i < clip.gain_envelope.size(); ++i) {
-          const auto frame = position + tb.frames_from(position, clip.gain_envelope[i].at);
-          if (!frames.empty() && frame <= frames.back())
-            return fail(doc, cp + "/gain_envelope/" + std::to_string(i) + "/at",
-                        "comes at or before the point before it");
-          frames.push_back(frame);
-        }
-        g.nodes[id].automation.push_back(gain_lane(clip.gain_envelope, frames));
-      }
-      return id;
-    };
-    // The track's media clips (a grooved one as its slices), each with the
-    // index of its clip in the session, for crossfades and errors.
-    std::vector<uint32_t> placed;
-    std::vector<size_t> placed_spec;
-    for (size_t k = 0; k < track.clips.size(); ++k) {
-      if (track.clips[k].midi)
-        continue; // played by the instrument
-      const auto cp = tp + "/clips/" + std::to_string(k);
-      auto id = place_clip(track.clips[k], cp, track.id + " / clip " + std::to_string(k));
-      if (!id)
-        return id.error();
-      std::vector<uint32_t> nodes{*id};
-      if (!track.clips[k].groove.empty()) {
-        auto slices = groove_audio_clip(doc, tb, g, track.clips[k], cp, plan.media, transients, missing);
-        if (!slices)
-          return slices.error();
-        nodes = std::move(*slices);
-      }
-      placed.insert(placed.end(), nodes.begin(), nodes.end());
-      placed_spec.insert(placed_spec.end(), nodes.size(), k);
-    }
-    if (!track.crossfade.empty())
-      if (auto err = crossfade_overlaps(doc, t, g, placed, placed_spec))
-        return err;
-    clip_nodes.insert(clip_nodes.end(), placed.begin(), placed.end());
-    if (track.comp)
-      if (auto err = comp_regions(doc, t, tb, g, place_clip, clip_nodes))
-        return err;
-    if (clip_nodes.empty())
-      return fail(doc, tp + "/comp", "none of the comped takes' clips lies in its regions: the "
-                                     "track has nothing to play");
-    for (auto id : clip_nodes)
-      if (const auto& m = g.nodes[id].media)
-        session_end = std::max(session_end, m->timeline_start + m->length);
-    uint32_t sum = clip_nodes.front();
-    if (clip_nodes.size() > 1)
-      sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,
-                     clip_nodes, {});
-    for (size_t i = 0; i < track.inserts.size(); ++i) {
-      const auto& ins = track.inserts[i];
-      const auto ip = tp + "/inserts/" + std::to_string(i);
-      const auto label = track.id + " / " + ins.kind + " " + std::to_string(i);
-      if (ins.kind == "delay") {
-        // A delay in beats is set at the session's opening tempo (it does
-        // not follow tempo changes until parameters can be automated).
-        const auto frames = tb.frames_from(0, ins.time);
-        if (frames > 2097152)
-          return fail(doc, ip + "/time", "is longer than 2^21 frames");
-        sum = add_node(label, node_kind::delay, partition, track.channels, {sum},
-                       {{"frames", static_cast<double>(frames)},
-                        {"feedback", ins.feedback},
-                        {"wet", ins.wet},
-                        {"dry", ins.dry}});
-      } else if (ins.kind == "test.fault") {
-        if (!doc.test_nodes && !settings.allow_test_nodes)
-          return fail(doc, ip + "/kind",
-                      "test.fault nodes inject failures: enable them with \"test_nodes\": true "
-                      "in the session or --allow-test-nodes");
-        const auto mode = signal::parse_fault_mode(ins.fault);
-        if (!mode)
-          return fail(doc, ip + "/fault", "unknown fault \"" + ins.fault + "\"");
-        const auto at = tb.frame_of(ins.at);
-        if (at > max_frames)
-          return fail(doc, ip + "/at", "is past 2^50 frames");
-        sum = add_node(label, node_kind::test_fault, partition, track.channels, {sum},
-                       {{"mode", static_cast<double>(*mode)},
-                        {"at_frame", static_cast<double>(at)},
-                        {"leak_bytes", std::ldexp(ins.leak_mb, 20)},
-                        {"sleep_us", std::round(ins.sleep_ms * 1000.0)}});
-      } else {
-        return fail(doc, ip + "/kind", "unknown insert kind \"" + ins.kind + "\"");
-      }
-    }
-    auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
-                          {sum}, {{"gain", db_to_gain(track.gain_db)}});
-    if (!track.gain_automation.empty()) {
-      auto frames = point_frames(doc, tb, track.gain_automation, tp + "/automation/gain_db/");
-      if (!frames)
-        return frames.error();
-      g.nodes[fader].automation.push_back(gain_lane(track.gain_automation, *frames));
-    }
-    auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},
-                        {{"position", track.pan}});
-    if (!track.pan_automation.empty()) {
-      auto frames = point_frames(doc, tb, track.pan_automation, tp + "/automation/pan/");
-      if (!frames)
-        return frames.error();
-      signal::automation_lane lane;
-      lane.param = "position";
-      for (size_t i = 0; i < frames->size(); ++i)
-        lane.points.push_back({(*frames)[i], track.pan_automation[i].value,
-                               track.pan_automation[i].curve == "hold" ? signal::curve_kind::hold
-                                                                       : signal::curve_kind::linear});
-      g.nodes[pan].automation.push_back(std::move(lane));
-    }
-    for (const auto& m : track.modulators)
-      modulated.push_back({&m, m.target == "pan" ? pan : fader});
-    track_outputs.push_back(pan);
+    session_end = std::max(session_end, fragment->end_frame);
+    placed.push_back({fragment, &track, base});
+    track_outputs.push_back(base + fragment->output);
   }
   if (track_outputs.empty())
     return fail(doc, "/tracks", "nothing to render: no track is audible and has clips");
   // Modulator clocks run from the session's start to past its end (they go
-  // on linearly beyond), so they are made once the end is known.
-  for (const auto& [spec, node] : modulated) {
-    auto& lanes = g.nodes[node].automation;
-    const char* param = spec->target == "pan" ? "position" : "gain";
-    auto lane = std::find_if(lanes.begin(), lanes.end(),
-                             [&](const auto& l) { return l.param == param; });
-    if (lane == lanes.end()) {
-      lanes.push_back({param, {}, {}});
-      lane = std::prev(lanes.end());
+  // on linearly beyond), so they are made once the end is known; a fragment
+  // keeps those last made for it while the end stays where it was.
+  for (const auto& [fragment, track, base] : placed) {
+    if (fragment->clocks_end != session_end) {
+      fragment->clocks.clear();
+      for (const auto& spec : track->modulators)
+        fragment->clocks.push_back(resolve_modulator(spec, tb, session_end));
+      fragment->clocks_end = session_end;
     }
-    lane->modulators.push_back(resolve_modulator(*spec, tb, session_end));
+    for (size_t k = 0; k < track->modulators.size(); ++k) {
+      const auto* spec = &track->modulators[k];
+      auto& lanes = g.nodes[base + fragment->modulated[k]].automation;
+      const char* param = spec->target == "pan" ? "position" : "gain";
+      auto lane = std::find_if(lanes.begin(), lanes.end(),
+                               [&](const auto& l) { return l.param == param; });
+      if (lane == lanes.end()) {
+        lanes.push_back({param, {}, {}});
+        lane = std::prev(lanes.end());
+      }
+      lane->modulators.push_back(fragment->clocks[k]);
+    }
   }
 
   const auto master = static_cast<uint32_t>(g.partitions.size());
@@ -849,7 +954,7 @@ timeline_resolver(timeline_resolver_actor::stateful_pointer<timeline_resolver_st
         .then(
           [self, id, rp, doc, settings, pool](const std::vector<messages::media_info>& infos) mutable {
             std::vector<messages::resolved_analysis> missing;
-            auto plan = resolve_timeline(doc, settings, infos, {}, &missing);
+            auto plan = resolve_timeline(doc, settings, infos, self->state.cache, {}, &missing);
             if (!plan || missing.empty()) {
               self->state.pending.erase(id);
               if (plan)
@@ -876,7 +981,8 @@ timeline_resolver(timeline_resolver_actor::stateful_pointer<timeline_resolver_st
                     if (--*left > 0)
                       return;
                     self->state.pending.erase(id);
-                    auto final_plan = resolve_timeline(doc, settings, infos, *found);
+                    auto final_plan =
+                      resolve_timeline(doc, settings, infos, self->state.cache, *found);
                     if (final_plan)
                       rp.deliver(std::move(*final_plan));
                     else

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "actors/pulse_context.hpp"
+#include "actors/resolve_cache.hpp"
 #include "caf/expected.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/stateful_actor.hpp"
@@ -31,10 +32,6 @@ int64_t to_frames(const messages::time_value& t, double bpm, uint32_t rate) noex
 /// The unique media paths of the audible tracks, in first-use order.
 std::vector<std::string> media_paths_of(const messages::session_document& doc);
 
-/// The transients of grooved audio clips (media frames), by
-/// `transient_key` of the stretch of media analysed.
-using clip_transients = std::map<std::string, std::vector<int64_t>>;
-
 /// Names the stretch of media a grooved clip plays.
 std::string transient_key(const std::string& media_id, int64_t offset, int64_t length);
 
@@ -50,11 +47,22 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
                  const clip_transients& transients = {},
                  std::vector<messages::resolved_analysis>* missing = nullptr);
 
+/// The same, taking each track whose key is in `cache` from there and
+/// storing those it resolves: the plan is the same either way.
+caf::expected<messages::render_plan>
+resolve_timeline(const messages::session_document& doc, const messages::render_settings& settings,
+                 const std::vector<messages::media_info>& media, resolve_cache& cache,
+                 const clip_transients& transients = {},
+                 std::vector<messages::resolved_analysis>* missing = nullptr);
+
 struct timeline_resolver_state {
   /// Requests waiting for the media pool, answered with an error if the
   /// resolver is stopped first (CAF 0.17 drops such promises silently).
   std::map<uint64_t, caf::typed_response_promise<messages::render_plan>> pending;
   uint64_t next_request = 0;
+  /// Tracks resolved before, so a session edited and rendered again resolves
+  /// only the tracks that changed.
+  resolve_cache cache;
   static inline const char* name = "timeline_resolver";
 };
 

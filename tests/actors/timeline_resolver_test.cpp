@@ -1178,6 +1178,28 @@ BOOST_AUTO_TEST_CASE(a_grooved_clip_asks_for_its_transients_then_is_sliced_at_th
   BOOST_TEST(param(*slices[0], "fade_out_frames") == 32.0); // a gap follows it
 }
 
+BOOST_AUTO_TEST_CASE(a_cached_grooved_track_still_asks_for_its_transients_and_is_sliced) {
+  // The resolver actor keeps a cache across resolves: a grooved track taken from it must still
+  // ask for its pre-analysis pass, and resolving with the transients must not reuse the unsliced
+  // fragment.
+  auto doc = make_doc(48000, 120.0);
+  doc.grooves.push_back({"swing", 0.25, 0.6, {}, {}});
+  auto t = track("drums", {clip("hits.wav", samples(0), samples(24000))});
+  t.clips[0].groove = "swing";
+  doc.tracks.push_back(t);
+  const std::vector<media_info> media{probe("hits.wav", 48000)};
+  loophole::actors::resolve_cache cache;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<loophole::messages::resolved_analysis> missing;
+    BOOST_TEST_REQUIRE(!!resolve_timeline(doc, {}, media, cache, {}, &missing));
+    BOOST_TEST_REQUIRE(missing.size() == 1u, "round " << round);
+    auto plan = resolve_timeline(doc, {}, media, cache, {{missing[0].id, {6000}}});
+    BOOST_TEST_REQUIRE(!!plan);
+    BOOST_TEST(nodes_of_kind(plan->graph, node_kind::clip_source).size() == 2u, "round " << round);
+  }
+  BOOST_TEST(cache.reused == 2u); // the second round took both fragments from the cache
+}
+
 BOOST_AUTO_TEST_CASE(grooved_slices_cross_fade_with_an_overlapping_clip_by_their_own_clip) {
   // Clip 0 is grooved into two slices; clip 1 overlaps the second: the crossfade applies to the
   // slice and clip 1, and the fades stay on the right nodes.
