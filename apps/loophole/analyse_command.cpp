@@ -66,6 +66,8 @@ int run_analyse(const analyse_options& o) {
   } catch (const config::config_error& e) {
     return fail(EX_CONFIG, e.what());
   }
+  for (const auto& w : report.warnings)
+    std::fprintf(stderr, "loophole: warning: %s\n", w.c_str());
   auto ctx = std::make_shared<actors::pulse_context>();
   ctx->config = cfg;
   caf::actor_system_config sys_cfg;

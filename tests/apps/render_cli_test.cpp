@@ -954,13 +954,7 @@ BOOST_AUTO_TEST_CASE(a_fader_automation_ramp_reproduces_the_exact_per_sample_gai
     {"gain_db", json::array({{{"at", {{"seconds", 1.0}}}, {"value", 0.0}},
                              {{"at", {{"seconds", 2.0}}}, {"value", -12.0}, {"curve", "hold"}},
                              {{"at", {{"seconds", 2.5}}}, {"value", -6.0}}})}};
-  const auto session = write_session(dir, "auto.json", doc);
-  const auto out = dir.out("auto.wav");
-  const auto r =
-    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
-  BOOST_TEST_REQUIRE(r.code == 0, r);
-  sound_file f{out};
-  const auto got = f.floats();
+  const auto got = render_float(dir, doc, "auto");
   BOOST_TEST_REQUIRE(got.size() == static_cast<size_t>(3 * rate * 2));
   const double pan = std::cos(std::numbers::pi / 4);
   for (int64_t i = 0; i < 3 * rate; ++i) {
@@ -1099,13 +1093,7 @@ BOOST_AUTO_TEST_CASE(a_clip_gain_envelope_reproduces_the_exact_per_sample_gains)
     json::array({{{"at", {{"seconds", 0.0}}}, {"value", -6.0}, {"curve", "hold"}},
                  {{"at", {{"seconds", 0.25}}}, {"value", -6.0}},
                  {{"at", {{"seconds", 1.0}}}, {"value", -20.0}}});
-  const auto session = write_session(dir, "env.json", doc);
-  const auto out = dir.out("env.wav");
-  const auto r =
-    run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--progress", "none"});
-  BOOST_TEST_REQUIRE(r.code == 0, r);
-  sound_file f{out};
-  const auto got = f.floats();
+  const auto got = render_float(dir, doc, "env");
   BOOST_TEST_REQUIRE(got.size() == static_cast<size_t>(2 * rate * 2));
   const double pan = std::cos(std::numbers::pi / 4);
   for (int64_t i = 0; i < 2 * rate; ++i) {
