@@ -218,8 +218,25 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
       }
       return leases;
     },
-    [ctx](atoms::analyse_atom, uint32_t rate,
-          const messages::resolved_analysis& region) -> caf::result<std::vector<int64_t>> {
+    [state, ctx](atoms::analyse_atom, uint32_t rate,
+                 const messages::resolved_analysis& region) -> caf::result<std::vector<int64_t>> {
+      // What is analysed, by content: a file probed since has its id; one
+      // that was not is analysed every time.
+      std::string key = std::to_string(rate);
+      for (const auto& piece : region.pieces) {
+        auto probed = state->probes.find(piece.path);
+        if (probed == state->probes.end()) {
+          key.clear();
+          break;
+        }
+        key.append(";").append(probed->second.info.media_id);
+        for (int64_t v : {piece.timeline_start, piece.source_offset, piece.length,
+                          piece.loop_start, piece.loop_length})
+          key.append(",").append(std::to_string(v));
+      }
+      if (!key.empty())
+        if (auto known = state->transients.find(key); known != state->transients.end())
+          return known->second;
       // The region's material in mono, over the stretch of timeline its
       // pieces cover (not the region's whole length, which may be mostly
       // empty).
@@ -257,6 +274,8 @@ media_pool_actor::behavior_type media_pool(media_pool_actor::pointer, context_pt
         auto onsets = media::detect_transients(mono.data(), static_cast<int64_t>(mono.size()), rate);
         for (auto& o : onsets)
           o += first;
+        if (!key.empty())
+          state->transients[key] = onsets;
         return onsets;
       } catch (const media::media_error& e) {
         return to_error(e);

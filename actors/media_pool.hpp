@@ -54,6 +54,10 @@ struct media_pool_state {
   std::map<std::string, probed> probes; // by path
   std::unique_ptr<media::media_id_cache> ids; // persistent, across runs
   std::map<std::string, resident> resampled; // by shared memory name
+  /// Transients found by pre-analysis passes, by what was analysed (rate,
+  /// media ids and placements): a session rendered again, or two clips on
+  /// the same stretch of media, are analysed once.
+  std::map<std::string, std::vector<int64_t>> transients;
   media_pool_state();
   ~media_pool_state();
   static inline const char* name = "media_pool";

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <vector>
 
+#include "actors/media_pool.hpp"
 #include "actors/pulse.hpp"
 #include "actors/render_orchestrator.hpp"
 #include "actors/session.hpp"
@@ -117,4 +118,52 @@ BOOST_AUTO_TEST_CASE(one_orchestrator_serves_render_after_render) {
   BOOST_TEST(!first.empty());
   BOOST_TEST((bytes_of(dir.file("out1.wav")) == first));
   BOOST_TEST((bytes_of(dir.file("out2.wav")) == first));
+}
+
+// The media pool's pre-analysis pass: the transients of a stretch of media it has probed are
+// found once, kept by content, and given again without analysing.
+BOOST_AUTO_TEST_CASE(the_media_pool_analyses_a_stretch_of_media_once) {
+  test::temp_dir dir{"media-pool-analyse-test"};
+  std::vector<float> samples(48000, 0.0f);
+  for (int hit : {4800, 24000})
+    for (int k = 0; k < 2400; ++k)
+      samples[static_cast<size_t>(hit + k)] =
+        static_cast<float>(0.8 * std::exp(-k / 480.0) * std::sin(0.3 * k + 1.0));
+  SF_INFO info{};
+  info.samplerate = 48000;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open(dir.file("hits.wav").c_str(), SFM_WRITE, &info);
+  BOOST_TEST_REQUIRE(f != nullptr);
+  sf_writef_float(f, samples.data(), 48000);
+  sf_close(f);
+  auto ctx = std::make_shared<actors::pulse_context>();
+  ctx->config.id_cache = false;
+  auto state = std::make_shared<actors::media_pool_state>();
+  {
+    caf::actor_system_config cfg;
+    kernel::configure(cfg);
+    caf::actor_system sys{cfg};
+    auto pool = sys.spawn(actors::media_pool, ctx, state);
+    caf::scoped_actor self{sys};
+    self->request(pool, std::chrono::seconds{10}, atoms::probe_atom::value,
+                  std::vector<std::string>{dir.file("hits.wav")}, uint32_t{48000})
+      .receive([](const std::vector<messages::media_info>&) {},
+               [&](caf::error& e) { BOOST_FAIL("probe: " << kernel::describe(e)); });
+    messages::resolved_analysis region;
+    region.start = 0;
+    region.end = 48000;
+    region.pieces = {{dir.file("hits.wav"), 0, 0, 48000, 0, 0}};
+    std::vector<std::vector<int64_t>> answers;
+    for (int i = 0; i < 2; ++i)
+      self->request(pool, std::chrono::seconds{10}, atoms::analyse_atom::value, uint32_t{48000},
+                    region)
+        .receive([&](std::vector<int64_t>& onsets) { answers.push_back(std::move(onsets)); },
+                 [&](caf::error& e) { BOOST_FAIL("analyse: " << kernel::describe(e)); });
+    BOOST_TEST_REQUIRE(answers.size() == 2u);
+    BOOST_TEST(answers[0].size() == 2u);
+    BOOST_TEST(answers[1] == answers[0]);
+    BOOST_TEST(state->transients.size() == 1u); // kept once, by content
+    anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  }
 }
