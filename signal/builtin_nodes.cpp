@@ -327,6 +327,19 @@ private:
   uint32_t pos_ = 0;
 };
 
+// Copies its input: a meter is a tap Pulse reads (the measuring happens in
+// Pulse, in segment order, so a Signal crash loses nothing of it).
+class pass_through_node final : public node_processor {
+public:
+  void prepare(uint32_t) override {}
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    for (uint16_t c = 0; c < out.channels; ++c)
+      std::copy_n(inputs[0][c], ctx.frames, out[c]);
+  }
+};
+
 // Fault injection for rehearsing failures on real sessions: passes its input
 // through until the timeline reaches `at_frame`, then misbehaves as its mode
 // says. Deliberately breaks the realtime contract; only accepted when the
@@ -671,6 +684,16 @@ bool as_channel_map(const render_node& node, uint16_t input_channels, channel_ma
   return false;
 }
 
+uint32_t latency_frames(const render_graph& /*graph*/, const render_node& node) noexcept {
+  switch (node.kind) {
+    case node_kind::compressor:
+    case node_kind::limiter:
+      return static_cast<uint32_t>(param_or(node, "lookahead_frames", 0));
+    default:
+      return 0;
+  }
+}
+
 uint64_t state_bytes(const render_node& node) noexcept {
   if (node.kind == node_kind::gain || node.kind == node_kind::pan)
     return modulation_state_bytes(node);
@@ -704,6 +727,21 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
       return std::make_unique<test_fault_node>(node);
     case node_kind::instrument:
       return std::make_unique<instrument_node>(graph, node);
+    case node_kind::meter:
+      return std::make_unique<pass_through_node>();
+    // Being built (issue 5): each helper replaces its kinds here.
+    case node_kind::polarity:
+    case node_kind::eq:
+    case node_kind::compressor:
+    case node_kind::limiter:
+    case node_kind::gate:
+    case node_kind::saturation:
+    case node_kind::convolution:
+    case node_kind::sampler:
+    case node_kind::synth:
+    case node_kind::surround_pan:
+    case node_kind::fold_down:
+      return nullptr;
   }
   return nullptr;
 }

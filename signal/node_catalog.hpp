@@ -11,14 +11,31 @@
 
 namespace loophole::signal {
 
+/// How a session writes a parameter, so that the timeline resolver can map a
+/// session's processor onto a node generically (docs/node-graph.md).
+enum class param_unit : uint8_t {
+  plain,   ///< A number, stored as written.
+  frames,  ///< A time value (samples, seconds or beats), resolved to frames.
+  db,      ///< Decibels, stored as written.
+  hz,      ///< Hertz, stored as written.
+  choice,  ///< A name among `choices` ("a|b|c"), stored as its index.
+  toggle,  ///< true or false, stored as 1 or 0.
+};
+
 /// A parameter a node kind accepts.
 struct parameter_spec {
   std::string_view name;
   double min_value;
   double max_value;
   bool required;
+  param_unit unit;
+  bool automatable; ///< May follow an automation lane and modulators, per frame.
   std::string_view meaning;
+  std::string_view choices; ///< For param_unit::choice: names separated by '|'.
 };
+
+/// The index of `name` among `spec.choices`, if it is one.
+std::optional<double> parse_choice(const parameter_spec& spec, std::string_view name) noexcept;
 
 /// Curve shapes of fades. Numbering is part of the wire format.
 enum class fade_shape : uint8_t { linear = 0, equal_power = 1, exponential = 2, s_curve = 3 };

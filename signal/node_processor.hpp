@@ -71,6 +71,12 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
 /// graph whose checkpoints would not fit in a message before rendering.
 uint64_t state_bytes(const render_node& node) noexcept;
 
+/// The latency `node` adds to the signal passing through it, in frames: its
+/// lookahead, the delay of its oversampling filters, its FFT partition. Known
+/// from the node alone, so Pulse can compensate every path before rendering
+/// (plugin delay compensation, docs/node-graph.md).
+uint32_t latency_frames(const render_graph& graph, const render_node& node) noexcept;
+
 /// If `node` is a linear map with constant parameters (gain, pan), describes
 /// it as per-channel source and gain for `fold_output_gain`; `input_channels`
 /// is its input's channel count.

@@ -28,6 +28,30 @@ std::string_view to_string(node_kind x) noexcept {
       return "test.fault";
     case node_kind::instrument:
       return "instrument";
+    case node_kind::polarity:
+      return "polarity";
+    case node_kind::eq:
+      return "eq";
+    case node_kind::compressor:
+      return "compressor";
+    case node_kind::limiter:
+      return "limiter";
+    case node_kind::gate:
+      return "gate";
+    case node_kind::saturation:
+      return "saturation";
+    case node_kind::convolution:
+      return "convolution";
+    case node_kind::meter:
+      return "meter";
+    case node_kind::sampler:
+      return "sampler";
+    case node_kind::synth:
+      return "synth";
+    case node_kind::surround_pan:
+      return "surround_pan";
+    case node_kind::fold_down:
+      return "fold_down";
   }
   return "unknown";
 }
@@ -224,8 +248,8 @@ std::optional<graph_error> check_automation(const render_node& node) {
 std::optional<graph_error> check_events(const render_node& node) {
   if (node.events.empty())
     return std::nullopt;
-  if (node.kind != node_kind::instrument)
-    return fail(node.id, "only an instrument node takes MIDI events");
+  if (!plays_events(node.kind))
+    return fail(node.id, "only an instrument, sampler or synth node takes MIDI events");
   if (node.events.size() > max_events)
     return fail(node.id, "more than 2^22 MIDI events");
   for (size_t i = 0; i < node.events.size(); ++i) {
@@ -341,10 +365,64 @@ std::optional<graph_error> check_kind(const render_graph& graph, const render_no
           return fail(node.id, "bits must be 0 (float), 8, 16, 24 or 32");
       }
       return std::nullopt;
+    case node_kind::polarity:
+    case node_kind::eq:
+    case node_kind::limiter:
+    case node_kind::saturation:
+    case node_kind::meter:
+      if (n_inputs != 1)
+        return fail(node.id, "a " + std::string{to_string(node.kind)} +
+                               " node takes exactly one input");
+      if (input_channels(0) != node.channels)
+        return fail(node.id, "input and output channel counts differ");
+      return std::nullopt;
+    case node_kind::compressor:
+    case node_kind::gate:
+      // Input 1, if present, is the sidechain: it drives the detector only,
+      // so its channel count is free.
+      if (n_inputs != 1 && n_inputs != 2)
+        return fail(node.id, "a " + std::string{to_string(node.kind)} +
+                               " node takes one input and an optional sidechain");
+      if (input_channels(0) != node.channels)
+        return fail(node.id, "input and output channel counts differ");
+      return std::nullopt;
+    case node_kind::convolution:
+      if (n_inputs != 1)
+        return fail(node.id, "a convolution node takes exactly one input");
+      if (input_channels(0) != node.channels)
+        return fail(node.id, "input and output channel counts differ");
+      if (!node.media || node.media->media_index >= graph.media.size())
+        return fail(node.id, "a convolution node needs an impulse response (a media region)");
+      return std::nullopt;
+    case node_kind::sampler:
+      if (!node.media || node.media->media_index >= graph.media.size())
+        return fail(node.id, "a sampler node needs a media region to play");
+      [[fallthrough]];
     case node_kind::instrument:
+    case node_kind::synth:
       if (n_inputs != 0)
         return fail(node.id, "an instrument node takes no inputs (it plays its MIDI events)");
       return std::nullopt;
+    case node_kind::surround_pan:
+      if (n_inputs != 1 || (input_channels(0) != 1 && input_channels(0) != 2))
+        return fail(node.id, "a surround_pan node takes one mono or stereo input");
+      if (node.channels != 2 && node.channels != 6 && node.channels != 8 && node.channels != 12)
+        return fail(node.id, "a surround_pan node feeds a stereo, 5.1, 7.1 or 7.1.4 bus "
+                             "(2, 6, 8 or 12 channels), not " + std::to_string(node.channels));
+      return std::nullopt;
+    case node_kind::fold_down: {
+      if (n_inputs != 1)
+        return fail(node.id, "a fold_down node takes exactly one input");
+      const auto from = input_channels(0);
+      const bool known_from = from == 2 || from == 6 || from == 8 || from == 12;
+      const bool known_to = node.channels == 1 || node.channels == 2 || node.channels == 6 ||
+                            node.channels == 8;
+      if (!known_from || !known_to || node.channels >= from)
+        return fail(node.id, "a fold_down node folds 7.1.4, 7.1, 5.1 or stereo down to fewer "
+                             "channels (12, 8, 6, 2 -> 8, 6, 2, 1), not " + std::to_string(from) +
+                             " -> " + std::to_string(node.channels));
+      return std::nullopt;
+    }
     case node_kind::pan:
       if (n_inputs != 1)
         return fail(node.id, "a pan node takes exactly one input");

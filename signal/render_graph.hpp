@@ -31,11 +31,28 @@ enum class node_kind : uint8_t {
   output = 4,      ///< The graph's sink: quantises (with dither) and interleaves.
   delay = 5,       ///< A sample-accurate delay line with feedback (stateful).
   test_fault = 6,  ///< Fault injection ("test.fault"): crashes, hangs, NaN, leaks on cue.
-  instrument = 7,  ///< Plays its MIDI events (a polyphonic sine synth so far; stateful).
+  instrument = 7,  ///< Plays its MIDI events (a polyphonic sine synth; stateful).
+  polarity = 8,    ///< Inverts the polarity of the channels in its mask.
+  eq = 9,          ///< Up to 8 RBJ biquad bands in series (peak, shelves, passes, notch).
+  compressor = 10, ///< Feed-forward compressor: peak/RMS, knee, lookahead, sidechain (input 1).
+  limiter = 11,    ///< Lookahead limiter with a sample- or true-peak ceiling.
+  gate = 12,       ///< Downward expander / gate with hold and range; sidechain (input 1).
+  saturation = 13, ///< Waveshaper (tanh, cubic, hard clip), optionally oversampled.
+  convolution = 14, ///< Partitioned FFT convolution with an impulse response from the media pool.
+  meter = 15,      ///< Passes its input through; Pulse measures it (peak, RMS, loudness).
+  sampler = 16,    ///< Instrument: plays a media region per note, pitched from a root key.
+  synth = 17,      ///< Instrument: subtractive synth (oscillators, filter, envelopes).
+  surround_pan = 18, ///< Places a mono or stereo input in a surround bus (azimuth, spread).
+  fold_down = 19,  ///< Folds a surround bus down to fewer channels (ITU-R BS.775 coefficients).
 };
 
 /// The highest node_kind this build knows.
-inline constexpr node_kind last_node_kind = node_kind::instrument;
+inline constexpr node_kind last_node_kind = node_kind::fold_down;
+
+/// Whether nodes of `kind` play MIDI events (instrument, sampler, synth).
+constexpr bool plays_events(node_kind kind) noexcept {
+  return kind == node_kind::instrument || kind == node_kind::sampler || kind == node_kind::synth;
+}
 
 /// Returns the stable name of `x`, as used in session files and errors.
 std::string_view to_string(node_kind x) noexcept;

@@ -341,7 +341,7 @@ BOOST_AUTO_TEST_CASE(midi_events_are_checked_on_an_instrument_and_refused_elsewh
   {
     auto bad = instrument();
     bad.nodes[3].events = bad.nodes[0].events;
-    expect_refused(bad, 3u, "only an instrument node takes MIDI events");
+    expect_refused(bad, 3u, "only an instrument, sampler or synth node takes MIDI events");
   }
   {
     auto bad = instrument();
