@@ -52,6 +52,7 @@
 #include "caf/stateful_actor.hpp"
 #include "kernel/actor_system.hpp"
 #include "kernel/error.hpp"
+#include "media/loudness_meter.hpp"
 #include "media/media_error.hpp"
 #include "media/output_file.hpp"
 #include "media/render_state.hpp"
@@ -151,18 +152,30 @@ caf::result<bool> guarded(F&& f, const char* what) {
   }
 }
 
+/// The meter nodes' taps, measured by the writer as it writes each segment:
+/// exactly once per frame, in order. The job reads them after the commit.
+struct meter_tap {
+  std::string label;
+  uint64_t bus_offset = 0;
+  media::loudness_meter meter;
+};
+using meter_taps = std::shared_ptr<std::vector<meter_tap>>;
+
 caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::output_file> out,
                            std::shared_ptr<media::render_state> disk, job_memory mem,
-                           bool float_samples) {
+                           bool float_samples, meter_taps meters) {
   return {
     // Holds the state folder (and its lock) until the writer is done with
     // the files in it, whenever the job itself goes.
     [disk](atoms::status_atom) { return disk->folder(); },
-    [out, mem, float_samples](atoms::write_atom, uint32_t slot, uint32_t count) {
+    [out, mem, float_samples, meters](atoms::write_atom, uint32_t slot, uint32_t count) {
       return guarded(
         [&] {
-          const auto* sink =
-            mem.bus->data() + slot * mem.layout.slot_bytes + mem.layout.sink_offset;
+          const auto* slot_base = mem.bus->data() + slot * mem.layout.slot_bytes;
+          for (auto& tap : *meters)
+            tap.meter.add_planar(reinterpret_cast<const float*>(slot_base + tap.bus_offset),
+                                 mem.layout.segment_frames, count);
+          const auto* sink = slot_base + mem.layout.sink_offset;
           if (float_samples)
             out->write_float(reinterpret_cast<const float*>(sink), count);
           else
@@ -207,6 +220,7 @@ struct render_job_state {
   uint64_t job = 0;
   messages::render_plan plan;
   messages::render_settings settings;
+  meter_taps meters;
   caf::actor listener;
   caf::response_promise rp;
   bool finished = false;
@@ -456,6 +470,14 @@ void commit(job_ptr self) {
         for (auto n : s.quarantined)
           sum.quarantined.push_back(node_name(self, n));
         sum.notes = s.notes;
+        for (const auto& tap : *s.meters) {
+          const auto r = tap.meter.reading();
+          sum.meters.push_back({tap.label, r.integrated_lufs, r.range_lu, r.sample_peak_dbfs,
+                                r.true_peak_dbtp, r.rms_dbfs, r.frames});
+        }
+        if (!s.meters->empty() && s.resumed_frames > 0)
+          sum.notes.push_back("the meters cover the frames rendered in this run, not the " +
+                              std::to_string(s.resumed_frames) + " resumed from the earlier one");
         report_progress(self, true);
         finish(self, caf::error{}, sum);
       },
@@ -1036,8 +1058,17 @@ void start_job(job_ptr self) {
   }
   // The writer holds the output and the state folder: whatever ends the job,
   // they are removed when it stops (unless committed).
-  st.writer =
-    self->spawn<caf::detached + caf::linked>(writer_actor, st.out, st.disk, st.mem, float_samples);
+  st.meters = std::make_shared<std::vector<meter_tap>>();
+  try {
+    for (const auto& node : g.nodes)
+      if (node.kind == signal::node_kind::meter)
+        st.meters->push_back({node.label, st.mem.layout.find(node.id)->offset,
+                              media::loudness_meter(node.channels, g.sample_rate)});
+  } catch (const media::media_error& e) {
+    return finish(self, media_failure(e));
+  }
+  st.writer = self->spawn<caf::detached + caf::linked>(writer_actor, st.out, st.disk, st.mem,
+                                                       float_samples, st.meters);
 
   auto go_on = [self] {
     auto pool = kernel::lookup(self->system(), names::media_pool);

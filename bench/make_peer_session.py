@@ -8,7 +8,11 @@ WORKLOAD A: the shared kit's plain 16-track mixdown (../shared/bench/peers, mkcm
   fader gain_db = -16 + (i % 5), pan = -0.75 + 1.5*i/15 (the engine's constant-power balance,
   theta = (p+1)*pi/4, L*cos(theta), R*sin(theta), is exactly the kit's pan law),
   48 kHz, master gain 0 dB, no fades.
-WORKLOAD B (EQ, compressor, limiter) needs the effect nodes: not yet.
+WORKLOAD B: the same tracks, each with the kit's effects as inserts before the fader: a peaking
+  EQ at 100 * 2^(0.4 i) Hz, bandwidth 1 octave, +4 dB for even i and -4 dB for odd i (the RBJ
+  bandwidth form sox's `equalizer F 1o G` uses), then a feed-forward compressor, peak detector,
+  stereo-linked, threshold -24 dB, 3:1, 5 ms attack, 100 ms release, 1 dB knee (ecasound's sc4
+  settings in the kit); the master bus ends in a lookahead limiter at -1 dBFS with a 50 ms release.
 
 MEDIA_DIR defaults to "media" beside OUT.json; clip paths are written relative to the session
 file's folder, as the format requires. Standard library only.
@@ -51,15 +55,34 @@ def session_a(media_rel):
     }
 
 
+def eq_frequency(i):
+    return 100.0 * 2 ** (0.4 * i)
+
+
+def session_b(media_rel):
+    session = session_a(media_rel)
+    for i, track in enumerate(session["tracks"]):
+        track["inserts"] = [
+            {"id": "eq", "kind": "eq",
+             "bands": [{"type": "peak", "freq": eq_frequency(i),
+                        "gain_db": 4.0 if i % 2 == 0 else -4.0, "bandwidth": 1.0}]},
+            {"id": "comp", "kind": "compressor", "detector": "peak", "link": True,
+             "threshold_db": -24.0, "ratio": 3.0, "knee_db": 1.0,
+             "attack": {"seconds": 0.005}, "release": {"seconds": 0.1}},
+        ]
+    session["master"]["inserts"] = [
+        {"id": "limiter", "kind": "limiter", "ceiling_db": -1.0,
+         "release": {"seconds": 0.05}, "lookahead": {"seconds": 0.005}},
+    ]
+    return session
+
+
 def main(argv):
     if len(argv) not in (3, 4) or argv[1] in ("-h", "--help"):
         sys.stderr.write("usage: make_peer_session.py WORKLOAD OUT.json [MEDIA_DIR]\n")
         return 2
     workload, out = argv[1], argv[2]
-    if workload == "B":
-        sys.stderr.write("make_peer_session.py: workload B needs the effect nodes: not yet\n")
-        return 2
-    if workload != "A":
+    if workload not in ("A", "B"):
         sys.stderr.write(f"make_peer_session.py: unknown workload {workload!r} (A or B)\n")
         return 2
 
@@ -67,7 +90,8 @@ def main(argv):
     media_dir = argv[3] if len(argv) == 4 else os.path.join(out_dir, "media")
     media_rel = os.path.relpath(os.path.abspath(media_dir), out_dir).replace(os.sep, "/")
 
-    text = json.dumps(session_a(media_rel), indent=2) + "\n"
+    make = session_a if workload == "A" else session_b
+    text = json.dumps(make(media_rel), indent=2) + "\n"
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -3,7 +3,9 @@
 #
 # Times `loophole render` beside sox and ecasound on the shared kit's peer workload
 # (../shared/bench/peers, see its README.md), in one run, interleaved round by round, and checks
-# that the three outputs agree. WORKLOAD: A (plain 16-track mix); B (effects) is not yet possible.
+# that the three outputs agree. WORKLOAD: A (plain 16-track mix: agreement within 2 LSB at 24 bit);
+# B (per-track EQ and compressor, master limiter: the peers' effects are not the same algorithms,
+# so agreement is loudness: overall RMS level within 0.5 dB of each peer).
 # RUNS: timed rounds (default 5), after one untimed warm-up round.
 #
 # Environment:
@@ -12,14 +14,15 @@
 #
 # Work folder: <repo>/build/bench/peers (gen_media, media/, the session, the outputs, logs).
 # Exit status: 0 ok; 1 a prerequisite is missing, a tool failed or the outputs disagree;
-# 2 usage (or workload B).
+# 2 usage.
 set -euo pipefail
 
-LSB_LIMIT=2          # agreement tolerance, in LSB at 24 bit (1 LSB = 1/8388608 full scale)
+LSB_LIMIT=2          # A: agreement tolerance, in LSB at 24 bit (1 LSB = 1/8388608 full scale)
+RMS_DB_LIMIT=0.5     # B: agreement tolerance of the overall RMS level, in dB
 SECONDS_OF_AUDIO=60  # the kit's media length: x-realtime = 60 / median wall seconds
 
 usage() {
-    echo "usage: bench/peers.sh WORKLOAD [RUNS]   (WORKLOAD: A; RUNS: timed rounds, default 5)" >&2
+    echo "usage: bench/peers.sh WORKLOAD [RUNS]   (WORKLOAD: A or B; RUNS: timed rounds, default 5)" >&2
 }
 die() {
     echo "peers.sh: $*" >&2
@@ -29,11 +32,7 @@ die() {
 WORKLOAD=${1:-}
 RUNS=${2:-5}
 case "$WORKLOAD" in
-    A) ;;
-    B)
-        echo "peers.sh: workload B needs the effect nodes: not yet" >&2
-        exit 2
-        ;;
+    A | B) ;;
     -h | --help)
         usage
         exit 0
@@ -239,6 +238,42 @@ with open(f"ratios_{workload}.txt", "w") as fh:
 EOF
 
 # ---- agreement ---------------------------------------------------------------------------------
+rms_db() { # rms_db FILE -> the overall RMS level in dBFS (sox stats, all channels)
+    local out
+    out=$(sox "$1" -n stats 2>&1) || {
+        printf '%s\n' "$out" >&2
+        return 1
+    }
+    awk '/^RMS lev dB/ { print $4; found = 1 } END { exit !found }' <<<"$out"
+}
+peak_db() { # peak_db FILE -> the overall sample peak in dBFS
+    sox "$1" -n stats 2>&1 | awk '/^Pk lev dB/ { print $4; found = 1 } END { exit !found }'
+}
+if [[ $WORKLOAD == B ]]; then
+    echo
+    echo "agreement (overall RMS level, limit $RMS_DB_LIMIT dB; the effects differ between tools):"
+    same_format out_sox.wav out_eca.wav || die "sox and ecasound outputs differ in format or length"
+    same_format out_loophole.wav out_sox.wav || die "loophole's output differs from sox's in format or length"
+    ok=0
+    declare -A level
+    for tool in loophole sox eca; do
+        level[$tool]=$(rms_db "out_$tool.wav") || die "cannot measure out_$tool.wav"
+        printf '  %-10s RMS %7s dB   peak %7s dB\n' "$tool" "${level[$tool]}" "$(peak_db "out_$tool.wav")"
+    done
+    for peer in sox eca; do
+        d=$(awk -v a="${level[loophole]}" -v b="${level[$peer]}" 'BEGIN { d = a - b; printf "%+.2f", d }')
+        printf '  %-40s %7s dB\n' "loophole vs ${peer/eca/ecasound}:" "$d"
+        awk -v d="$d" -v l="$RMS_DB_LIMIT" 'BEGIN { exit !(d <= l && d >= -l) }' || ok=1
+    done
+    d=$(awk -v a="${level[sox]}" -v b="${level[eca]}" 'BEGIN { printf "%+.2f", a - b }')
+    printf '  %-40s %7s dB (the peers, for reference)\n' "sox vs ecasound:" "$d"
+    [[ $ok == 0 ]] || die "AGREEMENT FAILED: loophole's RMS level is more than $RMS_DB_LIMIT dB from a peer's"
+    echo "  gate: within $RMS_DB_LIMIT dB of both peers"
+    echo
+    cat "ratios_$WORKLOAD.txt"
+    exit 0
+fi
+
 echo
 echo "agreement (max |difference| at 24 bit, limit $LSB_LIMIT LSB):"
 same_format out_sox.wav out_eca.wav || die "sox and ecasound outputs differ in format or length"

@@ -182,6 +182,23 @@ typename Inspector::result_type inspect(Inspector& f, render_progress& x) {
 }
 
 /// What a finished render reports.
+/// What a meter node measured over the render (docs/node-graph.md).
+struct meter_reading {
+  std::string node;                  ///< The meter's label ("track drums / meter").
+  double integrated_lufs = 0;        ///< -inf: silence (below the absolute gate).
+  double range_lu = 0;
+  double sample_peak_dbfs = 0;
+  double true_peak_dbtp = 0;
+  double rms_dbfs = 0;
+  int64_t frames = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, meter_reading& x) {
+  return f(caf::meta::type_name("meter_reading"), x.node, x.integrated_lufs, x.range_lu,
+           x.sample_peak_dbfs, x.true_peak_dbtp, x.rms_dbfs, x.frames);
+}
+
 struct render_summary {
   uint64_t job = 0;
   std::string output_path;
@@ -198,13 +215,15 @@ struct render_summary {
   uint32_t checkpoints = 0;
   std::vector<std::string> quarantined; ///< Nodes that ran in safe mode.
   std::vector<std::string> notes;   ///< Things the user should know.
+  std::vector<meter_reading> meters; ///< One per meter node, in node order.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_summary& x) {
   return f(caf::meta::type_name("render_summary"), x.job, x.output_path, x.format, x.bits,
            x.channels, x.sample_rate, x.frames, x.peak, x.elapsed_seconds, x.workers,
-           x.worker_restarts, x.resumed_frames, x.checkpoints, x.quarantined, x.notes);
+           x.worker_restarts, x.resumed_frames, x.checkpoints, x.quarantined, x.notes,
+           x.meters);
 }
 
 /// The state a Signal instance is in, as its supervisor reports it.

@@ -16,6 +16,10 @@ bus_layout bus_layout::make(const render_graph& graph, uint32_t segment_frames) 
     for (auto in : node.inputs)
       if (graph.nodes[in].partition != node.partition)
         exported[in] = true;
+  // A meter's tap is read by Pulse, which measures it as the file is written.
+  for (const auto& node : graph.nodes)
+    if (node.kind == node_kind::meter)
+      exported[node.id] = true;
   uint64_t offset = 0;
   for (const auto& node : graph.nodes) {
     if (node.kind != node_kind::clip_source || !node.media)

@@ -10,7 +10,8 @@
 //   indexed by timeline frame minus the segment's first frame (Pulse streams
 //   them in from the media files; Signal never opens a file);
 // - for each exported node (one whose output a node of another partition
-//   reads), its output, planar, `segment_frames` samples a channel;
+//   reads, and every meter node, whose tap Pulse measures), its output,
+//   planar, `segment_frames` samples a channel;
 // - the sink's interleaved 4-byte samples.
 
 #include <cstddef>

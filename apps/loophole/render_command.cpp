@@ -75,6 +75,31 @@ std::string signal_executable(const config::engine_config& cfg) {
   return (self.parent_path() / "loophole-signal").string();
 }
 
+/// "-23.0 LUFS", or "-inf LUFS" for silence.
+std::string level_text(double db, const char* unit) {
+  char buf[48];
+  if (!std::isfinite(db))
+    std::snprintf(buf, sizeof buf, "-inf %s", unit);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", db, unit);
+  return buf;
+}
+
+/// Meter readings for --json: silence (-inf) as null, JSON having no infinities.
+json meters_json(const std::vector<messages::meter_reading>& meters) {
+  auto level = [](double db) { return std::isfinite(db) ? json(db) : json(nullptr); };
+  json out = json::array();
+  for (const auto& m : meters)
+    out.push_back({{"node", m.node},
+                   {"integrated_lufs", level(m.integrated_lufs)},
+                   {"range_lu", m.range_lu},
+                   {"sample_peak_dbfs", level(m.sample_peak_dbfs)},
+                   {"true_peak_dbtp", level(m.true_peak_dbtp)},
+                   {"rms_dbfs", level(m.rms_dbfs)},
+                   {"frames", m.frames}});
+  return out;
+}
+
 std::string dbfs(double peak) {
   if (peak <= 0)
     return "-inf dBFS";
@@ -466,7 +491,8 @@ int run_render(const render_options& o) {
                                  {"worker_restarts", s.worker_restarts},
                                  {"checkpoints", s.checkpoints},
                                  {"resumed_frames", s.resumed_frames},
-                                 {"quarantined", s.quarantined}}
+                                 {"quarantined", s.quarantined},
+                                 {"meters", meters_json(s.meters)}}
                               .dump()
                               .c_str());
               } else {
@@ -482,6 +508,13 @@ int run_render(const render_options& o) {
                             s.output_path.c_str(), duration_text(duration).c_str(), s.sample_rate,
                             encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
                             wall > 0 ? duration / wall : 0.0, s.workers);
+                for (const auto& m : s.meters)
+                  std::printf("Meter %s: %s integrated, range %.1f LU, peak %s, true peak %s, "
+                              "RMS %s\n",
+                              m.node.c_str(), level_text(m.integrated_lufs, "LUFS").c_str(),
+                              m.range_lu, level_text(m.sample_peak_dbfs, "dBFS").c_str(),
+                              level_text(m.true_peak_dbtp, "dBTP").c_str(),
+                              level_text(m.rms_dbfs, "dBFS").c_str());
               }
               std::fflush(stdout); // the summary first, then notes and warnings
               for (const auto& note : plan->notes)

@@ -475,7 +475,8 @@ std::vector<render_progress> samples(tag<render_progress>) {
 
 std::vector<render_summary> samples(tag<render_summary>) {
   return {{42, "out/mix.wav", "wav", 24, 2, 48000, 480000, 0.98, 3.5, 4, 1, 96000, 7,
-           {"node 3 ('bass / test.fault')"}, {"resumed", "twice"}},
+           {"node 3 ('bass / test.fault')"}, {"resumed", "twice"},
+           {{"master / meter", -23.0, 4.5, -3.0, -2.5, -20.0, 480000}}},
           {}};
 }
 
