@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 BUILD_PACKAGES := cmake make g++ pkg-config ccache \
   libcaf-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libjack-jackd2-dev \
   libsndfile1-dev libsamplerate0-dev librubberband-dev libxxhash-dev libaubio-dev libebur128-dev \
-  libtomlplusplus-dev \
+  libtomlplusplus-dev libfftw3-dev \
   libcli11-dev nlohmann-json3-dev libboost-test-dev
 # What the tests check files with: tools nobody here wrote.
 TEST_PACKAGES := sox libsox-fmt-all flac python3 python3-jsonschema

@@ -37,10 +37,23 @@ caf::expected<midi_track> resolve_midi_track(const messages::session_document& d
   for (auto [frames, key] : {std::pair{attack, "attack"}, std::pair{release, "release"}})
     if (frames > 4194304)
       return fail(doc, tp + "/instrument/" + key, "is longer than 2^22 frames");
-  out.params = {{"model", 0.0},
-                {"attack_frames", static_cast<double>(attack)},
-                {"release_frames", static_cast<double>(release)},
-                {"voices", static_cast<double>(instrument.voices)}};
+  if (instrument.kind == "sine") {
+    out.params = {{"model", 0.0},
+                  {"attack_frames", static_cast<double>(attack)},
+                  {"release_frames", static_cast<double>(release)},
+                  {"voices", static_cast<double>(instrument.voices)}};
+  } else {
+    for (size_t i = 0; i < instrument.param_names.size(); ++i)
+      out.params.push_back({instrument.param_names[i], instrument.param_values[i]});
+    for (size_t i = 0; i < instrument.time_names.size(); ++i) {
+      const auto frames = tb.frames_from(0, instrument.time_values[i]);
+      const auto& name = instrument.time_names[i];
+      if (frames > 4194304)
+        return fail(doc, tp + "/instrument/" + name.substr(0, name.size() - 7),
+                    "is longer than 2^22 frames");
+      out.params.push_back({name, static_cast<double>(frames)});
+    }
+  }
 
   for (size_t k = 0; k < track.clips.size(); ++k) {
     const auto& clip = track.clips[k];

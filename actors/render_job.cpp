@@ -1000,7 +1000,7 @@ void start_job(job_ptr self) {
     uint64_t total = 0, largest = 0;
     uint32_t largest_node = 0;
     for (const auto& node : g.nodes) {
-      const auto bytes = signal::state_bytes(node);
+      const auto bytes = signal::state_bytes(g, node);
       total += bytes;
       if (bytes > largest) {
         largest = bytes;
@@ -1106,6 +1106,29 @@ void start_job(job_ptr self) {
           } catch (const std::exception& e) {
             return finish(self, kernel::make_error(kernel::errc::internal,
                                                    std::string{"media leases: "} + e.what()));
+          }
+          // Nodes that need their media whole (convolution, sampler) carry
+          // it in the graph: read here, once, before the graph goes to the
+          // workers (docs/node-graph.md, "Media a node needs whole").
+          try {
+            for (auto& node : s.plan.graph.nodes) {
+              if (!signal::embeds_media(node.kind) || !node.media || !node.embedded_audio.empty())
+                continue;
+              const auto index = node.media->media_index;
+              const auto channels = s.plan.graph.media[index].channels;
+              const auto samples = uint64_t{channels} * static_cast<uint64_t>(node.media->length);
+              if (samples > signal::max_embedded_samples)
+                return finish(self, kernel::make_error(
+                                      kernel::errc::bad_graph,
+                                      node_name(self, node.id) + ": its media region holds " +
+                                        std::to_string(samples) +
+                                        " samples, more than a node may carry (2^24 = " +
+                                        std::to_string(signal::max_embedded_samples) +
+                                        "); shorten the impulse response or sample"));
+              node.embedded_audio = media::read_region(sources[index], channels, *node.media);
+            }
+          } catch (const media::media_error& e) {
+            return finish(self, media_failure(e));
           }
           const unsigned threads = s.ctx->config.decode_threads != 0
                                      ? s.ctx->config.decode_threads

@@ -456,6 +456,8 @@ std::vector<std::string> track_media(const messages::track_spec& track) {
   for (const auto* take : comped_takes(track))
     for (const auto& c : take->clips)
       paths.push_back(c.media_path);
+  if (track.instrument && track.instrument->kind == "sampler")
+    paths.push_back(track.instrument->media_path);
   return paths;
 }
 
@@ -507,9 +509,19 @@ caf::expected<track_fragment> resolve_track(const messages::session_document& do
     auto midi = resolve_midi_track(doc, t, tb);
     if (!midi)
       return midi.error();
-    clip_nodes.push_back(add_node(track.id + " / instrument", node_kind::instrument, partition,
-                                  track.channels, {}, std::move(midi->params)));
+    const auto kind = track.instrument->kind == "sampler" ? node_kind::sampler
+                      : track.instrument->kind == "synth" ? node_kind::synth
+                                                          : node_kind::instrument;
+    clip_nodes.push_back(add_node(track.id + " / instrument", kind, partition, track.channels, {},
+                                  std::move(midi->params)));
     g.nodes.back().events = std::move(midi->events);
+    if (kind == node_kind::sampler) { // the whole sample, embedded by the render job
+      const auto& path = track.instrument->media_path;
+      const auto& file = media[media_index.at(path)];
+      if (file.frames <= 0)
+        return fail(doc, tp + "/instrument/media", "is empty");
+      g.nodes.back().media = signal::media_region{add_media(path, file), 0, 0, file.frames, 0, 0};
+    }
     session_end = std::max(session_end, midi->end_frame);
   }
   // A media clip of the track (or of one of its takes) as a clip_source
@@ -897,6 +909,7 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
 
   g.first_frame = 0;
   g.frame_count = session_end;
+  g.oversample = settings.oversample;
   if (settings.range) {
     const auto start = tb.frame_of(settings.range->start);
     const auto end = tb.frame_of(settings.range->end);

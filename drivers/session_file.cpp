@@ -1,5 +1,7 @@
 #include "drivers/session_file.hpp"
 
+#include "signal/node_catalog.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -365,6 +367,68 @@ private:
 bool is_id(const std::string& s) {
   static const std::regex id_re{R"([A-Za-z0-9_.-]{1,64})"};
   return std::regex_match(s, id_re);
+}
+
+// A sampler's or synth's keys: its node kind's catalog parameters by name (a
+// time value for frames parameters, written without "_frames"; a name for
+// choices), and the sampler's "media".
+void parse_instrument_params(checker& c, const json& ij, const std::string& iat,
+                             const std::filesystem::path& base,
+                             messages::instrument_spec& instrument) {
+  const auto kind = instrument.kind == "sampler" ? signal::node_kind::sampler
+                                                 : signal::node_kind::synth;
+  const auto specs = signal::parameters_of(kind);
+  auto key_of = [](const signal::parameter_spec& spec) {
+    std::string key{spec.name};
+    if (spec.unit == signal::param_unit::frames && key.ends_with("_frames"))
+      key.resize(key.size() - 7);
+    return key;
+  };
+  for (const auto& [k, v] : ij.items()) {
+    if (k == "kind" || (k == "media" && kind == signal::node_kind::sampler))
+      continue;
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const auto& s) { return key_of(s) == k; });
+    if (spec == specs.end()) {
+      std::string allowed = kind == signal::node_kind::sampler ? "kind, media" : "kind";
+      for (const auto& s : specs)
+        allowed += ", " + key_of(s);
+      c.fail(iat + "/" + k, "unknown key (allowed: " + allowed + ")");
+    }
+    const auto key = key_of(*spec);
+    switch (spec->unit) {
+      case signal::param_unit::frames:
+        instrument.time_names.emplace_back(spec->name);
+        instrument.time_values.push_back(c.time(ij, iat, key.c_str()));
+        break;
+      case signal::param_unit::choice: {
+        const auto name = c.string(ij, iat, key.c_str(), "", true, 64);
+        const auto index = signal::parse_choice(*spec, name);
+        if (!index)
+          c.fail(iat + "/" + key, "\"" + name + "\" is not one of " + std::string{spec->choices});
+        instrument.param_names.emplace_back(spec->name);
+        instrument.param_values.push_back(*index);
+        break;
+      }
+      case signal::param_unit::toggle:
+        instrument.param_names.emplace_back(spec->name);
+        instrument.param_values.push_back(c.boolean(ij, iat, key.c_str(), false) ? 1.0 : 0.0);
+        break;
+      default:
+        instrument.param_names.emplace_back(spec->name);
+        instrument.param_values.push_back(
+          c.number(ij, iat, key.c_str(), 0.0, spec->min_value, spec->max_value, true));
+        break;
+    }
+  }
+  if (kind == signal::node_kind::sampler) {
+    instrument.media = c.string(ij, iat, "media", "", true);
+    if (instrument.media.empty())
+      c.fail(iat + "/media", "is empty");
+    const std::filesystem::path media{instrument.media};
+    instrument.media_path =
+      (media.is_absolute() ? media : base / media).lexically_normal().string();
+  }
 }
 
 // A media clip, on a track or on a take's lane.
@@ -800,16 +864,21 @@ messages::session_document parse_session(const std::string& text, const std::str
     if (tj.contains("instrument")) {
       const auto& ij = c.object(tj, at, "instrument", true);
       const auto iat = at + "/instrument";
-      c.only_keys(ij, iat, {"kind", "attack", "release", "voices"});
       messages::instrument_spec instrument;
       instrument.kind = c.string(ij, iat, "kind", "", true, 64);
-      if (instrument.kind != "sine")
-        c.fail(iat + "/kind", "\"" + instrument.kind + "\" is not an instrument kind (sine)");
-      if (ij.contains("attack"))
-        instrument.attack = c.time(ij, iat, "attack");
-      if (ij.contains("release"))
-        instrument.release = c.time(ij, iat, "release");
-      instrument.voices = static_cast<uint32_t>(c.integer(ij, iat, "voices", 32, 1, 256));
+      if (instrument.kind == "sine") {
+        c.only_keys(ij, iat, {"kind", "attack", "release", "voices"});
+        if (ij.contains("attack"))
+          instrument.attack = c.time(ij, iat, "attack");
+        if (ij.contains("release"))
+          instrument.release = c.time(ij, iat, "release");
+        instrument.voices = static_cast<uint32_t>(c.integer(ij, iat, "voices", 32, 1, 256));
+      } else if (instrument.kind == "sampler" || instrument.kind == "synth") {
+        parse_instrument_params(c, ij, iat, base, instrument);
+      } else {
+        c.fail(iat + "/kind",
+               "\"" + instrument.kind + "\" is not an instrument kind (sine, sampler, synth)");
+      }
       if (!track.crossfade.empty())
         c.fail(at + "/crossfade", "a track with an instrument has no audio clips to crossfade");
       track.instrument = instrument;

@@ -90,6 +90,29 @@ struct segment_feeder::impl {
   }
 };
 
+std::vector<float> read_region(const media_source& source, uint16_t channels,
+                               const signal::media_region& region) {
+  const auto length = static_cast<size_t>(std::max<int64_t>(region.length, 0));
+  std::vector<float> out(size_t{channels} * length);
+  std::unique_ptr<media_stream> stream;
+  for (int64_t k = 0; k < region.length;) {
+    const int64_t src = region.source_frame(k);
+    const int64_t n = region.contiguous_from(k);
+    float* dest = out.data() + k;
+    if (source.samples) {
+      for (uint16_t ch = 0; ch < channels && ch < source.channels; ++ch)
+        std::memcpy(dest + ch * length, source.samples + (ch * source.frames + src),
+                    static_cast<size_t>(n) * sizeof(float));
+    } else {
+      if (!stream)
+        stream = std::make_unique<media_stream>(source.path);
+      stream->read(src, n, dest, static_cast<int64_t>(length));
+    }
+    k += n;
+  }
+  return out;
+}
+
 segment_feeder::segment_feeder(const signal::render_graph& graph, signal::bus_layout layout,
                                std::vector<media_source> media, unsigned threads)
   : impl_(std::make_unique<impl>()) {

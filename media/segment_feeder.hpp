@@ -32,6 +32,13 @@ struct media_source {
   std::shared_ptr<const void> owner;
 };
 
+/// The whole of `region` of `source` (`channels` channels), planar: channel c
+/// at [c * region.length, (c + 1) * region.length), loops unrolled. What a node
+/// that needs its media whole (a convolution's impulse response, a sampler's
+/// sample) carries in the graph. Throws media_error.
+std::vector<float> read_region(const media_source& source, uint16_t channels,
+                               const signal::media_region& region);
+
 class segment_feeder {
 public:
   /// `media` is index-aligned with graph.media. Starts the threads.

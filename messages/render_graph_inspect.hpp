@@ -51,7 +51,7 @@ typename Inspector::result_type inspect(Inspector& f, midi_event& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_node& x) {
   return f(caf::meta::type_name("render_node"), x.id, x.label, x.kind, x.partition, x.channels,
-           x.inputs, x.params, x.media, x.automation, x.events);
+           x.inputs, x.params, x.media, x.automation, x.events, x.embedded_audio);
 }
 
 template <class Inspector>
@@ -62,7 +62,7 @@ typename Inspector::result_type inspect(Inspector& f, partition_info& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_graph& x) {
   return f(caf::meta::type_name("render_graph"), x.sample_rate, x.mode, x.first_frame,
-           x.frame_count, x.media, x.nodes, x.partitions, x.output_node);
+           x.frame_count, x.media, x.nodes, x.partitions, x.output_node, x.oversample);
 }
 
 } // namespace loophole::signal

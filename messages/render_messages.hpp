@@ -45,6 +45,9 @@ struct render_settings {
   bool resume = false;          ///< Continue an interrupted render of the same output.
   bool allow_test_nodes = false; ///< Accept test.fault nodes (fault injection).
   std::string diagnostics_path; ///< Where to write the diagnostics report (JSON), if set.
+  /// 1, 2, 4 or 8: the default oversampling of nodes with an `oversample`
+  /// parameter (render_graph::oversample).
+  uint8_t oversample = 1;
 };
 
 template <class Inspector>
@@ -52,7 +55,7 @@ typename Inspector::result_type inspect(Inspector& f, render_settings& x) {
   return f(caf::meta::type_name("render_settings"), x.output_path, x.format, x.bits, x.dither,
            x.dither_seed, x.workers, x.range, x.force, x.vbr_quality, x.segment_frames,
            x.block_frames, x.segments_in_flight, x.resume, x.allow_test_nodes,
-           x.diagnostics_path);
+           x.diagnostics_path, x.oversample);
 }
 
 /// What the media pool knows of a file once it has been probed.

@@ -163,17 +163,26 @@ typename Inspector::result_type inspect(Inspector& f, groove_spec& x) {
   return f(caf::meta::type_name("groove_spec"), x.name, x.grid, x.swing, x.timing, x.velocity);
 }
 
-/// A track's instrument: what its MIDI clips play.
+/// A track's instrument: what its MIDI clips play. "sine" uses attack,
+/// release and voices; "sampler" and "synth" take their node kind's catalog
+/// parameters by name (time parameters without the _frames suffix).
 struct instrument_spec {
   std::string kind = "sine";
   time_value attack{time_unit::seconds, 0.005, 1.0};
   time_value release{time_unit::seconds, 0.05, 1.0};
   uint32_t voices = 32;
+  std::string media;      ///< sampler: the sample file, as written
+  std::string media_path; ///< sampler: resolved against the session file's folder
+  std::vector<std::string> param_names; ///< sampler, synth: catalog parameters given
+  std::vector<double> param_values;     ///< (choices as their index)
+  std::vector<std::string> time_names;  ///< their frames parameters given (full names)
+  std::vector<time_value> time_values;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, instrument_spec& x) {
-  return f(caf::meta::type_name("instrument_spec"), x.kind, x.attack, x.release, x.voices);
+  return f(caf::meta::type_name("instrument_spec"), x.kind, x.attack, x.release, x.voices,
+           x.media, x.media_path, x.param_names, x.param_values, x.time_names, x.time_values);
 }
 
 /// A clip: media (`media` set) or MIDI (`midi` set: notes, controllers,

@@ -10,9 +10,11 @@
 #include <limits>
 #include <numbers>
 
+#include "signal/dsp_nodes.hpp"
 #include "signal/fade_curve.hpp"
 #include "signal/node_catalog.hpp"
 #include "signal/node_processor.hpp"
+#include "signal/oversampler.hpp"
 #include "signal/param_stream.hpp"
 #include "signal/tpdf_dither.hpp"
 #include "signal/vector_kernels.hpp"
@@ -684,32 +686,95 @@ bool as_channel_map(const render_node& node, uint16_t input_channels, channel_ma
   return false;
 }
 
-uint32_t latency_frames(const render_graph& /*graph*/, const render_node& node) noexcept {
+namespace {
+
+// The latency and state of a node at its own rate, without oversampling.
+uint32_t own_latency(const render_graph& graph, const render_node& node) noexcept {
   switch (node.kind) {
     case node_kind::compressor:
     case node_kind::limiter:
       return static_cast<uint32_t>(param_or(node, "lookahead_frames", 0));
+    case node_kind::convolution:
+      return convolution_latency(node);
+    default:
+      (void)graph;
+      return 0;
+  }
+}
+
+uint64_t own_state_bytes(const render_graph* graph, const render_node& node) noexcept {
+  switch (node.kind) {
+    case node_kind::gain:
+    case node_kind::pan:
+    case node_kind::surround_pan:
+      return modulation_state_bytes(node);
+    case node_kind::delay:
+      return sizeof(uint32_t) +
+             uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *
+               sizeof(float);
+    case node_kind::instrument:
+      return instrument_node::header_bytes +
+             static_cast<uint64_t>(param_or(node, "voices", instrument_node::default_voices)) *
+               instrument_node::voice_bytes;
+    case node_kind::saturation:
+      return saturation_state_bytes(node);
+    case node_kind::convolution: {
+      if (graph)
+        return convolution_state_bytes(*graph, node);
+      render_graph none;
+      return convolution_state_bytes(none, node);
+    }
+    case node_kind::synth:
+      return synth_state_bytes(node);
+    case node_kind::sampler:
+      return sampler_state_bytes(node);
     default:
       return 0;
   }
 }
 
+uint16_t input_channels_of(const render_graph* graph, const render_node& node, uint32_t input) {
+  return graph && input < graph->nodes.size() ? graph->nodes[input].channels : node.channels;
+}
+
+uint64_t state_bytes_in(const render_graph* graph, uint32_t factor,
+                        const render_node& node) noexcept {
+  if (factor <= 1)
+    return own_state_bytes(graph, node);
+  uint64_t channels = node.channels;
+  for (auto in : node.inputs)
+    channels += input_channels_of(graph, node, in);
+  return channels * channel_oversampler::state_bytes(factor) +
+         own_state_bytes(graph, scaled_for_oversampling(node, factor));
+}
+
+} // namespace
+
+uint32_t latency_frames(const render_graph& graph, const render_node& node) noexcept {
+  const uint32_t factor = oversample_factor(graph, node);
+  if (factor <= 1)
+    return own_latency(graph, node);
+  const uint32_t inner = own_latency(graph, scaled_for_oversampling(node, factor));
+  return channel_oversampler::latency_frames(factor) + (inner + factor - 1) / factor;
+}
+
+uint64_t state_bytes(const render_graph& graph, const render_node& node) noexcept {
+  return state_bytes_in(&graph, oversample_factor(graph, node), node);
+}
+
 uint64_t state_bytes(const render_node& node) noexcept {
-  if (node.kind == node_kind::gain || node.kind == node_kind::pan)
-    return modulation_state_bytes(node);
-  if (node.kind == node_kind::delay)
-    return sizeof(uint32_t) +
-           uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *
-             sizeof(float);
-  if (node.kind == node_kind::instrument)
-    return instrument_node::header_bytes +
-           static_cast<uint64_t>(param_or(node, "voices", instrument_node::default_voices)) *
-             instrument_node::voice_bytes;
-  return 0;
+  render_graph defaults;
+  return state_bytes_in(nullptr, oversample_factor(defaults, node), node);
 }
 
 std::unique_ptr<node_processor> make_processor(const render_graph& graph,
                                                const render_node& node) {
+  if (const uint32_t factor = oversample_factor(graph, node); factor > 1) {
+    std::vector<uint16_t> input_channels;
+    for (auto in : node.inputs)
+      input_channels.push_back(input_channels_of(&graph, node, in));
+    return make_oversampled(graph, node, factor, std::move(input_channels));
+  }
   switch (node.kind) {
     case node_kind::clip_source:
       return std::make_unique<clip_source_node>(graph, node);
@@ -729,18 +794,24 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
       return std::make_unique<instrument_node>(graph, node);
     case node_kind::meter:
       return std::make_unique<pass_through_node>();
-    // Being built (issue 5): each helper replaces its kinds here.
+    case node_kind::saturation:
+      return make_saturation(graph, node);
+    case node_kind::convolution:
+      return make_convolution(graph, node);
+    case node_kind::sampler:
+      return make_sampler(graph, node);
+    case node_kind::synth:
+      return make_synth(graph, node);
+    case node_kind::surround_pan:
+      return make_surround_pan(graph, node);
+    case node_kind::fold_down:
+      return make_fold_down(graph, node);
+    // Built elsewhere: each replaces its kinds here.
     case node_kind::polarity:
     case node_kind::eq:
     case node_kind::compressor:
     case node_kind::limiter:
     case node_kind::gate:
-    case node_kind::saturation:
-    case node_kind::convolution:
-    case node_kind::sampler:
-    case node_kind::synth:
-    case node_kind::surround_pan:
-    case node_kind::fold_down:
       return nullptr;
   }
   return nullptr;

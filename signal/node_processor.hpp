@@ -71,6 +71,12 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
 /// graph whose checkpoints would not fit in a message before rendering.
 uint64_t state_bytes(const render_node& node) noexcept;
 
+/// The same, for `node` of `graph`: oversampling by the graph's default and
+/// the channel counts of its inputs (a sidechain's) taken into account. The
+/// one-argument form assumes the default oversampling of 1 and inputs of the
+/// node's own channel count.
+uint64_t state_bytes(const render_graph& graph, const render_node& node) noexcept;
+
 /// The latency `node` adds to the signal passing through it, in frames: its
 /// lookahead, the delay of its oversampling filters, its FFT partition. Known
 /// from the node alone, so Pulse can compensate every path before rendering

@@ -443,6 +443,11 @@ std::optional<graph_error> validate(const render_graph& graph) {
     return graph_error{std::nullopt, "the time span is empty or starts before frame 0"};
   if (graph.nodes.empty())
     return graph_error{std::nullopt, "the graph has no nodes"};
+  if (graph.oversample != 1 && graph.oversample != 2 && graph.oversample != 4 &&
+      graph.oversample != 8)
+    return graph_error{std::nullopt, "the default oversampling " +
+                                       std::to_string(graph.oversample) +
+                                       " is not 1, 2, 4 or 8"};
   if (graph.partitions.empty())
     return graph_error{std::nullopt, "the graph has no partitions"};
   for (size_t i = 0; i < graph.media.size(); ++i)
@@ -476,6 +481,24 @@ std::optional<graph_error> validate(const render_graph& graph) {
       return err;
     if (auto err = check_events(node))
       return err;
+    if (const double f = param_or(node, "oversample", 1.0); f != 1 && f != 2 && f != 4 && f != 8)
+      return fail(node.id, "oversample must be 1, 2, 4 or 8");
+    if (!node.embedded_audio.empty()) {
+      if (!embeds_media(node.kind))
+        return fail(node.id, "only a convolution or sampler node embeds audio");
+      if (!node.media || node.media->media_index >= graph.media.size())
+        return fail(node.id, "embedded audio without a media region");
+      if (node.embedded_audio.size() > max_embedded_samples)
+        return fail(node.id, "embedded audio of " + std::to_string(node.embedded_audio.size()) +
+                               " samples is more than 2^24");
+      const auto& media = graph.media[node.media->media_index];
+      if (node.embedded_audio.size() !=
+          size_t{media.channels} * static_cast<size_t>(node.media->length))
+        return fail(node.id, "embedded audio of " + std::to_string(node.embedded_audio.size()) +
+                               " samples is not the media region (" +
+                               std::to_string(media.channels) + " channels x " +
+                               std::to_string(node.media->length) + " frames)");
+    }
     if (auto err = check_kind(graph, node))
       return err;
   }

@@ -216,7 +216,21 @@ struct render_node {
   std::vector<automation_lane> automation; ///< Automated parameters (the specification's curves).
   /// MIDI events (instrument nodes only), sorted by frame, then event_rank.
   std::vector<midi_event> events;
+  /// A convolution's impulse response or a sampler's sample: `media`'s region
+  /// read whole, planar (channel c at [c * length, (c + 1) * length)), at the
+  /// graph's rate. Pulse fills it before the graph goes to Signal, which never
+  /// opens files (docs/node-graph.md, "Media a node needs whole").
+  std::vector<float> embedded_audio;
 };
+
+/// The most samples (all channels) `render_node::embedded_audio` may hold.
+inline constexpr size_t max_embedded_samples = size_t{1} << 24;
+
+/// Whether nodes of `kind` need their media region whole, embedded in the
+/// graph (convolution, sampler), rather than streamed per segment.
+constexpr bool embeds_media(node_kind kind) noexcept {
+  return kind == node_kind::convolution || kind == node_kind::sampler;
+}
 
 /// The automation lane of `param` on `node`, or null.
 const automation_lane* lane_of(const render_node& node, std::string_view param) noexcept;
@@ -239,6 +253,9 @@ struct render_graph {
   std::vector<render_node> nodes;
   std::vector<partition_info> partitions;
   uint32_t output_node = 0; ///< The `output` node whose result is the render.
+  /// 1, 2, 4 or 8: the factor every node with an `oversample` parameter runs
+  /// at when it does not set one (`loophole render --oversample`).
+  uint8_t oversample = 1;
 };
 
 /// Why a graph was refused: the node (if any) and the reason.

@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
   render->add_option("--dither-seed", r.dither_seed, "seed of the dither noise");
   render->add_option("--quality", r.quality, "lossy codecs: 0 (smallest) to 1 (best)")
     ->check(CLI::Range(0.0, 1.0));
+  render->add_option("--oversample", r.oversample,
+                     "1, 2, 4 or 8: the oversampling of every node that has an oversample "
+                     "parameter and does not set it");
   render->add_option("--config", r.config_file, "an extra configuration file (TOML)");
   render->add_option("--progress", r.progress, "auto, bar, json or none")
     ->check(CLI::IsMember({"auto", "bar", "json", "none"}));

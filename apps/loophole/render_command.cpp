@@ -325,6 +325,12 @@ int run_render(const render_options& o) {
       settings.dither = *o.dither == "tpdf";
     }
     settings.dither_seed = o.dither_seed.value_or(cfg.dither_seed);
+    if (o.oversample) {
+      const unsigned f = *o.oversample;
+      if (f != 1 && f != 2 && f != 4 && f != 8)
+        throw usage_error("--oversample " + std::to_string(f) + ": the factor must be 1, 2, 4 or 8");
+      settings.oversample = static_cast<uint8_t>(f);
+    }
     settings.workers = o.workers.value_or(cfg.workers);
     if (o.range)
       settings.range = parse_range(*o.range);

@@ -2,6 +2,8 @@
 
 #include <msgpack.hpp>
 
+#include <cstring>
+
 namespace loophole::wire {
 
 namespace {
@@ -61,8 +63,11 @@ struct wire_node {
   /// data1, data2. One binary string, not an array, so the array limit of the
   /// unpacker does not cap the events of a node.
   std::vector<char> events;
+  /// render_node::embedded_audio: IEEE floats, little-endian, one binary
+  /// string (no array limit; at most max_embedded_samples samples).
+  std::vector<char> embedded_audio;
   MSGPACK_DEFINE_MAP(id, label, kind, partition, channels, inputs, params, media, automation,
-                     events)
+                     events, embedded_audio)
 };
 
 constexpr size_t event_bytes = 11;
@@ -99,6 +104,35 @@ std::vector<signal::midi_event> events_from_wire(uint32_t node, const std::vecto
   return events;
 }
 
+std::vector<char> audio_to_wire(const std::vector<float>& samples) {
+  std::vector<char> out(samples.size() * sizeof(float));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &samples[i], sizeof bits);
+    for (size_t b = 0; b < 4; ++b)
+      out[4 * i + b] = static_cast<char>(bits >> (8 * b) & 0xFF);
+  }
+  return out;
+}
+
+std::vector<float> audio_from_wire(uint32_t node, const std::vector<char>& in) {
+  if (in.size() % sizeof(float) != 0)
+    throw std::runtime_error("node " + std::to_string(node) + ": embedded audio of " +
+                             std::to_string(in.size()) + " bytes is not whole samples");
+  if (in.size() / sizeof(float) > signal::max_embedded_samples)
+    throw std::runtime_error("node " + std::to_string(node) + ": embedded audio of " +
+                             std::to_string(in.size() / sizeof(float)) +
+                             " samples is more than 2^24");
+  std::vector<float> samples(in.size() / sizeof(float));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    uint32_t bits = 0;
+    for (size_t b = 0; b < 4; ++b)
+      bits |= uint32_t{static_cast<unsigned char>(in[4 * i + b])} << (8 * b);
+    std::memcpy(&samples[i], &bits, sizeof bits);
+  }
+  return samples;
+}
+
 struct wire_media {
   std::string media_id;
   uint16_t channels = 0;
@@ -116,8 +150,9 @@ struct wire_graph {
   std::vector<wire_node> nodes;
   std::vector<std::string> partitions;
   uint32_t output_node = 0;
+  uint8_t oversample = 1;
   MSGPACK_DEFINE_MAP(format_version, sample_rate, mode, first_frame, frame_count, media, nodes,
-                     partitions, output_node)
+                     partitions, output_node, oversample)
 };
 
 struct wire_state {
@@ -206,7 +241,8 @@ wire_graph to_wire(const signal::render_graph& g) {
     w.media.push_back({m.media_id, m.channels, m.frames});
   for (const auto& n : g.nodes) {
     wire_node wn{n.id, n.label, static_cast<uint8_t>(n.kind), n.partition, n.channels,
-                 n.inputs, {}, std::nullopt, {}, events_to_wire(n.events)};
+                 n.inputs, {}, std::nullopt, {}, events_to_wire(n.events),
+                 audio_to_wire(n.embedded_audio)};
     for (const auto& p : n.params)
       wn.params.push_back({p.name, p.value});
     if (n.media)
@@ -237,6 +273,7 @@ wire_graph to_wire(const signal::render_graph& g) {
   for (const auto& p : g.partitions)
     w.partitions.push_back(p.label);
   w.output_node = g.output_node;
+  w.oversample = g.oversample;
   return w;
 }
 
@@ -304,11 +341,13 @@ signal::render_graph from_wire(const wire_graph& w) {
       n.automation.push_back(std::move(lane));
     }
     n.events = events_from_wire(wn.id, wn.events);
+    n.embedded_audio = audio_from_wire(wn.id, wn.embedded_audio);
     g.nodes.push_back(std::move(n));
   }
   for (const auto& p : w.partitions)
     g.partitions.push_back({p});
   g.output_node = w.output_node;
+  g.oversample = w.oversample;
   return g;
 }
 

@@ -1889,4 +1889,75 @@ BOOST_AUTO_TEST_CASE(a_midi_render_is_byte_identical_with_one_and_two_signal_wor
   BOOST_TEST(std::any_of(x.begin(), x.end(), [](float v) { return std::abs(v) > 0.1f; }));
 }
 
+
+// The sampler and synth instruments end to end: the sample shipped whole to Signal with the
+// graph, played at its own pitch on the root key and at double speed an octave up; the synth's
+// held A4 at 440 Hz. Tracks are mono, so the constant-power pan leaves cos(pi/4) on the left.
+BOOST_AUTO_TEST_CASE(sampler_and_synth_instruments_render) {
+  temp_dir dir;
+  media_file sample;
+  sample.name = "sample.wav";
+  for (int k = 0; k < 4800; ++k)
+    sample.samples.push_back(static_cast<float>(0.8 * std::sin(2 * std::numbers::pi * 300 * k / rate) *
+                                                std::exp(-k / 2000.0)));
+  write_media(dir, sample);
+  const json note_c4{{"at", {{"beats", 0}}}, {"length", {{"beats", 1}}}, {"pitch", 60}, {"velocity", 127}};
+  const json note_c5{{"at", {{"beats", 1}}}, {"length", {{"beats", 1}}}, {"pitch", 72}, {"velocity", 127}};
+  const json sampler_track{{"id", "sampler"},
+                           {"channels", 1},
+                           {"instrument", {{"kind", "sampler"}, {"media", "sample.wav"}, {"root_key", 60}}},
+                           {"clips", {{{"position", {{"beats", 0}}}, {"notes", {note_c4, note_c5}}}}}};
+  const auto left = render_left(dir, "sampler", midi_session(json::array({sampler_track})));
+  const double pan = std::cos(std::numbers::pi / 4);
+  BOOST_TEST_REQUIRE(left.size() >= 48000u + 2400u);
+  double worst = 0;
+  for (size_t k = 0; k < 4800; ++k)
+    worst = std::max(worst, std::abs(static_cast<double>(left[k]) -
+                                     static_cast<double>(sample.samples[k]) * pan));
+  for (size_t k = 0; 2 * k < 4800; ++k)
+    worst = std::max(worst, std::abs(static_cast<double>(left[24000 + k]) -
+                                     static_cast<double>(sample.samples[2 * k]) * pan));
+  BOOST_TEST(worst < 1e-6);
+  BOOST_TEST(left[23999] == 0.0f);
+
+  const json a4{{"at", {{"beats", 0}}}, {"length", {{"beats", 2}}}, {"pitch", 69}, {"velocity", 127}};
+  const json synth_track{{"id", "synth"},
+                         {"channels", 1},
+                         {"instrument", {{"kind", "synth"}, {"waveform", "sine"}, {"cutoff_hz", 20000},
+                                         {"release", {{"samples", 100}}}}},
+                         {"clips", {{{"position", {{"beats", 0}}}, {"notes", {a4}}}}}};
+  const auto tone = render_left(dir, "synth", midi_session(json::array({synth_track})));
+  BOOST_TEST_REQUIRE(tone.size() >= 48000u);
+  BOOST_TEST(tone[0] != 0.0f);
+  double first = -1, last = -1;
+  int crossings = 0;
+  for (size_t n = 1000; n < 47000; ++n)
+    if (tone[n - 1] < 0 && tone[n] >= 0) {
+      const double a = tone[n - 1], b = tone[n];
+      const double t = static_cast<double>(n - 1) + a / (a - b);
+      if (first < 0)
+        first = t;
+      last = t;
+      ++crossings;
+    }
+  const double hz = (crossings - 1) / (last - first) * rate;
+  BOOST_TEST(std::abs(1200 * std::log2(hz / 440.0)) < 0.01, hz << " Hz");
+}
+
+BOOST_AUTO_TEST_CASE(oversample_takes_one_two_four_or_eight) {
+  temp_dir dir;
+  const json a4{{"at", {{"beats", 0}}}, {"length", {{"beats", 1}}}, {"pitch", 69}, {"velocity", 127}};
+  const auto path = write_session(
+    dir, "s.json", midi_session(json::array({sine_track("keys", {{{"position", {{"beats", 0}}},
+                                                                  {"notes", {a4}}}})})));
+  const auto bad = run_loophole(dir, {"render", path, "-o", dir.out("bad.wav"), "--oversample",
+                                      "3", "--progress", "none"});
+  BOOST_TEST(bad.code != 0);
+  BOOST_TEST(bad.err.find("--oversample 3: the factor must be 1, 2, 4 or 8") != std::string::npos,
+             bad.err);
+  const auto good = run_loophole(dir, {"render", path, "-o", dir.out("good.wav"), "--oversample",
+                                       "4", "--progress", "none"});
+  BOOST_TEST(good.code == 0, good);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

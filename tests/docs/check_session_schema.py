@@ -284,6 +284,16 @@ def invalid_cases():
             "pitch_bend", [{"at": {"beats": 0}, "value": 8192}])),
         ("an instrument of kind fm", lambda d: midi(d)["tracks"][1]["instrument"]
          .__setitem__("kind", "fm")),
+        ("a sampler without media", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "sampler", "root_key": 60})),
+        ("a sampler root_key of 128", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "sampler", "media": "a.wav", "root_key": 128})),
+        ("a synth waveform of noise", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "synth", "waveform": "noise"})),
+        ("a synth cutoff of 10 Hz", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "synth", "cutoff_hz": 10})),
+        ("a synth key of the sampler", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "synth", "media": "a.wav"})),
         ("a swing of 0.8", lambda d: midi(d)["grooves"]["swing"].__setitem__("swing", 0.8)),
         ("a groove name with a space", lambda d: midi(d)["grooves"].__setitem__("s w", {})),
         ("a timing offset of 0.6", lambda d: midi(d)["grooves"]["swing"].__setitem__(
@@ -398,6 +408,19 @@ def valid_cases(root):
         ("id with all allowed characters",
          lambda d: track(d).__setitem__("id", "Aa0_.-" + "z" * 58)),
         ("two tracks", lambda d: d["tracks"].append({"id": "bass", "channels": 1})),
+        ("a sampler instrument", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "sampler", "media": "media/piano.wav", "root_key": 60,
+                           "attack": {"samples": 0}, "release": {"seconds": 0.2},
+                           "voices": 8})),
+        ("a synth instrument", lambda d: midi(d)["tracks"][1].__setitem__(
+            "instrument", {"kind": "synth", "waveform": "saw", "osc2_semitones": -12,
+                           "osc_mix": 0.5, "detune_cents": 7, "cutoff_hz": 1200,
+                           "resonance": 0.4, "filter_env_octaves": 2,
+                           "attack": {"seconds": 0.01}, "decay": {"seconds": 0.2},
+                           "sustain": 0.6, "release": {"seconds": 0.3},
+                           "filter_attack": {"samples": 10}, "filter_decay": {"beats": 1},
+                           "filter_sustain": 0.3, "filter_release": {"seconds": 0.1},
+                           "voices": 16})),
     ]
     return [(name, variant(change)) for name, change in cases]
 

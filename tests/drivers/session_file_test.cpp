@@ -1068,7 +1068,7 @@ BOOST_AUTO_TEST_CASE(bad_notes_controllers_and_bends_are_refused_at_their_pointe
 BOOST_AUTO_TEST_CASE(bad_instruments_and_grooves_are_refused_at_their_pointer) {
   const std::string clip = R"({"position": {"beats": 0}, "notes": []})";
   expect_refused(midi_doc(clip, "", R"({"kind": "fm"})"), "/tracks/0/instrument/kind",
-                 "\"fm\" is not an instrument kind (sine)");
+                 "\"fm\" is not an instrument kind (sine, sampler, synth)");
   expect_refused(midi_doc(clip, "", R"({})"), "/tracks/0/instrument", "missing required key");
   expect_refused(midi_doc(clip, "", R"({"kind": "sine", "voices": 0})"),
                  "/tracks/0/instrument/voices", "outside [1, 256]");

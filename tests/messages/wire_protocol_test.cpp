@@ -171,7 +171,13 @@ signal::render_graph full_graph() {
                            {-1, 0xFF, 0, 255},
                            {std::numeric_limits<int64_t>::max(), midi_status::pitch_bend, 127, 127},
                            {std::numeric_limits<int64_t>::min(), 0, 0x80, 0x7F}};
-  auto out = node(node_kind::output, 2, 2, {mix},
+  // An impulse response embedded whole, with the float values that must keep their bits.
+  auto reverb = node(node_kind::convolution, 2, 2, {mix}, {param("partition_frames", 64)});
+  g.nodes[reverb].media = media_region{1, 0, 0, 3, 0, 0};
+  g.nodes[reverb].embedded_audio = {1.0f, -0.0f, std::numeric_limits<float>::denorm_min(),
+                                    std::numeric_limits<float>::quiet_NaN(), -1e38f, 0.25f};
+  g.oversample = 4;
+  auto out = node(node_kind::output, 2, 2, {reverb},
                   {param("bits", 24), param("dither", 1), param("dither_seed", 9007199254740992.0),
                    param("negative zero", -0.0)});
   g.output_node = out;

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstring>
 
 #include "signal/render_graph.hpp"
 
@@ -23,6 +24,7 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
   BOOST_TEST(a.first_frame == b.first_frame);
   BOOST_TEST(a.frame_count == b.frame_count);
   BOOST_TEST(a.output_node == b.output_node);
+  BOOST_TEST(a.oversample == b.oversample);
   BOOST_TEST_REQUIRE(a.media.size() == b.media.size());
   for (size_t i = 0; i < a.media.size(); ++i) {
     BOOST_TEST_CONTEXT("media " << i) {
@@ -88,6 +90,9 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
         }
       }
       BOOST_TEST((x.events == y.events));
+      BOOST_TEST_REQUIRE(x.embedded_audio.size() == y.embedded_audio.size());
+      BOOST_TEST(std::memcmp(x.embedded_audio.data(), y.embedded_audio.data(),
+                             x.embedded_audio.size() * sizeof(float)) == 0);
     }
   }
 }

@@ -1,0 +1,89 @@
+#pragma once
+
+// Byte-wise snapshot and restore of a node's state: plain values appended in
+// a fixed order, read back with bounds checks. Used off the audio thread only
+// (snapshots allocate).
+
+#include <cstddef>
+#include <cstring>
+#include <initializer_list>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "signal/param_stream.hpp"
+
+namespace loophole::signal {
+
+class state_writer {
+public:
+  explicit state_writer(size_t reserve) { bytes_.reserve(reserve); }
+
+  template <class T>
+  void put(const T& x) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    put_bytes(&x, sizeof x);
+  }
+  template <class T>
+  void put_all(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    put_bytes(v.data(), v.size() * sizeof(T));
+  }
+  void put_bytes(const void* p, size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    bytes_.insert(bytes_.end(), b, b + n);
+  }
+  void put_streams(std::initializer_list<const param_stream*> streams) {
+    for (const auto* s : streams) {
+      const size_t at = bytes_.size();
+      bytes_.resize(at + s->state_bytes());
+      s->snapshot_into(bytes_.data() + at);
+    }
+  }
+  std::vector<std::byte> take() { return std::move(bytes_); }
+
+private:
+  std::vector<std::byte> bytes_;
+};
+
+class state_reader {
+public:
+  explicit state_reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+
+  template <class T>
+  bool get(T& x) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return get_bytes(&x, sizeof x);
+  }
+  /// Fills `v` (already sized) from the state.
+  template <class T>
+  bool get_all(std::vector<T>& v) {
+    return get_bytes(v.data(), v.size() * sizeof(T));
+  }
+  bool get_bytes(void* p, size_t n) {
+    if (bytes_.size() - at_ < n)
+      return ok_ = false;
+    if (n != 0)
+      std::memcpy(p, bytes_.data() + at_, n);
+    at_ += n;
+    return ok_;
+  }
+  bool get_streams(std::initializer_list<param_stream*> streams) {
+    for (auto* s : streams) {
+      const size_t n = s->state_bytes();
+      if (bytes_.size() - at_ < n || !s->restore_from(bytes_.subspan(at_, n)))
+        return ok_ = false;
+      at_ += n;
+    }
+    return ok_;
+  }
+  /// Everything read, nothing left over.
+  bool complete() const noexcept { return ok_ && at_ == bytes_.size(); }
+
+private:
+  std::span<const std::byte> bytes_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+} // namespace loophole::signal
