@@ -281,8 +281,13 @@ private:
     for (uint32_t i = 0; i < n; ++i, ++frame) {
       const double limit = ceiling_values_[i] * ceiling_margin;
       const double r = level_[i] > limit ? limit / level_[i] : 1.0;
-      // Monotonic deque: drop entries no smaller than r, append r, drop the
-      // front once it leaves the window.
+      // Monotonic deque: drop the front once it leaves the window (first, so
+      // that the ring never holds more than `window` entries), drop entries
+      // no smaller than r, append r.
+      if (g.count > 0 && frame - g.deque_frame[g.head] >= window) {
+        g.head = (g.head + 1) % window;
+        --g.count;
+      }
       while (g.count > 0) {
         const uint32_t back = (g.head + g.count - 1) % window;
         if (g.deque_value[back] < r)
@@ -293,10 +298,6 @@ private:
       g.deque_frame[slot] = frame;
       g.deque_value[slot] = r;
       ++g.count;
-      if (frame - g.deque_frame[g.head] >= window) {
-        g.head = (g.head + 1) % window;
-        --g.count;
-      }
       const double h = g.deque_value[g.head];
       e = h < e ? h : h + release_ * (e - h);
       e = std::min(e, h);
