@@ -104,35 +104,76 @@ inline double select_less(double a, double b, double x, double y) noexcept {
 }
 
 // One-pole smoothing of the gain change in dB: towards the target t with the
-// attack coefficient while the reduction deepens (t < s), the release one
-// while it recovers. Since (a s + (1-a) t) - (r s + (1-r) t) = (a - r)(s - t),
-// the attack candidate is the smaller one exactly when t < s and attack is
-// the faster pole, so the step is min() of the two candidates (max() when
-// the release is faster): the chain from one frame to the next is a multiply,
-// an add and a min, with (1 - c) t computed off it and no branch to
-// mispredict.
-double smooth_compressor(double* __restrict db, uint32_t n, double s, double attack,
-                         double release) noexcept {
-  const double attack_in = 1.0 - attack, release_in = 1.0 - release;
-  if (attack <= release) {
-    for (uint32_t i = 0; i < n; ++i) {
-      const double t = db[i];
-      const double falling = attack * s + attack_in * t;
-      const double rising = release * s + release_in * t;
-      s = falling < rising ? falling : rising;
-      db[i] = s;
-    }
-  } else {
-    for (uint32_t i = 0; i < n; ++i) {
-      const double t = db[i];
-      const double falling = attack * s + attack_in * t;
-      const double rising = release * s + release_in * t;
-      s = falling > rising ? falling : rising;
-      db[i] = s;
-    }
+// attack coefficient a while the reduction deepens (t < s), the release one
+// r while it recovers. Since (a s + (1-a) t) - (r s + (1-r) t) = (a - r)(s - t),
+// the attack candidate is the smaller one exactly when t < s and a <= r, so a
+// step is f_t(s) = min(a s + (1-a) t, r s + (1-r) t) (max() when a > r): no
+// branch to mispredict.
+//
+// The recursion is the one serial part of the compressor, so it advances two
+// frames per step. Both candidates are increasing in s, so
+//   f_t1(f_t0(s)) = min(a^2 s + a(1-a) t0 + (1-a) t1, a r s + min(a(1-r) t0 + (1-a) t1,
+//                       r(1-a) t0 + (1-r) t1), r^2 s + r(1-r) t0 + (1-r) t1),
+// whose offsets do not depend on s: from one pair to the next the chain is a
+// multiply, an add and two mins. Pairs are counted from the first frame the
+// node processes; a block ending inside a pair keeps the pair's first target
+// for the next block, so every block size gives the same bits.
+struct pair_smoother {
+  double a, r, a1, r1, a2, ar, r2, aa1, ar1, ra1, rr1;
+
+  pair_smoother(double attack, double release) noexcept
+    : a(attack), r(release), a1(1.0 - attack), r1(1.0 - release), a2(attack * attack),
+      ar(attack * release), r2(release * release), aa1(attack * (1.0 - attack)),
+      ar1(attack * (1.0 - release)), ra1(release * (1.0 - attack)),
+      rr1(release * (1.0 - release)) {}
+
+  template <bool use_min> static double pick(double x, double y) noexcept {
+    if constexpr (use_min)
+      return x < y ? x : y;
+    else
+      return x > y ? x : y;
   }
-  return s;
-}
+  template <bool use_min> double one(double s, double t) const noexcept {
+    return pick<use_min>(a * s + a1 * t, r * s + r1 * t);
+  }
+  template <bool use_min> double two(double s, double t0, double t1) const noexcept {
+    const double k_aa = aa1 * t0 + a1 * t1;
+    const double k_ar = pick<use_min>(ar1 * t0 + a1 * t1, ra1 * t0 + r1 * t1);
+    const double k_rr = rr1 * t0 + r1 * t1;
+    return pick<use_min>(pick<use_min>(a2 * s + k_aa, ar * s + k_ar), r2 * s + k_rr);
+  }
+
+  /// Smooths db[0, n) in place. `s` is the value after the last complete pair;
+  /// `pending` whether the last block ended inside a pair, whose first target
+  /// is `pending_target`.
+  template <bool use_min>
+  void run(double* __restrict db, uint32_t n, double& s, bool& pending,
+           double& pending_target) const noexcept {
+    // A local copy: stores through db could alias the members, and the
+    // coefficients must stay in registers.
+    const pair_smoother c = *this;
+    uint32_t i = 0;
+    if (pending && n > 0) {
+      s = c.two<use_min>(s, pending_target, db[0]);
+      db[0] = s;
+      pending = false;
+      i = 1;
+    }
+    double state = s;
+    for (; i + 1 < n; i += 2) {
+      const double t0 = db[i], t1 = db[i + 1];
+      db[i] = c.one<use_min>(state, t0);
+      state = c.two<use_min>(state, t0, t1);
+      db[i + 1] = state;
+    }
+    if (i < n) {
+      pending = true;
+      pending_target = db[i];
+      db[i] = c.one<use_min>(state, db[i]);
+    }
+    s = state;
+  }
+};
 
 // -- the compressor and the gate ------------------------------------------------------
 
@@ -190,7 +231,7 @@ public:
       rms ? std::max<uint64_t>(1, static_cast<uint64_t>(param_or(node, "rms_frames", 1.0))) : 0;
     const uint64_t lookahead = static_cast<uint64_t>(param_or(node, "lookahead_frames", 0.0));
     const uint64_t groups = linked ? 1 : channels;
-    return modulation_state_bytes(node) + groups * (sizeof(double) + sizeof(uint32_t)) +
+    return modulation_state_bytes(node) + groups * (2 * sizeof(double) + sizeof(uint32_t)) +
            2 * sizeof(uint32_t) + (rms ? channels * (rms_frames + 1) * sizeof(double) : 0) +
            channels * lookahead * sizeof(float);
   }
@@ -199,6 +240,7 @@ public:
     streams_.prepare(max_block);
     const size_t groups = linked_ ? 1 : channels_;
     smoothed_.assign(groups, 0.0);
+    pending_target_.assign(groups, 0.0);
     hold_.assign(groups, 0);
     if (rms_) {
       window_.assign(size_t{channels_} * rms_frames_, 0.0);
@@ -243,7 +285,12 @@ public:
             db[i] = compressor_curve_db(db[i], value(threshold, threshold_, i),
                                         clamp_ratio(value(ratio, ratio_, i)),
                                         std::max(0.0, value(knee, knee_, i)));
-        smoothed_[g] = smooth_compressor(db, n, smoothed_[g], attack_, release_);
+        bool pending = hold_[g] != 0;
+        if (smoother_.a <= smoother_.r)
+          smoother_.run<true>(db, n, smoothed_[g], pending, pending_target_[g]);
+        else
+          smoother_.run<false>(db, n, smoothed_[g], pending, pending_target_[g]);
+        hold_[g] = pending ? 1u : 0u;
         to_gain(db, makeup, makeup ? 0.0 : streams_[makeup_].constant(), gain_.data(), n);
         const double mix_constant = streams_[mix_].constant();
         if (mix || mix_constant != 1.0)
@@ -276,6 +323,7 @@ public:
                    delay_.size() * sizeof(float));
     w.put_streams(streams_);
     w.put_all(std::span<const double>(smoothed_));
+    w.put_all(std::span<const double>(pending_target_));
     w.put_all(std::span<const uint32_t>(hold_));
     w.put(window_pos_);
     w.put(delay_pos_);
@@ -288,7 +336,7 @@ public:
   }
 
   bool restore(std::span<const std::byte> state) override {
-    const size_t expected = streams_.state_bytes() + smoothed_.size() * sizeof(double) +
+    const size_t expected = streams_.state_bytes() + 2 * smoothed_.size() * sizeof(double) +
                             hold_.size() * sizeof(uint32_t) + 2 * sizeof(uint32_t) +
                             (rms_ ? (sums_.size() + window_.size()) * sizeof(double) : 0) +
                             delay_.size() * sizeof(float);
@@ -296,12 +344,14 @@ public:
       return false;
     state_reader r(state);
     auto smoothed = smoothed_;
+    auto pending_target = pending_target_;
     auto hold = hold_;
     auto sums = sums_;
     auto window = window_;
     auto delay = delay_;
     uint32_t window_pos = 0, delay_pos = 0;
     if (!r.get_streams(streams_) || !r.get_all(std::span<double>(smoothed)) ||
+        !r.get_all(std::span<double>(pending_target)) ||
         !r.get_all(std::span<uint32_t>(hold)) || !r.get(window_pos) || !r.get(delay_pos))
       return false;
     if (rms_ && (!r.get_all(std::span<double>(sums)) || !r.get_all(std::span<double>(window))))
@@ -312,6 +362,7 @@ public:
         (lookahead_ > 0 ? delay_pos >= lookahead_ : delay_pos != 0))
       return false;
     smoothed_ = std::move(smoothed), hold_ = std::move(hold), sums_ = std::move(sums);
+    pending_target_ = std::move(pending_target);
     window_ = std::move(window), delay_ = std::move(delay);
     window_pos_ = window_pos, delay_pos_ = delay_pos;
     return true;
@@ -389,7 +440,7 @@ private:
   }
 
   // Attack while opening (t >= s, which also rearms the hold), hold, then
-  // release while closing; branch-free like smooth_compressor.
+  // release while closing; branch-free like the compressor's smoother.
   void smooth_gate(double* db, uint32_t n, uint16_t g) noexcept {
     double s = smoothed_[g];
     double hold = static_cast<double>(hold_[g]);
@@ -440,7 +491,9 @@ private:
   stream_set streams_;
   size_t threshold_ = 0, ratio_ = 0, knee_ = 0, makeup_ = 0, mix_ = 0;
   std::vector<double> smoothed_; ///< per group: the smoothed gain change, dB
-  std::vector<uint32_t> hold_;   ///< per group: gate hold frames left
+  std::vector<uint32_t> hold_;   ///< per group: gate hold frames left; compressor: in a pair
+  std::vector<double> pending_target_; ///< per group: compressor: the target of a pair's first frame
+  pair_smoother smoother_{attack_, release_};
   std::vector<double> window_, sums_, lane_power_;
   uint32_t window_pos_ = 0;
   std::vector<float> delay_;

@@ -167,8 +167,9 @@ BOOST_AUTO_TEST_CASE(fast_db_conversions_stay_under_a_thousandth_of_a_db) {
   }
   BOOST_TEST_MESSAGE("fast power_to_db worst error " << worst_log << " dB, db_to_gain " << worst_exp
                                                      << " dB");
-  BOOST_TEST(worst_log < 1e-6);
-  BOOST_TEST(worst_exp < 1e-6);
+  // The bounds fast_math.hpp derives: 3e-7 dB and 1.6e-6 dB.
+  BOOST_TEST(worst_log < 3e-7);
+  BOOST_TEST(worst_exp < 1.6e-6);
   BOOST_TEST(fast::power_to_db(0.0) == fast::power_to_db(1e-30)); // floored, not -inf
 }
 
