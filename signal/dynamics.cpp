@@ -41,21 +41,6 @@ void to_db(const double* __restrict power, double* __restrict db, uint32_t n) no
     db[i] = fast::power_to_db(power[i]);
 }
 
-// The compressor's curve with constant parameters (slope = 1/ratio - 1).
-LOOPHOLE_VECTOR_CLONES
-void compressor_curve(double* __restrict db, uint32_t n, double threshold, double slope,
-                      double knee) noexcept {
-  const double half = knee / 2.0;
-  const double quad = knee > 0.0 ? slope / (2.0 * knee) : 0.0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const double over = db[i] - threshold;
-    const double k = over + half;
-    const double soft = quad * k * k;
-    const double hard = slope * over;
-    db[i] = 2.0 * over <= -knee ? 0.0 : (2.0 * over < knee ? soft : hard);
-  }
-}
-
 LOOPHOLE_VECTOR_CLONES
 void gate_curve(double* __restrict db, uint32_t n, double threshold, double ratio,
                 double range) noexcept {
@@ -89,6 +74,37 @@ void apply_gain(const float* __restrict x, const double* __restrict gain, float*
                 uint32_t n) noexcept {
   for (uint32_t i = 0; i < n; ++i)
     y[i] = static_cast<float>(static_cast<double>(x[i]) * gain[i]);
+}
+
+// Steps 2 and 3 in one pass, for constant parameters: the level in dB and the
+// compressor's target gain change.
+LOOPHOLE_VECTOR_CLONES
+void power_to_compressor_target(double* __restrict db, uint32_t n, double threshold,
+                                double slope, double knee) noexcept {
+  const double half = knee / 2.0;
+  const double quad = knee > 0.0 ? slope / (2.0 * knee) : 0.0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const double over = fast::power_to_db(db[i]) - threshold;
+    const double k = over + half;
+    const double soft = quad * k * k;
+    const double hard = slope * over;
+    db[i] = 2.0 * over <= -knee ? 0.0 : (2.0 * over < knee ? soft : hard);
+  }
+}
+
+// Steps 5 and 6 in one pass for a group of one or two channels with constant
+// makeup and mix: the gain is never stored.
+LOOPHOLE_VECTOR_CLONES
+void gain_and_apply(const double* __restrict db, double makeup, double mix,
+                    const float* __restrict x0, const float* __restrict x1, float* __restrict y0,
+                    float* __restrict y1, uint32_t n) noexcept {
+  for (uint32_t i = 0; i < n; ++i) {
+    const double g = fast::db_to_gain(db[i] + makeup);
+    const double k = mix == 1.0 ? g : mix * g + (1.0 - mix);
+    y0[i] = static_cast<float>(static_cast<double>(x0[i]) * k);
+    if (x1)
+      y1[i] = static_cast<float>(static_cast<double>(x1[i]) * k);
+  }
 }
 
 // a < b ? x : y without a branch: which side wins changes from frame to frame
@@ -252,7 +268,8 @@ public:
     delay_pos_ = 0;
     power_.assign(max_block, 0.0);
     gain_.assign(max_block, 0.0);
-    delayed_.assign(max_block, 0.0f);
+    delayed_.assign(2 * size_t{max_block}, 0.0f);
+    max_block_ = max_block;
   }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
@@ -274,12 +291,14 @@ public:
     for (uint16_t g = 0; g < groups; ++g) {
       detect(key, g, n);
       double* db = power_.data();
-      to_db(power_.data(), db, n);
+      const bool constant_curve = !threshold && !ratio && !knee;
+      if (mode_ != dynamics_mode::compressor || !constant_curve)
+        to_db(power_.data(), db, n);
       if (mode_ == dynamics_mode::compressor) {
-        if (!threshold && !ratio && !knee)
-          compressor_curve(db, n, streams_[threshold_].constant(),
-                           1.0 / clamp_ratio(streams_[ratio_].constant()) - 1.0,
-                           std::max(0.0, streams_[knee_].constant()));
+        if (constant_curve)
+          power_to_compressor_target(db, n, streams_[threshold_].constant(),
+                                     1.0 / clamp_ratio(streams_[ratio_].constant()) - 1.0,
+                                     std::max(0.0, streams_[knee_].constant()));
         else
           for (uint32_t i = 0; i < n; ++i)
             db[i] = compressor_curve_db(db[i], value(threshold, threshold_, i),
@@ -291,6 +310,15 @@ public:
         else
           smoother_.run<false>(db, n, smoothed_[g], pending, pending_target_[g]);
         hold_[g] = pending ? 1u : 0u;
+        const uint16_t first = linked_ ? 0 : g, count = linked_ ? channels_ : 1;
+        if (!makeup && !mix && count <= 2) {
+          const float* x0 = delay(in[first], first, start_pos, n);
+          const float* x1 = count == 2 ? delay(in[first + 1], first + 1, start_pos, n, 1) : nullptr;
+          gain_and_apply(db, streams_[makeup_].constant(),
+                         std::clamp(streams_[mix_].constant(), 0.0, 1.0), x0, x1, out[first],
+                         count == 2 ? out[first + 1] : nullptr, n);
+          continue;
+        }
         to_gain(db, makeup, makeup ? 0.0 : streams_[makeup_].constant(), gain_.data(), n);
         const double mix_constant = streams_[mix_].constant();
         if (mix || mix_constant != 1.0)
@@ -461,11 +489,12 @@ private:
 
   // Channel c of the input, lookahead_ frames late, for the block starting at
   // ring position `start` (every channel's ring shares the position).
-  const float* delay(const float* x, uint16_t c, uint32_t start, uint32_t n) noexcept {
+  const float* delay(const float* x, uint16_t c, uint32_t start, uint32_t n,
+                     size_t scratch = 0) noexcept {
     if (lookahead_ == 0)
       return x;
     float* ring = delay_.data() + size_t{c} * lookahead_;
-    float* d = delayed_.data();
+    float* d = delayed_.data() + scratch * max_block_;
     uint32_t pos = start;
     for (uint32_t done = 0; done < n;) {
       const uint32_t run = std::min(n - done, lookahead_ - pos);
@@ -499,7 +528,8 @@ private:
   std::vector<float> delay_;
   uint32_t delay_pos_ = 0;
   std::vector<double> power_, gain_;
-  std::vector<float> delayed_;
+  std::vector<float> delayed_; ///< two channels of the delayed input
+  uint32_t max_block_ = 0;
 };
 
 } // namespace
