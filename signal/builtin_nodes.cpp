@@ -9,11 +9,16 @@
 #include <cstring>
 #include <limits>
 #include <numbers>
+#include <tuple>
+#include <utility>
 
+#include "signal/biquad.hpp"
 #include "signal/dsp_nodes.hpp"
+#include "signal/dynamics.hpp"
 #include "signal/fade_curve.hpp"
 #include "signal/node_catalog.hpp"
 #include "signal/node_processor.hpp"
+#include "signal/node_state.hpp"
 #include "signal/oversampler.hpp"
 #include "signal/param_stream.hpp"
 #include "signal/tpdf_dither.hpp"
@@ -215,73 +220,137 @@ private:
   param_stream gain_;
 };
 
-// Constant-power balance: position p in [-1, 1], theta = (p + 1) pi / 4, the
-// left channel times cos(theta), the right times sin(theta) (-3 dB each at
-// the centre). A mono input feeds both sides. An automated or modulated
-// position is clamped to [-1, 1] frame by frame.
+// Pan laws, of the position p in [-1, 1] (automated or modulated values are
+// clamped to it frame by frame):
+// - constant_power: theta = (p + 1) pi / 4, left times cos(theta), right
+//   times sin(theta) (-3 dB each at the centre);
+// - linear: left times (1 - p)/2, right times (1 + p)/2 (-6 dB at the centre);
+// - balance: unity at the centre; p > 0 scales the left by 1 - p, p < 0 the
+//   right by 1 + p.
+// A mono input feeds both sides. A stereo input first has its width set:
+// M = (L + R)/2, S = (L - R)/2 x width, L = M + S, R = M - S (width clamped
+// to [0, 2]; width 1, constant, skips it, so the plain pan keeps its bits).
+enum class pan_law : uint8_t { constant_power = 0, linear = 1, balance = 2 };
+
+std::pair<double, double> pan_gains(pan_law law, double p) noexcept {
+  switch (law) {
+    case pan_law::linear:
+      return {(1.0 - p) / 2.0, (1.0 + p) / 2.0};
+    case pan_law::balance:
+      return {p > 0.0 ? 1.0 - p : 1.0, p < 0.0 ? 1.0 + p : 1.0};
+    case pan_law::constant_power:
+      break;
+  }
+  const double theta = (p + 1.0) * std::numbers::pi / 4.0;
+  return {std::cos(theta), std::sin(theta)};
+}
+
 class pan_node final : public node_processor {
 public:
   explicit pan_node(const render_node& node)
-    : position_(node, "position", param_or(node, "position", 0.0)) {
-    const double theta = (position_.constant() + 1.0) * std::numbers::pi / 4.0;
-    left_ = static_cast<float>(std::cos(theta));
-    right_ = static_cast<float>(std::sin(theta));
+    : law_(static_cast<pan_law>(param_or(node, "law", 0.0))) {
+    position_ = streams_.add(node, "position", param_or(node, "position", 0.0));
+    width_ = streams_.add(node, "width", param_or(node, "width", 1.0));
+    const auto [l, r] = pan_gains(law_, streams_[position_].constant());
+    left_ = static_cast<float>(l);
+    right_ = static_cast<float>(r);
   }
 
-  void prepare(uint32_t max_block) override { position_.prepare(max_block); }
+  void prepare(uint32_t max_block) override { streams_.prepare(max_block); }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
     const auto& in = inputs[0];
     const float* l = in[0];
     const float* r = in.channels == 1 ? in[0] : in[1];
-    if (!position_.varies()) {
+    auto& position = streams_[position_];
+    auto& width = streams_[width_];
+    const bool widened = in.channels == 2 && (width.varies() || width.constant() != 1.0);
+    if (!position.varies() && !widened) {
       kernels::multiply(l, left_, out[0], ctx.frames);
       kernels::multiply(r, right_, out[1], ctx.frames);
       return;
     }
-    const double* p = position_.fill(ctx.timeline_frame, ctx.frames, in);
+    const double* p = position.varies() ? position.fill(ctx.timeline_frame, ctx.frames, in)
+                                        : nullptr;
+    const double* w = width.varies() ? width.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
     for (uint32_t i = 0; i < ctx.frames; ++i) {
-      const double theta = (std::clamp(p[i], -1.0, 1.0) + 1.0) * std::numbers::pi / 4.0;
-      out[0][i] = l[i] * static_cast<float>(std::cos(theta));
-      out[1][i] = r[i] * static_cast<float>(std::sin(theta));
+      double gl = left_, gr = right_;
+      if (p)
+        std::tie(gl, gr) = pan_gains(law_, std::clamp(p[i], -1.0, 1.0));
+      const double wi = w ? std::clamp(w[i], 0.0, 2.0) : width.constant();
+      if (!widened || wi == 1.0) {
+        out[0][i] = l[i] * static_cast<float>(gl);
+        out[1][i] = r[i] * static_cast<float>(gr);
+        continue;
+      }
+      const double xl = l[i], xr = r[i];
+      const double mid = (xl + xr) / 2.0, side = (xl - xr) / 2.0 * wi;
+      out[0][i] = static_cast<float>((mid + side) * gl);
+      out[1][i] = static_cast<float>((mid - side) * gr);
     }
   }
 
-  LOOPHOLE_STREAM_STATE(position_)
+  std::vector<std::byte> snapshot() const override {
+    state_writer w(streams_.state_bytes());
+    w.put_streams(streams_);
+    return w.take();
+  }
+  bool restore(std::span<const std::byte> state) override { return streams_.restore_from(state); }
 
 private:
-  param_stream position_;
+  pan_law law_;
+  stream_set streams_;
+  size_t position_ = 0, width_ = 0;
   float left_ = 0, right_ = 0;
 };
 
 // A sample-accurate delay line with feedback, per channel:
 //   d[n] = w[n - D],  w[n] = x[n] + feedback * d[n],  y[n] = dry * x[n] + wet * d[n]
-// (D = 0 makes d[n] = x[n]). Its state is the line and the write position:
-// the first node whose output depends on more than the current segment, so
-// checkpoints must carry it.
+// (D = 0 makes d[n] = x[n]), in float; feedback, wet and dry may follow
+// automation (their value at each frame, rounded to float). Its state is the
+// line, the write position and the parameter streams' followers.
 class delay_node final : public node_processor {
 public:
   explicit delay_node(const render_node& node)
     : frames_(static_cast<uint32_t>(param_or(node, "frames", 0))),
-      channels_(node.channels),
-      feedback_(static_cast<float>(param_or(node, "feedback", 0.0))),
-      wet_(static_cast<float>(param_or(node, "wet", 1.0))),
-      dry_(static_cast<float>(param_or(node, "dry", 0.0))) {}
+      channels_(node.channels) {
+    feedback_ = streams_.add(node, "feedback", param_or(node, "feedback", 0.0));
+    wet_ = streams_.add(node, "wet", param_or(node, "wet", 1.0));
+    dry_ = streams_.add(node, "dry", param_or(node, "dry", 0.0));
+  }
 
-  void prepare(uint32_t) override {
+  void prepare(uint32_t max_block) override {
     line_.assign(size_t{channels_} * frames_, 0.0f);
     pos_ = 0;
+    streams_.prepare(max_block);
+    for (auto* v : {&fb_, &wet_values_, &dry_values_})
+      v->assign(max_block, 0.0f);
   }
 
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& out) noexcept override {
     const auto& in = inputs[0];
+    // Per-frame values (constants repeated when they do not vary), as float.
+    auto values = [&](size_t index, std::vector<float>& v) {
+      auto& s = streams_[index];
+      if (s.varies()) {
+        const double* d = s.fill(ctx.timeline_frame, ctx.frames, in);
+        for (uint32_t i = 0; i < ctx.frames; ++i)
+          v[i] = static_cast<float>(d[i]);
+      } else {
+        std::fill_n(v.data(), ctx.frames, static_cast<float>(s.constant()));
+      }
+      return v.data();
+    };
+    const float* fb = values(feedback_, fb_);
+    const float* wet = values(wet_, wet_values_);
+    const float* dry = values(dry_, dry_values_);
     if (frames_ == 0) {
       for (uint16_t c = 0; c < out.channels; ++c)
         for (uint32_t i = 0; i < ctx.frames; ++i) {
           const float x = in[c][i];
-          out[c][i] = dry_ * x + wet_ * x;
+          out[c][i] = dry[i] * x + wet[i] * x;
         }
       return;
     }
@@ -293,8 +362,8 @@ public:
       pos = pos_;
       for (uint32_t i = 0; i < ctx.frames; ++i) {
         const float d = line[pos];
-        line[pos] = x[i] + feedback_ * d;
-        y[i] = dry_ * x[i] + wet_ * d;
+        line[pos] = x[i] + fb[i] * d;
+        y[i] = dry[i] * x[i] + wet[i] * d;
         if (++pos == frames_)
           pos = 0;
       }
@@ -303,18 +372,21 @@ public:
   }
 
   std::vector<std::byte> snapshot() const override {
-    std::vector<std::byte> state(sizeof(uint32_t) + line_.size() * sizeof(float));
-    std::memcpy(state.data(), &pos_, sizeof pos_);
-    std::memcpy(state.data() + sizeof pos_, line_.data(), line_.size() * sizeof(float));
-    return state;
+    state_writer w(sizeof pos_ + line_.size() * sizeof(float) + streams_.state_bytes());
+    w.put(pos_);
+    w.put_all(std::span<const float>(line_));
+    w.put_streams(streams_);
+    return w.take();
   }
 
   bool restore(std::span<const std::byte> state) override {
     uint32_t pos = 0;
-    if (state.size() != sizeof pos + line_.size() * sizeof(float))
+    if (state.size() != sizeof pos + line_.size() * sizeof(float) + streams_.state_bytes())
       return false;
     std::memcpy(&pos, state.data(), sizeof pos);
     if (frames_ != 0 ? pos >= frames_ : pos != 0)
+      return false;
+    if (!streams_.restore_from(state.subspan(sizeof pos + line_.size() * sizeof(float))))
       return false;
     pos_ = pos;
     std::memcpy(line_.data(), state.data() + sizeof pos, line_.size() * sizeof(float));
@@ -324,9 +396,36 @@ public:
 private:
   uint32_t frames_;
   uint16_t channels_;
-  float feedback_, wet_, dry_;
+  stream_set streams_;
+  size_t feedback_ = 0, wet_ = 0, dry_ = 0;
+  std::vector<float> fb_, wet_values_, dry_values_;
   std::vector<float> line_;
   uint32_t pos_ = 0;
+};
+
+// Inverts the channels whose bit is set in `mask` (default: all).
+class polarity_node final : public node_processor {
+public:
+  explicit polarity_node(const render_node& node)
+    : mask_(static_cast<uint32_t>(param_or(node, "mask", 4294967295.0))) {}
+
+  void prepare(uint32_t) override {}
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    for (uint16_t c = 0; c < out.channels; ++c) {
+      const float* x = inputs[0][c];
+      float* y = out[c];
+      if (mask_ >> c & 1u)
+        for (uint32_t i = 0; i < ctx.frames; ++i)
+          y[i] = -x[i];
+      else
+        std::copy_n(x, ctx.frames, y);
+    }
+  }
+
+private:
+  uint32_t mask_;
 };
 
 // Copies its input: a meter is a tap Pulse reads (the measuring happens in
@@ -674,13 +773,15 @@ bool as_channel_map(const render_node& node, uint16_t input_channels, channel_ma
     return true;
   }
   if (node.kind == node_kind::pan) {
-    if (lane_of(node, "position"))
-      return false; // automated: not a constant map
-    const double theta = (param_or(node, "position", 0.0) + 1.0) * std::numbers::pi / 4.0;
+    if (lane_of(node, "position") || lane_of(node, "width") ||
+        (input_channels == 2 && param_or(node, "width", 1.0) != 1.0))
+      return false; // automated, or mixing the channels: not a constant map
+    const auto [l, r] = pan_gains(static_cast<pan_law>(param_or(node, "law", 0.0)),
+                                  param_or(node, "position", 0.0));
     source[0] = 0;
     source[1] = input_channels == 1 ? 0 : 1;
-    gain[0] = std::cos(theta);
-    gain[1] = std::sin(theta);
+    gain[0] = l;
+    gain[1] = r;
     return true;
   }
   return false;
@@ -692,8 +793,9 @@ namespace {
 uint32_t own_latency(const render_graph& graph, const render_node& node) noexcept {
   switch (node.kind) {
     case node_kind::compressor:
-    case node_kind::limiter:
       return static_cast<uint32_t>(param_or(node, "lookahead_frames", 0));
+    case node_kind::limiter:
+      return limiter_latency_frames(node);
     case node_kind::convolution:
       return convolution_latency(node);
     default:
@@ -711,7 +813,14 @@ uint64_t own_state_bytes(const render_graph* graph, const render_node& node) noe
     case node_kind::delay:
       return sizeof(uint32_t) +
              uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *
-               sizeof(float);
+               sizeof(float) +
+             modulation_state_bytes(node);
+    case node_kind::eq:
+      return eq_state_bytes(node);
+    case node_kind::compressor:
+    case node_kind::gate:
+    case node_kind::limiter:
+      return dynamics_state_bytes(node);
     case node_kind::instrument:
       return instrument_node::header_bytes +
              static_cast<uint64_t>(param_or(node, "voices", instrument_node::default_voices)) *
@@ -806,13 +915,14 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
       return make_surround_pan(graph, node);
     case node_kind::fold_down:
       return make_fold_down(graph, node);
-    // Built elsewhere: each replaces its kinds here.
     case node_kind::polarity:
+      return std::make_unique<polarity_node>(node);
     case node_kind::eq:
+      return make_eq(graph, node);
     case node_kind::compressor:
-    case node_kind::limiter:
     case node_kind::gate:
-      return nullptr;
+    case node_kind::limiter:
+      return make_dynamics(graph, node);
   }
   return nullptr;
 }

@@ -1,0 +1,353 @@
+#include "signal/biquad.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <string>
+
+#include "signal/node_state.hpp"
+
+namespace loophole::signal {
+
+biquad_coefficients rbj_coefficients(const biquad_design& d, double rate) noexcept {
+  const double w0 = 2.0 * std::numbers::pi * d.freq / rate;
+  const double cosw = std::cos(w0), sinw = std::sin(w0);
+  const double a = std::pow(10.0, d.gain_db / 40.0);
+  const bool bw_applies = d.bw > 0.0 && (d.type == biquad_type::peak ||
+                                          d.type == biquad_type::band_pass ||
+                                          d.type == biquad_type::notch ||
+                                          d.type == biquad_type::all_pass);
+  const bool shelf = d.type == biquad_type::low_shelf || d.type == biquad_type::high_shelf;
+  double alpha = sinw / (2.0 * d.q);
+  if (bw_applies)
+    alpha = sinw * std::sinh(std::numbers::ln2 / 2.0 * d.bw * w0 / sinw);
+  else if (shelf && !d.shelf_uses_q)
+    alpha = sinw / 2.0 * std::sqrt(2.0); // slope S = 1: sqrt((A + 1/A)(1/S - 1) + 2)
+  double b0 = 1, b1 = 0, b2 = 0, a0 = 1, a1 = 0, a2 = 0;
+  switch (d.type) {
+    case biquad_type::low_pass:
+      b0 = (1.0 - cosw) / 2.0, b1 = 1.0 - cosw, b2 = (1.0 - cosw) / 2.0;
+      a0 = 1.0 + alpha, a1 = -2.0 * cosw, a2 = 1.0 - alpha;
+      break;
+    case biquad_type::high_pass:
+      b0 = (1.0 + cosw) / 2.0, b1 = -(1.0 + cosw), b2 = (1.0 + cosw) / 2.0;
+      a0 = 1.0 + alpha, a1 = -2.0 * cosw, a2 = 1.0 - alpha;
+      break;
+    case biquad_type::band_pass:
+      b0 = alpha, b1 = 0.0, b2 = -alpha;
+      a0 = 1.0 + alpha, a1 = -2.0 * cosw, a2 = 1.0 - alpha;
+      break;
+    case biquad_type::notch:
+      b0 = 1.0, b1 = -2.0 * cosw, b2 = 1.0;
+      a0 = 1.0 + alpha, a1 = -2.0 * cosw, a2 = 1.0 - alpha;
+      break;
+    case biquad_type::all_pass:
+      b0 = 1.0 - alpha, b1 = -2.0 * cosw, b2 = 1.0 + alpha;
+      a0 = 1.0 + alpha, a1 = -2.0 * cosw, a2 = 1.0 - alpha;
+      break;
+    case biquad_type::peak:
+      b0 = 1.0 + alpha * a, b1 = -2.0 * cosw, b2 = 1.0 - alpha * a;
+      a0 = 1.0 + alpha / a, a1 = -2.0 * cosw, a2 = 1.0 - alpha / a;
+      break;
+    case biquad_type::low_shelf: {
+      const double k = 2.0 * std::sqrt(a) * alpha;
+      b0 = a * ((a + 1.0) - (a - 1.0) * cosw + k);
+      b1 = 2.0 * a * ((a - 1.0) - (a + 1.0) * cosw);
+      b2 = a * ((a + 1.0) - (a - 1.0) * cosw - k);
+      a0 = (a + 1.0) + (a - 1.0) * cosw + k;
+      a1 = -2.0 * ((a - 1.0) + (a + 1.0) * cosw);
+      a2 = (a + 1.0) + (a - 1.0) * cosw - k;
+      break;
+    }
+    case biquad_type::high_shelf: {
+      const double k = 2.0 * std::sqrt(a) * alpha;
+      b0 = a * ((a + 1.0) + (a - 1.0) * cosw + k);
+      b1 = -2.0 * a * ((a - 1.0) + (a + 1.0) * cosw);
+      b2 = a * ((a + 1.0) + (a - 1.0) * cosw - k);
+      a0 = (a + 1.0) - (a - 1.0) * cosw + k;
+      a1 = 2.0 * ((a - 1.0) - (a + 1.0) * cosw);
+      a2 = (a + 1.0) - (a - 1.0) * cosw - k;
+      break;
+    }
+  }
+  return {b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0};
+}
+
+namespace {
+
+// Two channels side by side in one SSE2 register: the two recurrences of a
+// stereo track advance in the same instructions, and each lane performs
+// exactly the scalar operations, so a channel's output is the same bits
+// whether it runs in a pair or alone.
+using pair = double __attribute__((vector_size(16)));
+
+// One transposed-direct-form-II step. The sum is written (b1 x + s2) - a1 y
+// so that only a multiply and a subtract wait for y: the critical path from
+// one sample to the next is add, multiply, subtract.
+template <class T>
+inline T tdf2_step(const biquad_coefficients& c, T x, T& s1, T& s2) noexcept {
+  const T y = c.b0 * x + s1;
+  s1 = (c.b1 * x + s2) - c.a1 * y;
+  s2 = c.b2 * x - c.a2 * y;
+  return y;
+}
+
+// Constant coefficients, `bands` in series, over one pair of channels (or one
+// channel): the state lives in registers for the whole block, and sample n
+// of band k+1 overlaps sample n+1 of band k in the CPU's pipeline.
+template <size_t bands, class T>
+void run_constant(const biquad_coefficients* coefs, T* s1_io, T* s2_io, const float* const* x,
+                  float* const* y, uint32_t n) noexcept {
+  std::array<biquad_coefficients, bands> c;
+  std::array<T, bands> s1, s2;
+  for (size_t k = 0; k < bands; ++k)
+    c[k] = coefs[k], s1[k] = s1_io[k], s2[k] = s2_io[k];
+  for (uint32_t i = 0; i < n; ++i) {
+    T v;
+    if constexpr (std::is_same_v<T, pair>)
+      v = pair{static_cast<double>(x[0][i]), static_cast<double>(x[1][i])};
+    else
+      v = static_cast<double>(x[0][i]);
+    for (size_t k = 0; k < bands; ++k)
+      v = tdf2_step(c[k], v, s1[k], s2[k]);
+    if constexpr (std::is_same_v<T, pair>) {
+      y[0][i] = static_cast<float>(v[0]);
+      y[1][i] = static_cast<float>(v[1]);
+    } else {
+      y[0][i] = static_cast<float>(v);
+    }
+  }
+  for (size_t k = 0; k < bands; ++k)
+    s1_io[k] = s1[k], s2_io[k] = s2[k];
+}
+
+template <class T>
+void dispatch_constant(int bands, const biquad_coefficients* c, T* s1, T* s2,
+                       const float* const* x, float* const* y, uint32_t n) noexcept {
+  switch (bands) {
+    case 1: return run_constant<1>(c, s1, s2, x, y, n);
+    case 2: return run_constant<2>(c, s1, s2, x, y, n);
+    case 3: return run_constant<3>(c, s1, s2, x, y, n);
+    case 4: return run_constant<4>(c, s1, s2, x, y, n);
+    case 5: return run_constant<5>(c, s1, s2, x, y, n);
+    case 6: return run_constant<6>(c, s1, s2, x, y, n);
+    case 7: return run_constant<7>(c, s1, s2, x, y, n);
+    case 8: return run_constant<8>(c, s1, s2, x, y, n);
+    default: return;
+  }
+}
+
+constexpr double default_freq = 1000.0, default_q = 0.7071;
+
+std::string band_param(int band, const char* what) {
+  std::string name = "b1_";
+  name[1] = static_cast<char>('1' + band);
+  return name.append(what);
+}
+
+// Up to eight RBJ bands in series, double coefficients and state, float in
+// and out. A band whose parameters follow automation recomputes its
+// coefficients on every frame where one of its values changed (a pure
+// function of the values, so the cache never changes the output).
+// Frequencies are clamped to [1 Hz, 0.49 x rate] (the catalog's range cannot
+// know the rate), and modulated values to the catalog's ranges.
+class eq_node final : public node_processor {
+public:
+  eq_node(const render_graph& graph, const render_node& node)
+    : rate_(graph.sample_rate), channels_(node.channels) {
+    for (int b = 0; b < max_eq_bands; ++b) {
+      band bd;
+      const auto type = param_or(node, band_param(b, "type"), -1.0);
+      bd.active = type >= 0.0;
+      bd.design.type = static_cast<biquad_type>(bd.active ? static_cast<int>(type) : 0);
+      bd.design.shelf_uses_q = param_or(node, band_param(b, "q"), -1.0) > 0.0 ||
+                               lane_of(node, band_param(b, "q")) != nullptr;
+      // Every automatable parameter gets its stream, active band or not, so
+      // the state matches modulation_state_bytes(node).
+      bd.freq = streams_.add(node, band_param(b, "freq"),
+                             param_or(node, band_param(b, "freq"), default_freq));
+      bd.gain = streams_.add(node, band_param(b, "gain_db"),
+                             param_or(node, band_param(b, "gain_db"), 0.0));
+      bd.q = streams_.add(node, band_param(b, "q"), param_or(node, band_param(b, "q"), default_q));
+      bd.bw = streams_.add(node, band_param(b, "bw"), param_or(node, band_param(b, "bw"), 0.0));
+      bd.varies = streams_[bd.freq].varies() || streams_[bd.gain].varies() ||
+                  streams_[bd.q].varies() || streams_[bd.bw].varies();
+      if (bd.active)
+        bands_.push_back(bd);
+    }
+    varies_ = false;
+    for (auto& bd : bands_) {
+      set_design(bd, streams_[bd.freq].constant(), streams_[bd.gain].constant(),
+                 streams_[bd.q].constant(), streams_[bd.bw].constant());
+      varies_ = varies_ || bd.varies;
+      coefs_.push_back(bd.coefs);
+    }
+  }
+
+  void prepare(uint32_t max_block) override {
+    streams_.prepare(max_block);
+    state_.assign(bands_.size() * channels_ * 2, 0.0);
+  }
+
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& out) noexcept override {
+    const denormal_guard guard;
+    const auto& in = inputs[0];
+    if (bands_.empty()) {
+      for (uint16_t c = 0; c < out.channels; ++c)
+        std::copy_n(in[c], ctx.frames, out[c]);
+      return;
+    }
+    if (varies_)
+      process_varying(ctx, in, out);
+    else
+      process_constant(ctx.frames, in, out);
+  }
+
+  std::vector<std::byte> snapshot() const override {
+    state_writer w(streams_.state_bytes() + state_.size() * sizeof(double));
+    w.put_streams(streams_);
+    w.put_all(std::span<const double>(state_));
+    return w.take();
+  }
+
+  bool restore(std::span<const std::byte> state) override {
+    if (state.size() != streams_.state_bytes() + state_.size() * sizeof(double))
+      return false;
+    state_reader r(state);
+    std::vector<double> filters(state_.size());
+    if (!r.get_streams(streams_) || !r.get_all(std::span<double>(filters)))
+      return false;
+    for (double v : filters)
+      if (!std::isfinite(v))
+        return false;
+    state_ = std::move(filters);
+    return true;
+  }
+
+private:
+  struct band {
+    bool active = false, varies = false;
+    size_t freq = 0, gain = 0, q = 0, bw = 0; // stream indices
+    biquad_design design;
+    biquad_coefficients coefs;
+  };
+
+  void set_design(band& bd, double freq, double gain, double q, double bw) noexcept {
+    bd.design.freq = std::clamp(freq, 1.0, 0.49 * rate_);
+    bd.design.gain_db = std::clamp(gain, -48.0, 48.0);
+    bd.design.q = std::clamp(q, 0.025, 100.0);
+    bd.design.bw = std::clamp(bw, 0.0, 10.0);
+    bd.coefs = rbj_coefficients(bd.design, rate_);
+  }
+
+  // State index of (band k, channel c): s1 then s2.
+  size_t at(size_t k, uint16_t c) const noexcept { return (k * channels_ + c) * 2; }
+
+  void process_constant(uint32_t n, const audio_view& in, const audio_view& out) noexcept {
+    const int nb = static_cast<int>(bands_.size());
+    uint16_t c = 0;
+    for (; c + 1 < out.channels; c += 2) {
+      std::array<pair, max_eq_bands> s1, s2;
+      for (size_t k = 0; k < bands_.size(); ++k) {
+        s1[k] = pair{state_[at(k, c)], state_[at(k, c + 1)]};
+        s2[k] = pair{state_[at(k, c) + 1], state_[at(k, c + 1) + 1]};
+      }
+      const float* x[2] = {in[c], in[c + 1]};
+      float* y[2] = {out[c], out[c + 1]};
+      dispatch_constant(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
+      for (size_t k = 0; k < bands_.size(); ++k) {
+        state_[at(k, c)] = s1[k][0], state_[at(k, c + 1)] = s1[k][1];
+        state_[at(k, c) + 1] = s2[k][0], state_[at(k, c + 1) + 1] = s2[k][1];
+      }
+    }
+    if (c < out.channels) {
+      std::array<double, max_eq_bands> s1, s2;
+      for (size_t k = 0; k < bands_.size(); ++k)
+        s1[k] = state_[at(k, c)], s2[k] = state_[at(k, c) + 1];
+      const float* x[1] = {in[c]};
+      float* y[1] = {out[c]};
+      dispatch_constant(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
+      for (size_t k = 0; k < bands_.size(); ++k)
+        state_[at(k, c)] = s1[k], state_[at(k, c) + 1] = s2[k];
+    }
+  }
+
+  // Frame by frame: the bands whose values changed get new coefficients,
+  // then every channel takes one step through every band (the channels'
+  // recurrences are independent, so they overlap in the pipeline).
+  void process_varying(const process_context& ctx, const audio_view& in,
+                       const audio_view& out) noexcept {
+    struct values {
+      const double *freq, *gain, *q, *bw;
+    };
+    std::array<values, max_eq_bands> v{};
+    auto stream_of = [&](size_t index) {
+      return streams_[index].varies()
+               ? streams_[index].fill(ctx.timeline_frame, ctx.frames, in)
+               : nullptr;
+    };
+    for (size_t k = 0; k < bands_.size(); ++k)
+      v[k] = {stream_of(bands_[k].freq), stream_of(bands_[k].gain), stream_of(bands_[k].q),
+              stream_of(bands_[k].bw)};
+    for (uint32_t i = 0; i < ctx.frames; ++i) {
+      for (size_t k = 0; k < bands_.size(); ++k) {
+        auto& bd = bands_[k];
+        if (!bd.varies)
+          continue;
+        const double f = v[k].freq ? v[k].freq[i] : streams_[bd.freq].constant();
+        const double g = v[k].gain ? v[k].gain[i] : streams_[bd.gain].constant();
+        const double q = v[k].q ? v[k].q[i] : streams_[bd.q].constant();
+        const double bw = v[k].bw ? v[k].bw[i] : streams_[bd.bw].constant();
+        if (f != last_[k][0] || g != last_[k][1] || q != last_[k][2] || bw != last_[k][3]) {
+          set_design(bd, f, g, q, bw);
+          coefs_[k] = bd.coefs;
+          last_[k] = {f, g, q, bw};
+        }
+      }
+      for (uint16_t c = 0; c < out.channels; ++c) {
+        double x = static_cast<double>(in[c][i]);
+        for (size_t k = 0; k < bands_.size(); ++k)
+          x = tdf2_step(coefs_[k], x, state_[at(k, c)], state_[at(k, c) + 1]);
+        out[c][i] = static_cast<float>(x);
+      }
+    }
+  }
+
+  double rate_;
+  uint16_t channels_;
+  stream_set streams_;
+  std::vector<band> bands_;
+  std::vector<biquad_coefficients> coefs_;
+  bool varies_ = false;
+  /// The values the coefficients of each band were last computed from (NaN:
+  /// never), so a constant stretch of automation costs no trigonometry.
+  std::array<std::array<double, 4>, max_eq_bands> last_ = [] {
+    std::array<std::array<double, 4>, max_eq_bands> a;
+    for (auto& b : a)
+      b.fill(std::numeric_limits<double>::quiet_NaN());
+    return a;
+  }();
+  std::vector<double> state_; ///< per band, per channel: s1, s2
+};
+
+} // namespace
+
+std::unique_ptr<node_processor> make_eq(const render_graph& graph, const render_node& node) {
+  return std::make_unique<eq_node>(graph, node);
+}
+
+uint64_t eq_state_bytes(const render_node& node) noexcept {
+  uint64_t bands = 0;
+  char name[] = "b1_type";
+  for (int b = 0; b < max_eq_bands; ++b) {
+    name[1] = static_cast<char>('1' + b);
+    if (param_or(node, name, -1.0) >= 0.0)
+      ++bands;
+  }
+  return modulation_state_bytes(node) + bands * node.channels * 2 * sizeof(double);
+}
+
+} // namespace loophole::signal

@@ -1,0 +1,148 @@
+#pragma once
+
+// What the stateful nodes share: their parameter streams as one set (so that
+// the state they carry adds up to modulation_state_bytes), fixed-size state
+// serialisation for snapshots, and the denormal guard of the recursive loops.
+
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+#include "signal/param_stream.hpp"
+
+namespace loophole::signal {
+
+/// Sets flush-to-zero and denormals-are-zero for the scope of one
+/// process_rt call and restores the caller's mode after. Recursive filters and
+/// envelopes decaying towards zero would otherwise reach denormals after a
+/// few seconds of silence and run tens of times slower; flushing them changes
+/// values below 2.2e-308 (double) or 1.2e-38 (float) only, the same way on
+/// every run.
+class denormal_guard {
+public:
+#if defined(__SSE__) || defined(__x86_64__)
+  denormal_guard() noexcept : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~denormal_guard() { _mm_setcsr(saved_); }
+
+private:
+  unsigned saved_;
+#endif
+};
+
+/// The parameter streams of a node, one per automatable parameter of its kind
+/// (every node adds all of them, so their state is modulation_state_bytes).
+class stream_set {
+public:
+  /// Adds the stream of `name`; returns its index.
+  size_t add(const render_node& node, std::string_view name, double constant) {
+    streams_.emplace_back(node, name, constant);
+    return streams_.size() - 1;
+  }
+  param_stream& operator[](size_t i) noexcept { return streams_[i]; }
+  const param_stream& operator[](size_t i) const noexcept { return streams_[i]; }
+
+  void prepare(uint32_t max_block) {
+    for (auto& s : streams_)
+      s.prepare(max_block);
+  }
+  bool any_varies() const noexcept {
+    for (const auto& s : streams_)
+      if (s.varies())
+        return true;
+    return false;
+  }
+  size_t state_bytes() const noexcept {
+    size_t n = 0;
+    for (const auto& s : streams_)
+      n += s.state_bytes();
+    return n;
+  }
+  void snapshot_into(std::byte* out) const noexcept {
+    for (const auto& s : streams_) {
+      s.snapshot_into(out);
+      out += s.state_bytes();
+    }
+  }
+  bool restore_from(std::span<const std::byte> state) noexcept {
+    if (state.size() != state_bytes())
+      return false;
+    for (auto& s : streams_) {
+      if (!s.restore_from(state.first(s.state_bytes())))
+        return false;
+      state = state.subspan(s.state_bytes());
+    }
+    return true;
+  }
+
+private:
+  std::vector<param_stream> streams_;
+};
+
+/// Appends trivially copyable values to a snapshot.
+class state_writer {
+public:
+  explicit state_writer(size_t reserve) { bytes_.reserve(reserve); }
+  template <class T> void put(const T& x) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto* p = reinterpret_cast<const std::byte*>(&x);
+    bytes_.insert(bytes_.end(), p, p + sizeof x);
+  }
+  template <class T> void put_all(std::span<const T> xs) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto* p = reinterpret_cast<const std::byte*>(xs.data());
+    bytes_.insert(bytes_.end(), p, p + xs.size_bytes());
+  }
+  void put_streams(const stream_set& streams) {
+    const auto at = bytes_.size();
+    bytes_.resize(at + streams.state_bytes());
+    streams.snapshot_into(bytes_.data() + at);
+  }
+  std::vector<std::byte> take() { return std::move(bytes_); }
+
+private:
+  std::vector<std::byte> bytes_;
+};
+
+/// Reads back what a state_writer wrote; every read fails once the state is
+/// too short.
+class state_reader {
+public:
+  explicit state_reader(std::span<const std::byte> state) : state_(state) {}
+  template <class T> bool get(T& x) noexcept {
+    if (state_.size() - at_ < sizeof x)
+      return false;
+    std::memcpy(&x, state_.data() + at_, sizeof x);
+    at_ += sizeof x;
+    return true;
+  }
+  template <class T> bool get_all(std::span<T> xs) noexcept {
+    if (state_.size() - at_ < xs.size_bytes())
+      return false;
+    if (!xs.empty())
+      std::memcpy(xs.data(), state_.data() + at_, xs.size_bytes());
+    at_ += xs.size_bytes();
+    return true;
+  }
+  bool get_streams(stream_set& streams) noexcept {
+    const auto n = streams.state_bytes();
+    if (state_.size() - at_ < n)
+      return false;
+    const bool ok = streams.restore_from(state_.subspan(at_, n));
+    at_ += n;
+    return ok;
+  }
+  bool finished() const noexcept { return at_ == state_.size(); }
+
+private:
+  std::span<const std::byte> state_;
+  size_t at_ = 0;
+};
+
+} // namespace loophole::signal

@@ -1,0 +1,359 @@
+// The realtime contract of signal/node_processor.hpp and signal/partition_executor.hpp: once a
+// graph is prepared, processing never allocates. Every operator new and delete of this test
+// binary is replaced by a counting one; a graph holding every built node kind, with automation
+// and modulators on its automatable parameters, is rendered block after block through
+// partition_executor::run_rt, and the count must not move.
+//
+// Adding a node kind: give it a row in `node_table` (its parameters and lanes; `keyed` for a
+// second, sidechain input). The last test fails while a kind make_processor builds has no row.
+
+#define BOOST_TEST_MODULE signal_realtime_contract
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "signal/bus_layout.hpp"
+#include "signal/node_processor.hpp"
+#include "signal/partition_executor.hpp"
+#include "signal/render_graph.hpp"
+
+// -- counting allocation ------------------------------------------------------------------------
+
+namespace {
+
+std::atomic<bool> counting{false};
+std::atomic<size_t> allocations{0}, deallocations{0};
+
+void* counted_alloc(std::size_t size, std::size_t align) {
+  if (counting.load(std::memory_order_relaxed))
+    allocations.fetch_add(1, std::memory_order_relaxed);
+  if (size == 0)
+    size = 1;
+  void* p = align > alignof(std::max_align_t)
+              ? std::aligned_alloc(align, (size + align - 1) / align * align)
+              : std::malloc(size);
+  return p;
+}
+
+void counted_free(void* p) noexcept {
+  if (p && counting.load(std::memory_order_relaxed))
+    deallocations.fetch_add(1, std::memory_order_relaxed);
+  std::free(p);
+}
+
+void* must(void* p) {
+  if (!p)
+    throw std::bad_alloc{};
+  return p;
+}
+
+} // namespace
+
+void* operator new(std::size_t n) { return must(counted_alloc(n, 0)); }
+void* operator new[](std::size_t n) { return must(counted_alloc(n, 0)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return must(counted_alloc(n, static_cast<std::size_t>(a)));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return must(counted_alloc(n, static_cast<std::size_t>(a)));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n, 0); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_free(p);
+}
+
+using namespace loophole::signal;
+
+namespace {
+
+// -- the node table ------------------------------------------------------------------------------
+
+modulation lfo(double depth) {
+  modulation m;
+  m.kind = modulator_kind::lfo;
+  m.shape = lfo_shape::triangle;
+  m.depth = depth;
+  m.clock = {{0, 0.0, curve_kind::linear}, {48000, 3.0, curve_kind::linear}};
+  return m;
+}
+
+modulation follower(double depth) {
+  modulation m;
+  m.kind = modulator_kind::follower;
+  m.depth = depth;
+  m.attack_frames = 20;
+  m.release_frames = 2000;
+  return m;
+}
+
+modulation steps(double depth) {
+  modulation m;
+  m.kind = modulator_kind::steps;
+  m.depth = depth;
+  m.clock = {{0, 0.0, curve_kind::linear}, {48000, 16.0, curve_kind::linear}};
+  m.steps = {0.0, 1.0, -0.5, 0.25};
+  return m;
+}
+
+/// A ramp from `from` to `to` over the first 40000 frames, then held.
+std::vector<automation_point> ramp(double from, double to) {
+  return {{0, from, curve_kind::linear}, {40000, to, curve_kind::hold}};
+}
+
+struct node_row {
+  node_kind kind;
+  std::vector<parameter> params;
+  std::vector<automation_lane> automation;
+  bool keyed = false;     ///< takes the sidechain key as its second input
+  uint16_t channels = 2;  ///< of its output
+  bool plays_media = false; ///< gets the graph's impulse response as its media region
+};
+
+/// Every processing node kind, in the order they are chained.
+std::vector<node_row> node_table() {
+  return {
+    {node_kind::eq,
+     {{"b1_type", 0}, {"b1_freq", 800}, {"b1_gain_db", 3}, {"b2_type", 5}, {"b2_freq", 120},
+      {"b3_type", 1}, {"b3_freq", 12000}},
+     {automation_lane{"b1_freq", ramp(500, 2000), {lfo(100)}},
+      automation_lane{"b1_gain_db", {}, {follower(6)}},
+      automation_lane{"b2_q", ramp(0.5, 2), {}},
+      automation_lane{"b3_bw", {}, {steps(0.5)}}},
+     false},
+    {node_kind::compressor,
+     {{"detector", 1}, {"rms_frames", 256}, {"lookahead_frames", 64}, {"attack_frames", 50},
+      {"release_frames", 500}, {"knee_db", 6}},
+     {automation_lane{"threshold_db", ramp(-30, -10), {lfo(3)}},
+      automation_lane{"ratio", {}, {follower(2)}},
+      automation_lane{"mix", ramp(1, 0.5), {}},
+      automation_lane{"makeup_db", {}, {steps(2)}}},
+     true},
+    {node_kind::gate,
+     {{"threshold_db", -50}, {"hold_frames", 100}, {"attack_frames", 10}, {"release_frames", 300}},
+     {automation_lane{"range_db", ramp(-80, -20), {follower(5)}}},
+     true},
+    {node_kind::polarity, {{"mask", 1}}, {}, false},
+    {node_kind::pan,
+     {{"position", 0}, {"law", 1}},
+     {automation_lane{"position", ramp(-0.5, 0.5), {lfo(0.2)}},
+      automation_lane{"width", {}, {follower(0.5)}}},
+     false},
+    {node_kind::delay,
+     {{"frames", 300}, {"feedback", 0.2}, {"dry", 1}},
+     {automation_lane{"feedback", ramp(0, 0.5), {}}, automation_lane{"wet", {}, {lfo(0.3)}},
+      automation_lane{"dry", {}, {follower(0.1)}}},
+     false},
+    {node_kind::meter, {}, {}, false},
+    {node_kind::gain, {{"gain", 1}}, {automation_lane{"gain", ramp(0.5, 1.5), {lfo(0.1)}}}, false},
+    {node_kind::saturation,
+     {{"curve", 0}, {"oversample", 4}},
+     {automation_lane{"drive_db", ramp(0, 18), {lfo(3)}}, automation_lane{"mix", {}, {steps(0.3)}}},
+     false},
+    {node_kind::eq,
+     {{"b1_type", 2}, {"b1_freq", 60}, {"oversample", 2}},
+     {automation_lane{"b1_freq", ramp(40, 80), {}}},
+     false},
+    {node_kind::compressor,
+     {{"oversample", 2}, {"lookahead_frames", 16}},
+     {automation_lane{"threshold_db", ramp(-20, -10), {}}},
+     true},
+    {node_kind::convolution,
+     {{"partition_frames", 256}, {"dry", 0.5}},
+     {automation_lane{"wet", ramp(0.2, 0.8), {lfo(0.1)}}},
+     false, 2, true},
+    {node_kind::surround_pan,
+     {},
+     {automation_lane{"azimuth_deg", ramp(-90, 90), {lfo(20)}},
+      automation_lane{"spread", {}, {steps(0.3)}}},
+     false, 6},
+    {node_kind::fold_down, {{"normalise", 1}}, {}, false, 2},
+    {node_kind::limiter,
+     {{"lookahead_frames", 240}, {"release_frames", 2000}, {"true_peak", 1}},
+     {automation_lane{"ceiling_db", ramp(-6, -1), {steps(0.5)}}},
+     false},
+  };
+}
+
+/// Kinds that are not chained from the table: sources, sums and the sink, which the graph
+/// builds around it.
+constexpr node_kind structural[] = {node_kind::instrument, node_kind::sampler, node_kind::synth,
+                                    node_kind::mix, node_kind::output};
+
+std::vector<midi_event> melody() {
+  std::vector<midi_event> e;
+  for (int64_t f = 0; f < 200000; f += 3000) {
+    const auto pitch = static_cast<uint8_t>(48 + (f / 3000) % 24);
+    e.push_back({f, midi_status::note_on, pitch, 100});
+    e.push_back({f + 2500, midi_status::note_off, pitch, 0});
+  }
+  return e;
+}
+
+/// A key partition (an instrument exported to the other one) and a track partition: an
+/// instrument, every row of the table in series, a mix with the dry instrument, the output.
+render_graph make_graph(uint32_t rate) {
+  render_graph g;
+  g.sample_rate = rate;
+  g.first_frame = 0;
+  g.frame_count = 200000;
+  g.partitions = {{"key"}, {"track"}};
+  auto add = [&](node_kind kind, uint32_t partition, uint16_t channels,
+                 std::vector<uint32_t> inputs) -> render_node& {
+    render_node n;
+    n.id = static_cast<uint32_t>(g.nodes.size());
+    n.label = std::string{to_string(kind)} + " " + std::to_string(n.id);
+    n.kind = kind;
+    n.partition = partition;
+    n.channels = channels;
+    n.inputs = std::move(inputs);
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back();
+  };
+  auto& key = add(node_kind::instrument, 0, 1, {});
+  key.events = melody();
+  const uint32_t key_id = key.id;
+  // A short decaying noise: the convolution's response and the sampler's sample.
+  g.media = {{"response", 1, 512}};
+  media_region whole{0, 0, 0, 512, 0, 0};
+  std::vector<float> response(512);
+  uint32_t noise = 1;
+  for (size_t i = 0; i < response.size(); ++i) {
+    noise = noise * 1664525u + 1013904223u;
+    response[i] = static_cast<float>((static_cast<double>(noise >> 8) / 8388608.0 - 1.0) *
+                                     std::exp(-static_cast<double>(i) / 100.0));
+  }
+  auto& source = add(node_kind::instrument, 1, 2, {});
+  source.params = {{"attack_frames", 100}, {"release_frames", 1000}};
+  source.events = melody();
+  const uint32_t source_id = source.id;
+  auto& synth = add(node_kind::synth, 1, 2, {});
+  synth.events = melody();
+  synth.automation = {automation_lane{"cutoff_hz", ramp(200, 8000), {lfo(300)}}};
+  const uint32_t synth_id = synth.id;
+  auto& sampler = add(node_kind::sampler, 1, 2, {});
+  sampler.events = melody();
+  sampler.media = whole;
+  sampler.embedded_audio = response;
+  const uint32_t sampler_id = sampler.id;
+  uint32_t last = add(node_kind::mix, 1, 2, {source_id, synth_id, sampler_id}).id;
+  for (auto& row : node_table()) {
+    std::vector<uint32_t> inputs{last};
+    if (row.keyed)
+      inputs.push_back(key_id);
+    auto& n = add(row.kind, 1, row.channels, inputs);
+    n.params = row.params;
+    n.automation = row.automation;
+    if (row.plays_media) {
+      n.media = whole;
+      n.embedded_audio = response;
+    }
+    last = n.id;
+  }
+  last = add(node_kind::mix, 1, 2, {last, source_id}).id;
+  auto& out = add(node_kind::output, 1, 2, {last});
+  out.params = {{"bits", 0}};
+  g.output_node = out.id;
+  return g;
+}
+
+struct free_deleter {
+  void operator()(std::byte* p) const noexcept { std::free(p); }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(processing_never_allocates) {
+  for (uint32_t rate : {44100u, 48000u})
+    for (uint32_t block : {1u, 64u, 1000u}) {
+      const auto g = make_graph(rate);
+      const auto err = validate(g);
+      BOOST_TEST_REQUIRE(!err.has_value(), (err ? err->to_string(g) : std::string{}));
+      constexpr uint32_t segment = 4096;
+      const auto layout = bus_layout::make(g, segment);
+      std::unique_ptr<std::byte, free_deleter> slot(
+        static_cast<std::byte*>(std::aligned_alloc(64, layout.slot_bytes)));
+      std::vector<partition_executor> executors;
+      executors.reserve(2);
+      executors.emplace_back(g, 0, layout, block);
+      executors.emplace_back(g, 1, layout, block);
+
+      const int64_t frames = block == 1 ? 20000 : 200000;
+      allocations = 0;
+      deallocations = 0;
+      counting = true;
+      for (int64_t first = 0; first < frames; first += segment) {
+        const auto count = static_cast<uint32_t>(std::min<int64_t>(segment, frames - first));
+        for (auto& ex : executors)
+          ex.run_rt(first, count, slot.get());
+      }
+      counting = false;
+      BOOST_TEST(allocations.load() == 0u, "rate " << rate << ", block " << block);
+      BOOST_TEST(deallocations.load() == 0u, "rate " << rate << ", block " << block);
+      for (auto& ex : executors)
+        BOOST_TEST(!ex.non_finite_node().has_value());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_counter_sees_allocations) {
+  counting = true;
+  allocations = 0;
+  auto* p = new std::vector<int>(100);
+  delete p;
+  counting = false;
+  BOOST_TEST(allocations.load() >= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(every_built_node_kind_has_a_row) {
+  const auto rows = node_table();
+  render_graph g;
+  g.sample_rate = 48000;
+  for (int k = 0; k <= static_cast<int>(last_node_kind); ++k) {
+    const auto kind = static_cast<node_kind>(k);
+    if (kind == node_kind::clip_source || kind == node_kind::test_fault)
+      continue; // a clip plays media windows, covered by the executor's own suite; faults misbehave
+    if (std::find(std::begin(structural), std::end(structural), kind) != std::end(structural))
+      continue;
+    render_node n;
+    n.kind = kind;
+    n.channels = 2;
+    n.inputs = {0};
+    if (kind == node_kind::convolution || kind == node_kind::sampler) {
+      n.media = media_region{0, 0, 0, 16, 0, 0};
+      n.embedded_audio.assign(16, 0.0f);
+      g.media = {{"response", 1, 16}};
+    }
+    if (kind == node_kind::fold_down)
+      continue; // needs a surround input; in the chain after surround_pan
+    const bool built = make_processor(g, n) != nullptr;
+    const bool listed = std::any_of(rows.begin(), rows.end(),
+                                    [&](const node_row& r) { return r.kind == kind; });
+    BOOST_TEST((!built || listed), to_string(kind) << " is built but has no row in node_table");
+  }
+}
