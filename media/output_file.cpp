@@ -242,6 +242,21 @@ void output_file::open_encoder() {
   // A PEAK chunk carries the time of writing, which would make two renders
   // of the same session differ.
   sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
+  // Surround layouts name their speakers (the WAV channel mask): 5.1 as
+  // L R C LFE Ls Rs (sides), 7.1 adding the rears after them, 7.1.4 the four
+  // heights, in the order WAVE_FORMAT_EXTENSIBLE fixes.
+  if (spec_.channels == 6 || spec_.channels == 8 || spec_.channels == 12) {
+    std::vector<int> map{SF_CHANNEL_MAP_FRONT_LEFT, SF_CHANNEL_MAP_FRONT_RIGHT,
+                         SF_CHANNEL_MAP_FRONT_CENTER, SF_CHANNEL_MAP_LFE};
+    if (spec_.channels >= 8)
+      map.insert(map.end(), {SF_CHANNEL_MAP_REAR_LEFT, SF_CHANNEL_MAP_REAR_RIGHT});
+    map.insert(map.end(), {SF_CHANNEL_MAP_SIDE_LEFT, SF_CHANNEL_MAP_SIDE_RIGHT});
+    if (spec_.channels == 12)
+      map.insert(map.end(), {SF_CHANNEL_MAP_TOP_FRONT_LEFT, SF_CHANNEL_MAP_TOP_FRONT_RIGHT,
+                             SF_CHANNEL_MAP_TOP_REAR_LEFT, SF_CHANNEL_MAP_TOP_REAR_RIGHT});
+    sf_command(f, SFC_SET_CHANNEL_MAP_INFO, map.data(),
+               static_cast<int>(map.size() * sizeof(int)));
+  }
   if (is_lossy(spec_.format)) {
     double q = std::clamp(spec_.vbr_quality, 0.0, 1.0);
     // libsndfile's scale is compression level: 0 best quality, 1 smallest.

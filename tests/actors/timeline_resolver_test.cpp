@@ -692,10 +692,7 @@ namespace {
 loophole::messages::insert_spec delay_insert(time_value t, double feedback) {
   loophole::messages::insert_spec i;
   i.kind = "delay";
-  i.time = t;
-  i.feedback = feedback;
-  i.wet = 0.5;
-  i.dry = 1.0;
+  i.params = {{"frames", 0.0, t}, {"feedback", feedback, {}}, {"wet", 0.5, {}}, {"dry", 1.0, {}}};
   return i;
 }
 
