@@ -1,6 +1,7 @@
 #include "actors/delay_compensation.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "signal/node_processor.hpp"
 
@@ -21,18 +22,6 @@ void shift_automation(signal::render_node& node, int64_t frames) {
 }
 
 } // namespace
-
-std::vector<int64_t> output_latencies(const signal::render_graph& graph) {
-  std::vector<int64_t> out(graph.nodes.size(), 0);
-  for (auto id : signal::topological_order(graph)) {
-    const auto& node = graph.nodes[id];
-    int64_t arrival = 0;
-    for (auto in : node.inputs)
-      arrival = std::max(arrival, out[in]);
-    out[id] = arrival + signal::latency_frames(graph, node);
-  }
-  return out;
-}
 
 int64_t compensate_latency(signal::render_graph& graph, uint32_t* culprit) {
   const auto order = signal::topological_order(graph);

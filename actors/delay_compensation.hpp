@@ -9,7 +9,6 @@
 // drawn against.
 
 #include <cstdint>
-#include <vector>
 
 #include "signal/render_graph.hpp"
 
@@ -23,8 +22,5 @@ namespace loophole::actors {
 /// a compensating delay would be longer than a delay node holds (2^21
 /// frames); `culprit` then names the node it would feed.
 int64_t compensate_latency(signal::render_graph& graph, uint32_t* culprit = nullptr);
-
-/// The latency of the signal leaving each node of a compensated graph.
-std::vector<int64_t> output_latencies(const signal::render_graph& graph);
 
 } // namespace loophole::actors

@@ -590,6 +590,10 @@ caf::expected<strip_chain> build_chain(const messages::session_document& doc, co
       }
       params.push_back({p.name, value});
     }
+    if (*kind == node_kind::gain && std::none_of(params.begin(), params.end(), [](const auto& p) {
+          return p.name == "gain";
+        }))
+      params.push_back({"gain", 1.0});
     const auto id = add_node(label, *kind, partition, *kind == node_kind::pan ? uint16_t{2} : channels,
                              {in}, std::move(params));
     node_of[k] = id;
