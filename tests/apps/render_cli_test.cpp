@@ -2023,7 +2023,7 @@ BOOST_AUTO_TEST_CASE(a_latent_path_nulls_against_its_twin_without_it) {
   BOOST_TEST_REQUIRE(compensated.size() == plain.size());
   double worst = 0;
   for (size_t i = 0; i < plain.size(); ++i)
-    worst = std::max(worst, std::abs(static_cast<double>(compensated[i]) - plain[i]));
+    worst = std::max(worst, std::abs(static_cast<double>(compensated[i]) - static_cast<double>(plain[i])));
   BOOST_TEST(worst < 1e-6, "the compensated render differs by " << worst);
 }
 
