@@ -168,14 +168,21 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
     // Holds the state folder (and its lock) until the writer is done with
     // the files in it, whenever the job itself goes.
     [disk](atoms::status_atom) { return disk->folder(); },
-    [out, mem, float_samples, meters](atoms::write_atom, uint32_t slot, uint32_t count) {
+    [out, mem, float_samples, meters](atoms::write_atom, uint32_t slot, uint32_t skip,
+                                      uint32_t count) {
       return guarded(
         [&] {
+          if (count == 0)
+            return;
           const auto* slot_base = mem.bus->data() + slot * mem.layout.slot_bytes;
+          // A meter measures the frames the file gets: the latency compensation's
+          // leading frames are dropped from both.
           for (auto& tap : *meters)
-            tap.meter.add_planar(reinterpret_cast<const float*>(slot_base + tap.bus_offset),
-                                 mem.layout.segment_frames, count);
-          const auto* sink = slot_base + mem.layout.sink_offset;
+            tap.meter.add_planar(
+              reinterpret_cast<const float*>(slot_base + tap.bus_offset) + skip,
+              mem.layout.segment_frames, count);
+          const auto* sink =
+            slot_base + mem.layout.sink_offset + uint64_t{skip} * mem.layout.sink_channels * 4u;
           if (float_samples)
             out->write_float(reinterpret_cast<const float*>(sink), count);
           else
@@ -233,6 +240,10 @@ struct render_job_state {
   uint32_t slots = 0;
   uint32_t segment_frames = 0;
   int64_t segments = 0;
+  /// Frames rendered: the graph's span and its output latency, the first
+  /// `latency` of which are dropped so the file lines up with the timeline.
+  int64_t render_frames = 0;
+  int64_t latency = 0;
   uint32_t partitions = 0;
   uint32_t sink_partition = 0;
   std::vector<std::vector<uint32_t>> inputs_of;    // partition -> partitions it reads
@@ -303,14 +314,23 @@ int64_t first_frame_of(job_ptr self, int64_t segment) {
 }
 
 uint32_t frames_of(job_ptr self, int64_t segment) {
-  const auto& g = self->state.plan.graph;
   const int64_t begin = segment * self->state.segment_frames;
-  return static_cast<uint32_t>(std::min<int64_t>(self->state.segment_frames, g.frame_count - begin));
+  return static_cast<uint32_t>(
+    std::min<int64_t>(self->state.segment_frames, self->state.render_frames - begin));
+}
+
+/// Of the frames `segment` renders, how many lead the file (the output
+/// latency, dropped).
+uint32_t dropped_in(job_ptr self, int64_t segment) {
+  const int64_t begin = segment * self->state.segment_frames;
+  return static_cast<uint32_t>(
+    std::clamp<int64_t>(self->state.latency - begin, 0, frames_of(self, segment)));
 }
 
 int64_t frames_through(job_ptr self, int64_t segment) {
-  return std::min<int64_t>(self->state.plan.graph.frame_count,
-                           (segment + 1) * self->state.segment_frames);
+  return std::max<int64_t>(0, std::min<int64_t>(self->state.render_frames,
+                                                (segment + 1) * self->state.segment_frames) -
+                                 self->state.latency);
 }
 
 double seconds_since_start(job_ptr self) {
@@ -530,7 +550,8 @@ void write_ready_segments(job_ptr self) {
     if (auto cp = st.pending_checkpoints.find(segment); cp != st.pending_checkpoints.end())
       cp->second.peak = st.peak;
     const auto slot = static_cast<uint32_t>(segment % st.slots);
-    const auto count = frames_of(self, segment);
+    const auto skip = dropped_in(self, segment);
+    const auto count = frames_of(self, segment) - skip;
     if (segment < st.skip_writes_below) {
       take_checkpoint(self, segment);
       st.slot_states[slot].segment = -1;
@@ -540,7 +561,7 @@ void write_ready_segments(job_ptr self) {
     }
     ++st.writes_in_flight;
     const auto epoch = st.epoch;
-    self->request(st.writer, caf::infinite, atoms::write_atom::value, slot, count)
+    self->request(st.writer, caf::infinite, atoms::write_atom::value, slot, skip, count)
       .then(
         [self, segment, count, epoch, slot](bool) {
           auto& s = self->state;
@@ -984,9 +1005,11 @@ void start_job(job_ptr self) {
         st.consumers_of[from].push_back(n.partition);
       }
     }
+  st.latency = g.output_latency;
+  st.render_frames = g.frame_count + g.output_latency;
   st.segment_frames = static_cast<uint32_t>(
-    std::min<int64_t>(st.settings.segment_frames, g.frame_count));
-  st.segments = (g.frame_count + st.segment_frames - 1) / st.segment_frames;
+    std::min<int64_t>(st.settings.segment_frames, st.render_frames));
+  st.segments = (st.render_frames + st.segment_frames - 1) / st.segment_frames;
   st.slots = static_cast<uint32_t>(std::min<int64_t>(st.settings.segments_in_flight, st.segments));
   st.slot_states.assign(st.slots, {-1, false, std::vector<uint8_t>(st.partitions, 0), {}, 0.0});
   st.mem.layout = signal::bus_layout::make(g, st.segment_frames);

@@ -35,10 +35,15 @@ struct track_fragment {
   signal::render_graph graph; ///< Only `nodes` is used.
   std::vector<medium> media;
   int64_t end_frame = 0; ///< Where the track's last clip or note ends.
-  uint32_t output = 0;   ///< The node the master bus takes (the pan).
-  /// The node each of the track's modulators (in order) goes on; their clocks
-  /// depend on the session's end, so they are attached when the graph is assembled.
-  std::vector<uint32_t> modulated;
+  uint32_t output = 0;   ///< The node its output takes (the pan).
+  uint32_t pre_fader = 0; ///< What the fader takes: pre-fader sends and sidechains tap it.
+  /// The node and parameter each of the track's modulators (in order) goes
+  /// on (node -1: a bypassed insert); their clocks depend on the session's
+  /// end, so they are attached when the graph is assembled.
+  std::vector<std::pair<uint32_t, std::string>> modulated;
+  /// Compressors and gates keyed by another strip: the node and the strip's
+  /// id (the sidechain input is added when the graph is assembled).
+  std::vector<std::pair<uint32_t, std::string>> sidechains;
   /// The modulators' clocks last made for a session ending at `clocks_end`
   /// (a function of the key and the end alone, so kept while the end stays).
   std::vector<signal::modulation> clocks;
@@ -53,7 +58,8 @@ using track_key = std::pair<uint64_t, uint64_t>;
 
 /// The key of track `track` of `doc`: its spec, the tempo and meter maps,
 /// the sample rate, whether test nodes are allowed, the grooves its clips
-/// name, `probes`, the probe of each media path it plays in order, and, if
+/// name, `probes`, the probe of each media path it reads in order (clips,
+/// impulse responses), and, if
 /// it has grooved audio clips, the transients known.
 /// Nothing else of the session is read by a track's resolution but for
 /// error messages (the document's path, the track's index), and errors are

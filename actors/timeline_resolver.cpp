@@ -9,6 +9,7 @@
 
 #include <xxhash.h>
 
+#include "actors/delay_compensation.hpp"
 #include "actors/media_pool.hpp"
 #include "actors/groove.hpp"
 #include "actors/midi_resolution.hpp"
@@ -301,7 +302,7 @@ signal::modulation resolve_modulator(const messages::modulator_spec& spec, const
                                      int64_t end) {
   signal::modulation m;
   m.depth = spec.depth;
-  m.in_db = spec.target == "gain_db";
+  m.in_db = spec.target == "gain_db" || spec.target.ends_with(".gain_db");
   if (spec.kind == "follower") {
     m.kind = signal::modulator_kind::follower;
     m.attack_frames = spec.attack_ms * tb.rate / 1000.0;
@@ -432,6 +433,255 @@ groove_audio_clip(const messages::session_document& doc, const timebase& tb,
   return ids;
 }
 
+// The insert kinds a session names, as node kinds ("trim" was read as "gain").
+std::optional<node_kind> kind_of_insert(const std::string& name) {
+  for (uint8_t k = 0; k <= static_cast<uint8_t>(signal::last_node_kind); ++k)
+    if (signal::to_string(static_cast<node_kind>(k)) == name)
+      return static_cast<node_kind>(k);
+  return std::nullopt;
+}
+
+// How the session names parameter `name` of `kind` (for errors).
+std::string session_key(node_kind kind, const std::string& name) {
+  if (kind == node_kind::gain && name == "gain")
+    return "gain_db";
+  if (name == "frames")
+    return "time";
+  if (name.size() > 7 && name.ends_with("_frames"))
+    for (const auto& spec : signal::parameters_of(kind))
+      if (spec.name == name && spec.unit == signal::param_unit::frames)
+        return name.substr(0, name.size() - 7);
+  return name;
+}
+
+// A strip (a track, a bus or the master) from its source on: the node graph
+// of its inserts, its fader and, on mono and stereo strips, its pan.
+struct strip_chain {
+  uint32_t pre_fader = 0;
+  uint32_t fader = 0;
+  uint32_t output = 0;
+  std::vector<std::pair<uint32_t, std::string>> modulated;
+  std::vector<std::pair<uint32_t, std::string>> sidechains;
+};
+
+// What a strip's chain is made of, as the session gives it.
+struct strip_view {
+  std::string id;      ///< names its nodes
+  std::string pointer; ///< "/tracks/3", "/buses/0", "/master"
+  std::string source;  ///< the inputs' name of the source: "clips" or "input"
+  const std::vector<messages::insert_spec>* inserts;
+  double gain_db;
+  const std::vector<messages::automation_point_spec>* gain_automation;
+  bool panned;
+  double pan;
+  const std::vector<messages::automation_point_spec>* pan_automation;
+  const std::vector<messages::modulator_spec>* modulators;
+};
+
+// `impulse(path)` gives the media index and length of an impulse response.
+template <class AddNode, class Impulse>
+caf::expected<strip_chain> build_chain(const messages::session_document& doc, const timebase& tb,
+                                       const messages::render_settings& settings,
+                                       signal::render_graph& g, AddNode& add_node,
+                                       uint32_t partition, uint32_t source,
+                                       const strip_view& strip, Impulse& impulse) {
+  strip_chain chain;
+  const auto& inserts = *strip.inserts;
+  const size_t n = inserts.size();
+  std::map<std::string, size_t> index_of;
+  for (size_t k = 0; k < n; ++k)
+    if (!inserts[k].id.empty())
+      index_of[inserts[k].id] = k;
+  // Inputs by insert index (n: the source), then an order where every
+  // insert follows its inputs, ties by position (the reader refused cycles).
+  std::vector<std::vector<size_t>> inputs(n);
+  for (size_t k = 0; k < n; ++k) {
+    if (inserts[k].inputs.empty())
+      inputs[k].push_back(k == 0 ? n : k - 1);
+    for (const auto& id : inserts[k].inputs) {
+      auto it = index_of.find(id);
+      if (id == strip.source || it == index_of.end()) {
+        if (id != strip.source)
+          return fail(doc, strip.pointer + "/inserts/" + std::to_string(k) + "/inputs",
+                      "\"" + id + "\" is not an insert of this strip");
+        inputs[k].push_back(n);
+      } else {
+        inputs[k].push_back(it->second);
+      }
+    }
+  }
+  std::vector<uint32_t> node_of(n + 1, 0);
+  std::vector<bool> built(n + 1, false);
+  node_of[n] = source;
+  built[n] = true;
+  std::vector<size_t> order;
+  while (order.size() < n) {
+    size_t next = n;
+    for (size_t k = 0; k < n && next == n; ++k)
+      if (!built[k] && std::all_of(inputs[k].begin(), inputs[k].end(),
+                                   [&](size_t i) { return built[i]; }))
+        next = k;
+    if (next == n)
+      return fail(doc, strip.pointer + "/inserts", "the inserts' inputs form a cycle");
+    built[next] = true; // provisionally, for the order
+    order.push_back(next);
+  }
+  std::map<size_t, uint32_t> bypassed_to; // bypassed insert -> the node standing for it
+  for (auto k : order) {
+    const auto& ins = inserts[k];
+    const auto ip = strip.pointer + "/inserts/" + std::to_string(k);
+    const auto name = ins.id.empty() ? ins.kind + " " + std::to_string(k) : ins.id;
+    const auto label = strip.id + " / " + name;
+    std::vector<uint32_t> in_nodes;
+    for (auto i : inputs[k])
+      in_nodes.push_back(node_of[i]);
+    const auto channels = g.nodes[in_nodes.front()].channels;
+    for (size_t i = 1; i < in_nodes.size(); ++i)
+      if (g.nodes[in_nodes[i]].channels != channels)
+        return fail(doc, ip + "/inputs/" + std::to_string(i),
+                    "has " + std::to_string(g.nodes[in_nodes[i]].channels) +
+                      " channels where the first input has " + std::to_string(channels) +
+                      ": inputs summed must have the same channel count");
+    uint32_t in = in_nodes.front();
+    if (in_nodes.size() > 1)
+      in = add_node(label + " / inputs", node_kind::mix, partition, channels, in_nodes, {});
+    if (ins.bypass) {
+      node_of[k] = in;
+      continue;
+    }
+    const auto kind = kind_of_insert(ins.kind);
+    if (!kind)
+      return fail(doc, ip + "/kind", "unknown insert kind \"" + ins.kind + "\"");
+    if (*kind == node_kind::test_fault) {
+      if (!doc.test_nodes && !settings.allow_test_nodes)
+        return fail(doc, ip + "/kind",
+                    "test.fault nodes inject failures: enable them with \"test_nodes\": true "
+                    "in the session or --allow-test-nodes");
+      const auto mode = signal::parse_fault_mode(ins.fault);
+      if (!mode)
+        return fail(doc, ip + "/fault", "unknown fault \"" + ins.fault + "\"");
+      const auto at = tb.frame_of(ins.at);
+      if (at > max_frames)
+        return fail(doc, ip + "/at", "is past 2^50 frames");
+      node_of[k] = add_node(label, node_kind::test_fault, partition, channels, {in},
+                            {{"mode", static_cast<double>(*mode)},
+                             {"at_frame", static_cast<double>(at)},
+                             {"leak_bytes", std::ldexp(ins.leak_mb, 20)},
+                             {"sleep_us", std::round(ins.sleep_ms * 1000.0)}});
+      continue;
+    }
+    if (*kind == node_kind::pan && channels > 2)
+      return fail(doc, ip + "/kind", "a pan insert takes a mono or stereo signal, not " +
+                                       std::to_string(channels) + " channels");
+    std::vector<signal::parameter> params;
+    for (const auto& p : ins.params) {
+      double value = p.value;
+      if (p.time) {
+        // Tempo-synced times are set at the session's opening tempo.
+        const auto frames = tb.frames_from(0, *p.time);
+        for (const auto& spec : signal::parameters_of(*kind))
+          if (spec.name == p.name && static_cast<double>(frames) > spec.max_value)
+            return fail(doc, ip + "/" + session_key(*kind, p.name),
+                        "is " + std::to_string(frames) + " frames, longer than the most (" +
+                          std::to_string(static_cast<int64_t>(spec.max_value)) + " frames)");
+        value = static_cast<double>(frames);
+        if (p.name == "rms_frames")
+          value = std::max(value, 1.0);
+      }
+      params.push_back({p.name, value});
+    }
+    if (*kind == node_kind::gain && std::none_of(params.begin(), params.end(), [](const auto& p) {
+          return p.name == "gain";
+        }))
+      params.push_back({"gain", 1.0});
+    const auto id = add_node(label, *kind, partition, *kind == node_kind::pan ? uint16_t{2} : channels,
+                             {in}, std::move(params));
+    node_of[k] = id;
+    if (*kind == node_kind::convolution) {
+      const auto [media_index, frames] = impulse(ins.impulse_path);
+      if (frames <= 0)
+        return fail(doc, ip + "/impulse", "the impulse response " + ins.impulse + " is empty");
+      g.nodes[id].media = signal::media_region{media_index, 0, 0, frames, 0, 0};
+    }
+    for (const auto& lane : ins.automation) {
+      auto frames = point_frames(doc, tb, lane.points,
+                                 ip + "/automation/" + session_key(*kind, lane.param) + "/");
+      if (!frames)
+        return frames.error();
+      if (*kind == node_kind::gain) {
+        g.nodes[id].automation.push_back(gain_lane(lane.points, *frames));
+        continue;
+      }
+      signal::automation_lane out;
+      out.param = lane.param;
+      for (size_t i = 0; i < frames->size(); ++i)
+        out.points.push_back({(*frames)[i], lane.points[i].value,
+                              lane.points[i].curve == "hold" ? signal::curve_kind::hold
+                                                             : signal::curve_kind::linear});
+      g.nodes[id].automation.push_back(std::move(out));
+    }
+    if (!ins.sidechain.empty())
+      chain.sidechains.emplace_back(id, ins.sidechain);
+  }
+  chain.pre_fader = n == 0 ? source : node_of[n - 1];
+  const auto channels = g.nodes[chain.pre_fader].channels;
+  chain.fader = add_node(strip.id + " / fader", node_kind::gain, partition, channels,
+                         {chain.pre_fader}, {{"gain", db_to_gain(strip.gain_db)}});
+  if (!strip.gain_automation->empty()) {
+    auto frames = point_frames(doc, tb, *strip.gain_automation, strip.pointer + "/automation/gain_db/");
+    if (!frames)
+      return frames.error();
+    g.nodes[chain.fader].automation.push_back(gain_lane(*strip.gain_automation, *frames));
+  }
+  chain.output = chain.fader;
+  if (strip.panned && channels <= 2) {
+    chain.output = add_node(strip.id + " / pan", node_kind::pan, partition, 2, {chain.fader},
+                            {{"position", strip.pan}});
+    if (!strip.pan_automation->empty()) {
+      auto frames = point_frames(doc, tb, *strip.pan_automation, strip.pointer + "/automation/pan/");
+      if (!frames)
+        return frames.error();
+      signal::automation_lane lane;
+      lane.param = "position";
+      for (size_t i = 0; i < frames->size(); ++i)
+        lane.points.push_back({(*frames)[i], (*strip.pan_automation)[i].value,
+                               (*strip.pan_automation)[i].curve == "hold"
+                                 ? signal::curve_kind::hold
+                                 : signal::curve_kind::linear});
+      g.nodes[chain.output].automation.push_back(std::move(lane));
+    }
+  }
+  for (const auto& m : *strip.modulators) {
+    if (m.target == "gain_db") {
+      chain.modulated.emplace_back(chain.fader, "gain");
+      continue;
+    }
+    if (m.target == "pan") {
+      chain.modulated.emplace_back(chain.output, "position");
+      continue;
+    }
+    const auto dot = m.target.find('.');
+    const auto k = index_of.at(m.target.substr(0, dot));
+    const auto kind = *kind_of_insert(inserts[k].kind);
+    std::string param = m.target.substr(dot + 1);
+    for (const auto& spec : signal::parameters_of(kind))
+      if (session_key(kind, std::string{spec.name}) == param)
+        param = spec.name;
+    chain.modulated.emplace_back(inserts[k].bypass ? UINT32_MAX : node_of[k], param);
+  }
+  return chain;
+}
+
+// A modulator's lane on `node`: the existing one of `param`, or a new one.
+signal::automation_lane& lane_for(signal::render_node& node, const std::string& param) {
+  auto lane = std::find_if(node.automation.begin(), node.automation.end(),
+                           [&](const auto& l) { return l.param == param; });
+  if (lane != node.automation.end())
+    return *lane;
+  node.automation.push_back({param, {}, {}});
+  return node.automation.back();
+}
+
 // The takes a track's comp plays, each once, in the order of their lanes.
 std::vector<const messages::take_spec*> comped_takes(const messages::track_spec& track) {
   std::vector<const messages::take_spec*> takes;
@@ -458,7 +708,98 @@ std::vector<std::string> track_media(const messages::track_spec& track) {
       paths.push_back(c.media_path);
   if (track.instrument && track.instrument->kind == "sampler")
     paths.push_back(track.instrument->media_path);
+  for (const auto& ins : track.inserts)
+    if (!ins.impulse_path.empty())
+      paths.push_back(ins.impulse_path);
   return paths;
+}
+
+// Which strips play: a track that is audible (mute, solo) and has clips, a
+// bus that is not muted and has something playing routed to it, each only
+// if its signal reaches the master (through its output or a send) along
+// strips that play. A solo then keeps the buses a soloed track feeds, and a
+// muted bus silences what goes only through it.
+struct routing {
+  std::vector<bool> track;
+  std::vector<bool> bus;
+  std::vector<std::string> notes;
+};
+
+routing routing_of(const messages::session_document& doc) {
+  const size_t nt = doc.tracks.size(), nb = doc.buses.size();
+  std::map<std::string, size_t> bus_index;
+  for (size_t b = 0; b < nb; ++b)
+    bus_index[doc.buses[b].id] = b;
+  // Targets of each strip (tracks, then buses), as bus indices; nb: the master.
+  std::vector<std::vector<size_t>> targets(nt + nb);
+  auto add_targets = [&](size_t x, const std::string& output,
+                         const std::vector<messages::send_spec>& sends) {
+    auto bus_of = [&](const std::string& id) {
+      auto it = bus_index.find(id);
+      return it == bus_index.end() ? nb : it->second;
+    };
+    targets[x].push_back(output == "master" ? nb : bus_of(output));
+    for (const auto& send : sends)
+      targets[x].push_back(bus_of(send.to));
+  };
+  std::vector<bool> playing(nt + nb, false);
+  routing r;
+  for (size_t t = 0; t < nt; ++t) {
+    const auto& track = doc.tracks[t];
+    add_targets(t, track.output, track.sends);
+    playing[t] = audible(doc, track) &&
+                 !(track.clips.empty() && (!track.comp || track.comp->regions.empty()));
+  }
+  for (size_t b = 0; b < nb; ++b)
+    add_targets(nt + b, doc.buses[b].output, doc.buses[b].sends);
+  // Routing is acyclic (the reader refused cycles): passes until nothing
+  // changes settle it.
+  std::vector<bool> reaches(nt + nb, false), fed(nb, false);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t x = 0; x < nt + nb; ++x) {
+      const bool plays = x < nt ? playing[x] : !doc.buses[x - nt].mute && fed[x - nt];
+      bool r_x = false;
+      for (auto b : targets[x])
+        r_x = r_x || b == nb || reaches[nt + b];
+      r_x = r_x && plays;
+      if (r_x != reaches[x]) {
+        reaches[x] = r_x;
+        changed = true;
+      }
+      if (x < nt ? playing[x] : (!doc.buses[x - nt].mute && fed[x - nt]))
+        for (auto b : targets[x])
+          if (b < nb && !fed[b]) {
+            fed[b] = true;
+            changed = true;
+          }
+    }
+  }
+  r.track.assign(nt, false);
+  r.bus.assign(nb, false);
+  for (size_t t = 0; t < nt; ++t) {
+    const auto& track = doc.tracks[t];
+    r.track[t] = reaches[t];
+    if (!audible(doc, track))
+      r.notes.push_back("track '" + track.id + "' is " + (track.mute ? "muted" : "not soloed") +
+                        ": left out");
+    else if (!playing[t])
+      r.notes.push_back("track '" + track.id + "' has no clips: left out");
+    else if (!reaches[t])
+      r.notes.push_back("track '" + track.id + "' feeds only buses that are muted or silent: "
+                        "left out");
+  }
+  for (size_t b = 0; b < nb; ++b) {
+    const auto& bus = doc.buses[b];
+    r.bus[b] = reaches[nt + b];
+    if (bus.mute)
+      r.notes.push_back("bus '" + bus.id + "' is muted: left out");
+    else if (!fed[b])
+      r.notes.push_back("bus '" + bus.id + "' has nothing playing routed to it: left out");
+    else if (!reaches[nt + b])
+      r.notes.push_back("bus '" + bus.id + "' feeds only buses that are muted or silent: left out");
+  }
+  return r;
 }
 
 // add_node(label, kind, partition, channels, inputs, params) appends a node
@@ -664,67 +1005,21 @@ caf::expected<track_fragment> resolve_track(const messages::session_document& do
   if (clip_nodes.size() > 1)
     sum = add_node(track.id + " / clips", node_kind::mix, partition, track.channels,
                    clip_nodes, {});
-  for (size_t i = 0; i < track.inserts.size(); ++i) {
-    const auto& ins = track.inserts[i];
-    const auto ip = tp + "/inserts/" + std::to_string(i);
-    const auto label = track.id + " / " + ins.kind + " " + std::to_string(i);
-    if (ins.kind == "delay") {
-      // A delay in beats is set at the session's opening tempo (it does
-      // not follow tempo changes until parameters can be automated).
-      const auto frames = tb.frames_from(0, ins.time);
-      if (frames > 2097152)
-        return fail(doc, ip + "/time", "is longer than 2^21 frames");
-      sum = add_node(label, node_kind::delay, partition, track.channels, {sum},
-                     {{"frames", static_cast<double>(frames)},
-                      {"feedback", ins.feedback},
-                      {"wet", ins.wet},
-                      {"dry", ins.dry}});
-    } else if (ins.kind == "test.fault") {
-      if (!doc.test_nodes && !settings.allow_test_nodes)
-        return fail(doc, ip + "/kind",
-                    "test.fault nodes inject failures: enable them with \"test_nodes\": true "
-                    "in the session or --allow-test-nodes");
-      const auto mode = signal::parse_fault_mode(ins.fault);
-      if (!mode)
-        return fail(doc, ip + "/fault", "unknown fault \"" + ins.fault + "\"");
-      const auto at = tb.frame_of(ins.at);
-      if (at > max_frames)
-        return fail(doc, ip + "/at", "is past 2^50 frames");
-      sum = add_node(label, node_kind::test_fault, partition, track.channels, {sum},
-                     {{"mode", static_cast<double>(*mode)},
-                      {"at_frame", static_cast<double>(at)},
-                      {"leak_bytes", std::ldexp(ins.leak_mb, 20)},
-                      {"sleep_us", std::round(ins.sleep_ms * 1000.0)}});
-    } else {
-      return fail(doc, ip + "/kind", "unknown insert kind \"" + ins.kind + "\"");
-    }
-  }
-  auto fader = add_node(track.id + " / fader", node_kind::gain, partition, track.channels,
-                        {sum}, {{"gain", db_to_gain(track.gain_db)}});
-  if (!track.gain_automation.empty()) {
-    auto frames = point_frames(doc, tb, track.gain_automation, tp + "/automation/gain_db/");
-    if (!frames)
-      return frames.error();
-    g.nodes[fader].automation.push_back(gain_lane(track.gain_automation, *frames));
-  }
-  auto pan = add_node(track.id + " / pan", node_kind::pan, partition, 2, {fader},
-                      {{"position", track.pan}});
-  if (!track.pan_automation.empty()) {
-    auto frames = point_frames(doc, tb, track.pan_automation, tp + "/automation/pan/");
-    if (!frames)
-      return frames.error();
-    signal::automation_lane lane;
-    lane.param = "position";
-    for (size_t i = 0; i < frames->size(); ++i)
-      lane.points.push_back({(*frames)[i], track.pan_automation[i].value,
-                             track.pan_automation[i].curve == "hold" ? signal::curve_kind::hold
-                                                                     : signal::curve_kind::linear});
-    g.nodes[pan].automation.push_back(std::move(lane));
-  }
+  auto impulse = [&](const std::string& path) {
+    const auto mi = add_media(path, media[media_index.at(path)]);
+    return std::pair<uint32_t, int64_t>{mi, fragment.media[mi].info.frames};
+  };
+  const strip_view strip{track.id, tp, "clips", &track.inserts, track.gain_db,
+                         &track.gain_automation, true, track.pan, &track.pan_automation,
+                         &track.modulators};
+  auto chain = build_chain(doc, tb, settings, g, add_node, partition, sum, strip, impulse);
+  if (!chain)
+    return chain.error();
   fragment.end_frame = session_end;
-  for (const auto& m : track.modulators)
-    fragment.modulated.push_back(m.target == "pan" ? pan : fader);
-  fragment.output = pan;
+  fragment.modulated = std::move(chain->modulated);
+  fragment.sidechains = std::move(chain->sidechains);
+  fragment.pre_fader = chain->pre_fader;
+  fragment.output = chain->output;
   return fragment;
 }
 
@@ -733,11 +1028,23 @@ caf::expected<track_fragment> resolve_track(const messages::session_document& do
 std::vector<std::string> media_paths_of(const messages::session_document& doc) {
   std::vector<std::string> paths;
   std::set<std::string> seen;
-  for (const auto& t : doc.tracks)
-    if (audible(doc, t))
-      for (auto& path : track_media(t))
-        if (seen.insert(path).second)
-          paths.push_back(std::move(path));
+  const auto live = routing_of(doc);
+  auto add = [&](std::string path) {
+    if (seen.insert(path).second)
+      paths.push_back(std::move(path));
+  };
+  for (size_t t = 0; t < doc.tracks.size(); ++t)
+    if (live.track[t])
+      for (auto& path : track_media(doc.tracks[t]))
+        add(std::move(path));
+  for (size_t b = 0; b < doc.buses.size(); ++b)
+    if (live.bus[b])
+      for (const auto& ins : doc.buses[b].inserts)
+        if (!ins.impulse_path.empty())
+          add(ins.impulse_path);
+  for (const auto& ins : doc.master_inserts)
+    if (!ins.impulse_path.empty())
+      add(ins.impulse_path);
   return paths;
 }
 
@@ -808,7 +1115,22 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
   }
   const timebase tb{*tempo, *meter, rate};
   int64_t session_end = 0;
-  std::vector<uint32_t> track_outputs;
+  const auto live = routing_of(doc);
+  plan.notes = live.notes;
+  // Every strip placed: where its signal leaves (post-fader: after fader and
+  // pan; pre-fader: what the fader takes) and its own id and pointer.
+  struct placed_strip {
+    std::string id;
+    std::string pointer;
+    uint32_t partition = 0;
+    uint32_t pre_fader = 0;
+    uint32_t output = 0;
+    const std::string* route = nullptr; ///< its output: "master" or a bus id
+    const std::vector<messages::send_spec>* sends = nullptr;
+    const messages::surround_spec* surround = nullptr;
+    std::vector<std::pair<uint32_t, std::string>> sidechains;
+  };
+  std::vector<placed_strip> strips;
   // The fragments placed (in track order), with their track and first node.
   struct placed_fragment {
     track_fragment* fragment;
@@ -825,15 +1147,8 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
   } trim{cache};
   for (size_t t = 0; t < doc.tracks.size(); ++t) {
     const auto& track = doc.tracks[t];
-    if (!audible(doc, track)) {
-      plan.notes.push_back("track '" + track.id + "' is " + (track.mute ? "muted" : "not soloed") +
-                           ": left out");
+    if (!live.track[t])
       continue;
-    }
-    if (track.clips.empty() && (!track.comp || track.comp->regions.empty())) {
-      plan.notes.push_back("track '" + track.id + "' has no clips: left out");
-      continue;
-    }
     std::vector<const messages::media_info*> probes;
     for (const auto& path : track_media(track))
       probes.push_back(&media[media_index.at(path)]);
@@ -867,9 +1182,14 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
     }
     session_end = std::max(session_end, fragment->end_frame);
     placed.push_back({fragment, &track, base});
-    track_outputs.push_back(base + fragment->output);
+    placed_strip strip{track.id, "/tracks/" + std::to_string(t), partition,
+                       base + fragment->pre_fader, base + fragment->output, &track.output,
+                       &track.sends, &track.surround, {}};
+    for (const auto& [node, source] : fragment->sidechains)
+      strip.sidechains.emplace_back(base + node, source);
+    strips.push_back(std::move(strip));
   }
-  if (track_outputs.empty())
+  if (strips.empty())
     return fail(doc, "/tracks", "nothing to render: no track is audible and has clips");
   // Modulator clocks run from the session's start to past its end (they go
   // on linearly beyond), so they are made once the end is known; a fragment
@@ -882,31 +1202,137 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
       fragment->clocks_end = session_end;
     }
     for (size_t k = 0; k < track->modulators.size(); ++k) {
-      const auto* spec = &track->modulators[k];
-      auto& lanes = g.nodes[base + fragment->modulated[k]].automation;
-      const char* param = spec->target == "pan" ? "position" : "gain";
-      auto lane = std::find_if(lanes.begin(), lanes.end(),
-                               [&](const auto& l) { return l.param == param; });
-      if (lane == lanes.end()) {
-        lanes.push_back({param, {}, {}});
-        lane = std::prev(lanes.end());
-      }
-      lane->modulators.push_back(fragment->clocks[k]);
+      const auto& [node, param] = fragment->modulated[k];
+      if (node != UINT32_MAX)
+        lane_for(g.nodes[base + node], param).modulators.push_back(fragment->clocks[k]);
     }
+  }
+  // Buses (not cached: a handful of nodes, no media), each summing what is
+  // routed to it; the sums' inputs are added once every strip is placed.
+  auto impulse = [&](const std::string& path) {
+    const auto mi = media_index.at(path);
+    return std::pair<uint32_t, int64_t>{mi, media[mi].frames};
+  };
+  std::map<std::string, uint32_t> sum_of;       // bus id or "master" -> its sum node
+  std::map<std::string, std::string> pointer_of; // bus id -> its pointer
+  for (size_t b = 0; b < doc.buses.size(); ++b) {
+    const auto& bus = doc.buses[b];
+    if (!live.bus[b])
+      continue;
+    const auto bp = "/buses/" + std::to_string(b);
+    const auto partition = static_cast<uint32_t>(g.partitions.size());
+    g.partitions.push_back({bus.id});
+    const auto sum = add_node(bus.id + " / sum", node_kind::mix, partition, bus.channels, {}, {});
+    sum_of[bus.id] = sum;
+    pointer_of[bus.id] = bp;
+    const strip_view view{bus.id, bp, "input", &bus.inserts, bus.gain_db, &bus.gain_automation,
+                          true, bus.pan, &bus.pan_automation, &bus.modulators};
+    auto chain = build_chain(doc, tb, settings, g, add_node, partition, sum, view, impulse);
+    if (!chain)
+      return chain.error();
+    for (size_t k = 0; k < bus.modulators.size(); ++k) {
+      const auto& [node, param] = chain->modulated[k];
+      if (node != UINT32_MAX)
+        lane_for(g.nodes[node], param)
+          .modulators.push_back(resolve_modulator(bus.modulators[k], tb, session_end));
+    }
+    strips.push_back({bus.id, bp, partition, chain->pre_fader, chain->output, &bus.output,
+                      &bus.sends, &bus.surround, std::move(chain->sidechains)});
   }
 
   const auto master = static_cast<uint32_t>(g.partitions.size());
   g.partitions.push_back({"master"});
-  auto bus = add_node("master / sum", node_kind::mix, master, 2, track_outputs, {});
-  auto master_gain = add_node("master / fader", node_kind::gain, master, 2, {bus},
-                              {{"gain", db_to_gain(doc.master_gain_db)}});
+  const uint16_t master_channels = doc.master_channels;
+  const auto master_sum =
+    add_node("master / sum", node_kind::mix, master, master_channels, {}, {});
+  sum_of["master"] = master_sum;
+  const std::vector<messages::automation_point_spec> no_points;
+  const std::vector<messages::modulator_spec> no_modulators;
+  const strip_view master_view{"master", "/master", "input", &doc.master_inserts,
+                               doc.master_gain_db, &no_points, false, 0.0, &no_points,
+                               &no_modulators};
+  auto master_chain =
+    build_chain(doc, tb, settings, g, add_node, master, master_sum, master_view, impulse);
+  if (!master_chain)
+    return master_chain.error();
+  if (g.nodes[master_chain->fader].channels != master_channels)
+    return fail(doc, "/master/inserts", "the master's inserts change its channel count");
   const double seed = static_cast<double>(
     settings.dither_seed != 0 ? settings.dither_seed : (signal::default_dither_seed >> 11));
-  g.output_node = add_node("master / output", node_kind::output, master, 2, {master_gain},
+  g.output_node = add_node("master / output", node_kind::output, master, master_channels,
+                           {master_chain->fader},
                            {{"bits", static_cast<double>(settings.bits)},
                             {"dither", settings.dither ? 1.0 : 0.0},
                             {"dither_seed", seed}});
 
+  // Outputs and sends, in strip order (tracks, then buses), each send after
+  // its strip's output: the order of every sum's inputs, and so its result.
+  // A signal goes into a bus of another width through a surround_pan (wider)
+  // or a fold_down (narrower) in its own partition.
+  auto into = [&](const placed_strip& from, uint32_t tap, const std::string& to,
+                  const std::string& at, const std::string& what) -> caf::expected<uint32_t> {
+    const auto sum = sum_of.at(to);
+    const auto want = g.nodes[sum].channels;
+    const auto have = g.nodes[tap].channels;
+    if (have == want)
+      return tap;
+    const auto label = from.id + " / " + what + " into " + to;
+    if (have > want)
+      return add_node(label + " (fold_down)", node_kind::fold_down, from.partition, want, {tap}, {});
+    if (have > 2)
+      return fail(doc, at, "a " + std::to_string(have) + "-channel signal cannot go into the " +
+                             std::to_string(want) + "-channel '" + to +
+                             "': only mono and stereo signals are placed in wider buses");
+    if (want == 2) // mono into stereo: centred, as a track's pan does
+      return add_node(label + " (pan)", node_kind::pan, from.partition, 2, {tap},
+                      {{"position", 0.0}});
+    const auto& s = *from.surround;
+    return add_node(label + " (surround_pan)", node_kind::surround_pan, from.partition, want,
+                    {tap},
+                    {{"azimuth_deg", s.azimuth_deg},
+                     {"elevation_deg", s.elevation_deg},
+                     {"spread", s.spread},
+                     {"lfe", s.lfe}});
+  };
+  for (const auto& strip : strips) {
+    if (sum_of.count(*strip.route)) {
+      auto node = into(strip, strip.output, *strip.route, strip.pointer + "/output", "output");
+      if (!node)
+        return node.error();
+      g.nodes[sum_of.at(*strip.route)].inputs.push_back(*node);
+    }
+    for (size_t k = 0; k < strip.sends->size(); ++k) {
+      const auto& send = (*strip.sends)[k];
+      if (!sum_of.count(send.to))
+        continue; // a bus left out (muted, or silent)
+      const auto sp = strip.pointer + "/sends/" + std::to_string(k);
+      const auto gain = add_node(strip.id + " / send " + std::to_string(k) + " to " + send.to,
+                                 node_kind::gain, strip.partition,
+                                 g.nodes[send.pre_fader ? strip.pre_fader : strip.output].channels,
+                                 {send.pre_fader ? strip.pre_fader : strip.output},
+                                 {{"gain", db_to_gain(send.gain_db)}});
+      auto node = into(strip, gain, send.to, sp, "send " + std::to_string(k));
+      if (!node)
+        return node.error();
+      g.nodes[sum_of.at(send.to)].inputs.push_back(*node);
+    }
+  }
+  // Sidechains: the keying strip's signal after its inserts, before its fader.
+  std::map<std::string, uint32_t> key_of;
+  for (const auto& strip : strips)
+    key_of[strip.id] = strip.pre_fader;
+  auto key_sidechains = [&](const std::vector<std::pair<uint32_t, std::string>>& sidechains) {
+    for (const auto& [node, source] : sidechains) {
+      if (auto it = key_of.find(source); it != key_of.end())
+        g.nodes[node].inputs.push_back(it->second);
+      else
+        plan.notes.push_back("the sidechain of '" + g.nodes[node].label + "' is left out: '" +
+                             source + "' does not play");
+    }
+  };
+  for (const auto& strip : strips)
+    key_sidechains(strip.sidechains);
+  key_sidechains(master_chain->sidechains);
   g.first_frame = 0;
   g.frame_count = session_end;
   g.oversample = settings.oversample;
@@ -940,6 +1366,15 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
       return fail(doc, ap, "ends at or before its start");
   }
   plan.analysis = resolve_analysis(doc, tb, g, plan.media);
+  if (auto err = signal::validate(g))
+    return kernel::make_error(kernel::errc::bad_graph, err->to_string(g));
+  // Plugin delay compensation, on the whole graph: paths meet across
+  // partitions (bus sums, sidechains).
+  uint32_t culprit = 0;
+  if (compensate_latency(g, &culprit) < 0)
+    return kernel::make_error(kernel::errc::bad_graph,
+                              "'" + g.nodes[culprit].label +
+                                "': its inputs' latencies differ by more than 2^21 frames");
   if (auto err = signal::validate(g))
     return kernel::make_error(kernel::errc::bad_graph, err->to_string(g));
   return plan;

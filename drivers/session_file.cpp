@@ -6,10 +6,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include "signal/node_catalog.hpp"
 
 namespace loophole::drivers {
 
@@ -431,6 +435,399 @@ void parse_instrument_params(checker& c, const json& ij, const std::string& iat,
   }
 }
 
+// The node kinds a session may name as an insert ("trim" is a gain).
+std::optional<signal::node_kind> insert_kind(const std::string& name) {
+  using signal::node_kind;
+  if (name == "trim")
+    return node_kind::gain;
+  for (auto kind : {node_kind::eq, node_kind::compressor, node_kind::limiter, node_kind::gate,
+                    node_kind::saturation, node_kind::convolution, node_kind::polarity,
+                    node_kind::delay, node_kind::meter, node_kind::gain, node_kind::pan,
+                    node_kind::test_fault})
+    if (signal::to_string(kind) == name)
+      return kind;
+  return std::nullopt;
+}
+
+// How a session names a catalog parameter: a time parameter without its
+// `_frames` suffix (the delay's `frames` is its `time`), a gain in dB.
+std::string session_name(signal::node_kind kind, const signal::parameter_spec& spec) {
+  std::string name{spec.name};
+  if (kind == signal::node_kind::gain && name == "gain")
+    return "gain_db";
+  if (spec.unit == signal::param_unit::frames) {
+    if (name == "frames")
+      return "time";
+    if (name.size() > 7 && name.ends_with("_frames"))
+      return name.substr(0, name.size() - 7);
+  }
+  return name;
+}
+
+bool is_band_param(std::string_view name) {
+  return name.size() > 2 && name[0] == 'b' && name[1] >= '1' && name[1] <= '8' && name[2] == '_';
+}
+
+// Defaults for the time constants a user expects set (docs/session-format.md).
+std::optional<double> default_seconds(signal::node_kind kind, std::string_view name) {
+  using signal::node_kind;
+  if (kind == node_kind::compressor) {
+    if (name == "attack_frames")
+      return 0.010;
+    if (name == "release_frames")
+      return 0.100;
+    if (name == "rms_frames")
+      return 0.010;
+  } else if (kind == node_kind::limiter) {
+    if (name == "lookahead_frames")
+      return 0.005;
+    if (name == "release_frames")
+      return 0.050;
+  } else if (kind == node_kind::gate) {
+    if (name == "attack_frames")
+      return 0.001;
+    if (name == "hold_frames")
+      return 0.010;
+    if (name == "release_frames")
+      return 0.100;
+  }
+  return std::nullopt;
+}
+
+// The eq's bands: [{"type", "freq", "gain_db", "q" | "bandwidth"}], at most 8.
+void parse_bands(checker& c, const json& ij, const std::string& iat, uint32_t rate,
+                 messages::insert_spec& ins) {
+  const auto& specs = signal::parameters_of(signal::node_kind::eq);
+  auto spec_of = [&](const std::string& name) -> const signal::parameter_spec& {
+    for (const auto& s : specs)
+      if (s.name == name)
+        return s;
+    c.fail(iat, "the catalog has no eq parameter " + name);
+  };
+  auto it = ij.find("bands");
+  if (it == ij.end())
+    return;
+  const auto bat = iat + "/bands";
+  if (!it->is_array() || it->size() > 8)
+    c.fail(bat, "is not an array of at most 8 bands");
+  for (size_t b = 0; b < it->size(); ++b) {
+    const auto& bj = (*it)[b];
+    const auto at = bat + "/" + std::to_string(b);
+    if (!bj.is_object())
+      c.fail(at, "a band is an object {\"type\": \"peak\", \"freq\": 1000, \"gain_db\": 4, "
+                 "\"q\": 1.0}");
+    c.only_keys(bj, at, {"type", "freq", "gain_db", "q", "bandwidth"});
+    const auto prefix = "b" + std::to_string(b + 1) + "_";
+    const auto type = c.string(bj, at, "type", "", true, 32);
+    const auto& type_spec = spec_of(prefix + "type");
+    const auto index = signal::parse_choice(type_spec, type);
+    if (!index)
+      c.fail(at + "/type", "\"" + type + "\" is not one of " + std::string{type_spec.choices});
+    ins.params.push_back({prefix + "type", *index, std::nullopt});
+    const auto& freq = spec_of(prefix + "freq");
+    const double hz = c.number(bj, at, "freq", 0.0, freq.min_value, freq.max_value, true);
+    if (hz >= rate / 2.0)
+      c.fail(at + "/freq", checker::show(bj["freq"]) + " Hz is not below the Nyquist frequency (" +
+                             checker::show(rate / 2.0) + " Hz)");
+    ins.params.push_back({prefix + "freq", hz, std::nullopt});
+    if (bj.contains("gain_db")) {
+      const auto& g = spec_of(prefix + "gain_db");
+      ins.params.push_back(
+        {prefix + "gain_db", c.number(bj, at, "gain_db", 0.0, g.min_value, g.max_value), std::nullopt});
+    }
+    if (bj.contains("q") && bj.contains("bandwidth"))
+      c.fail(at, "give either 'q' or 'bandwidth'");
+    if (bj.contains("q")) {
+      const auto& q = spec_of(prefix + "q");
+      ins.params.push_back({prefix + "q", c.number(bj, at, "q", 0.7071, q.min_value, q.max_value),
+                            std::nullopt});
+    }
+    if (bj.contains("bandwidth")) {
+      const auto& bw = spec_of(prefix + "bw");
+      ins.params.push_back(
+        {prefix + "bw", c.number(bj, at, "bandwidth", 1.0, bw.min_value, bw.max_value), std::nullopt});
+    }
+  }
+}
+
+// An insert's inputs: at most 16 ids, in the order they are summed.
+std::vector<std::string> parse_inputs(checker& c, const json& ij, const std::string& iat) {
+  std::vector<std::string> inputs;
+  auto it = ij.find("inputs");
+  if (it == ij.end())
+    return inputs;
+  if (!it->is_array() || it->empty() || it->size() > 16)
+    c.fail(iat + "/inputs", "is not an array of 1 to 16 ids");
+  for (size_t k = 0; k < it->size(); ++k) {
+    if (!(*it)[k].is_string())
+      c.fail(iat + "/inputs/" + std::to_string(k), checker::show((*it)[k]) + " is not an id");
+    inputs.push_back((*it)[k].get<std::string>());
+  }
+  return inputs;
+}
+
+// A strip's inserts: a DAG over its own ids and `source` ("clips" on a
+// track, "input" on a bus or the master), refused with the pointer of the
+// insert at fault when an id is unknown or repeated, a cycle closes, or an
+// insert's output reaches nothing.
+std::vector<messages::insert_spec> parse_inserts(checker& c, const json& parent,
+                                                 const std::string& at,
+                                                 const std::filesystem::path& base, uint32_t rate,
+                                                 const std::string& source, bool sidechains) {
+  std::vector<messages::insert_spec> inserts;
+  auto in = parent.find("inserts");
+  if (in == parent.end())
+    return inserts;
+  if (!in->is_array())
+    c.fail(at + "/inserts", "is not an array");
+  if (in->size() > 64)
+    c.fail(at + "/inserts", "more than 64 inserts");
+  std::map<std::string, size_t> index_of;
+  for (size_t k = 0; k < in->size(); ++k) {
+    const auto& ij = (*in)[k];
+    const auto iat = at + "/inserts/" + std::to_string(k);
+    if (!ij.is_object())
+      c.fail(iat, "an insert is an object");
+    messages::insert_spec ins;
+    ins.kind = c.string(ij, iat, "kind", "", true, 64);
+    const auto kind = insert_kind(ins.kind);
+    if (!kind)
+      c.fail(iat + "/kind", "\"" + ins.kind + "\" is not an insert kind (eq, compressor, limiter, "
+                            "gate, saturation, convolution, polarity, delay, meter, gain, trim, "
+                            "pan, test.fault)");
+    if (ins.kind == "trim")
+      ins.kind = "gain";
+    ins.id = c.string(ij, iat, "id", "", false, 64);
+    if (ij.contains("id")) {
+      static const std::regex id_re{R"([A-Za-z0-9_-]{1,64})"};
+      if (!std::regex_match(ins.id, id_re) || ins.id == source)
+        c.fail(iat + "/id", "\"" + ins.id + "\" is not an id of 1 to 64 letters, digits, _ - "
+                            "(and not \"" + source + "\")");
+      if (!index_of.emplace(ins.id, k).second)
+        c.fail(iat + "/id", "\"" + ins.id + "\" is the id of an earlier insert of this strip");
+    }
+    ins.inputs = parse_inputs(c, ij, iat);
+    ins.bypass = c.boolean(ij, iat, "bypass", false);
+    std::vector<const char*> allowed{"kind", "id", "inputs", "bypass"};
+    if (*kind == signal::node_kind::test_fault) {
+      for (const char* key : {"fault", "at", "leak_mb", "sleep_ms"})
+        allowed.push_back(key);
+      ins.fault = c.string(ij, iat, "fault", "", true, 64);
+      if (ij.contains("at"))
+        ins.at = c.time(ij, iat, "at", true);
+      ins.leak_mb = c.number(ij, iat, "leak_mb", 0.0, 0.0, 1048576.0);
+      ins.sleep_ms = c.number(ij, iat, "sleep_ms", 1.0, 0.0, 1000.0);
+    } else {
+      allowed.push_back("automation");
+      if (*kind == signal::node_kind::eq) {
+        allowed.push_back("bands");
+        parse_bands(c, ij, iat, rate, ins);
+      }
+      if (sidechains && (*kind == signal::node_kind::compressor || *kind == signal::node_kind::gate)) {
+        allowed.push_back("sidechain");
+        ins.sidechain = c.string(ij, iat, "sidechain", "", false, 64);
+        if (ij.contains("sidechain") && !is_id(ins.sidechain))
+          c.fail(iat + "/sidechain", "\"" + ins.sidechain + "\" is not a track or bus id");
+      }
+      if (*kind == signal::node_kind::convolution) {
+        allowed.push_back("impulse");
+        ins.impulse = c.string(ij, iat, "impulse", "", true);
+        if (ins.impulse.empty())
+          c.fail(iat + "/impulse", "is empty");
+        const std::filesystem::path ir{ins.impulse};
+        ins.impulse_path = (ir.is_absolute() ? ir : base / ir).lexically_normal().string();
+      }
+      for (const auto& spec : signal::parameters_of(*kind)) {
+        if (*kind == signal::node_kind::eq && is_band_param(spec.name))
+          continue;
+        const auto key = session_name(*kind, spec);
+        const json* v = c.find(ij, iat, key.c_str(), false);
+        const auto where = iat + "/" + key;
+        const std::string name{spec.name};
+        if (!v) {
+          if (auto seconds = default_seconds(*kind, spec.name))
+            ins.params.push_back({name, 0.0, time_value{time_unit::seconds, *seconds, 1.0}});
+          else if (spec.required && *kind == signal::node_kind::gain)
+            ins.params.push_back({name, 1.0, std::nullopt});
+          else if (spec.required)
+            c.fail(iat, "missing required key '" + key + "'");
+          continue;
+        }
+        switch (spec.unit) {
+          case signal::param_unit::frames:
+            ins.params.push_back({name, 0.0, c.time(ij, iat, key.c_str())});
+            break;
+          case signal::param_unit::choice: {
+            const auto choice = c.string(ij, iat, key.c_str(), "", true, 64);
+            const auto index = signal::parse_choice(spec, choice);
+            if (!index)
+              c.fail(where, "\"" + choice + "\" is not one of " + std::string{spec.choices});
+            ins.params.push_back({name, *index, std::nullopt});
+            break;
+          }
+          case signal::param_unit::toggle:
+            ins.params.push_back({name, c.boolean(ij, iat, key.c_str(), false) ? 1.0 : 0.0,
+                                  std::nullopt});
+            break;
+          default: {
+            if (*kind == signal::node_kind::gain) {
+              const double db = c.number(ij, iat, key.c_str(), 0.0, -144.0, 24.0);
+              ins.params.push_back({name, std::pow(10.0, db / 20.0), std::nullopt});
+              break;
+            }
+            const double value = c.number(ij, iat, key.c_str(), 0.0, spec.min_value, spec.max_value);
+            if (spec.name == "oversample" && value != 1 && value != 2 && value != 4 && value != 8)
+              c.fail(where, checker::show(*v) + " is not 1, 2, 4 or 8");
+            if (spec.name == "partition_frames" &&
+                (value != std::floor(value) || (static_cast<int64_t>(value) & (static_cast<int64_t>(value) - 1)) != 0))
+              c.fail(where, checker::show(*v) + " is not a power of two");
+            if (spec.name == "mask" && value != std::floor(value))
+              c.fail(where, checker::show(*v) + " is not an integer");
+            ins.params.push_back({name, value, std::nullopt});
+          }
+        }
+      }
+      if (ij.contains("automation")) {
+        const auto& aj = c.object(ij, iat, "automation", true);
+        const auto aat = iat + "/automation";
+        for (const auto& [key, lane] : aj.items()) {
+          const signal::parameter_spec* found = nullptr;
+          for (const auto& spec : signal::parameters_of(*kind))
+            if (session_name(*kind, spec) == key)
+              found = &spec;
+          if (!found || !found->automatable)
+            c.fail(aat + "/" + key, "is not an automatable parameter of a " + ins.kind + " insert");
+          const bool db = *kind == signal::node_kind::gain;
+          ins.automation.push_back({std::string{found->name},
+                                    c.db_points(lane, aat + "/" + key, true,
+                                                db ? -144.0 : found->min_value,
+                                                db ? 24.0 : found->max_value)});
+        }
+      }
+    }
+    // Every key of the insert must be one its kind reads.
+    for (const auto& [key, value] : ij.items()) {
+      bool known = std::any_of(allowed.begin(), allowed.end(),
+                               [&](const char* a) { return a && key == a; });
+      if (!known && *kind != signal::node_kind::test_fault)
+        for (const auto& spec : signal::parameters_of(*kind))
+          known = known || (!(*kind == signal::node_kind::eq && is_band_param(spec.name)) &&
+                            session_name(*kind, spec) == key);
+      if (!known) {
+        std::string keys;
+        for (const char* a : allowed)
+          if (a)
+            keys += (keys.empty() ? "" : ", ") + std::string{a};
+        if (*kind != signal::node_kind::test_fault)
+          for (const auto& spec : signal::parameters_of(*kind))
+            if (!(*kind == signal::node_kind::eq && is_band_param(spec.name)))
+              keys += ", " + session_name(*kind, spec);
+        c.fail(iat + "/" + key, "unknown key for a " + ins.kind + " insert (allowed: " + keys + ")");
+      }
+    }
+    inserts.push_back(std::move(ins));
+  }
+  // The DAG: inputs known, no cycle, every insert's output heard.
+  const size_t n = inserts.size();
+  std::vector<std::vector<size_t>> preds(n);
+  for (size_t k = 0; k < n; ++k) {
+    const auto iat = at + "/inserts/" + std::to_string(k);
+    if (inserts[k].inputs.empty()) {
+      if (k > 0)
+        preds[k].push_back(k - 1);
+      continue;
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < inserts[k].inputs.size(); ++i) {
+      const auto& id = inserts[k].inputs[i];
+      const auto pat = iat + "/inputs/" + std::to_string(i);
+      if (!seen.insert(id).second)
+        c.fail(pat, "\"" + id + "\" is listed twice");
+      if (id == source)
+        continue;
+      auto found = index_of.find(id);
+      if (found == index_of.end())
+        c.fail(pat, "\"" + id + "\" is neither \"" + source + "\" nor the id of an insert of this strip");
+      if (found->second == k)
+        c.fail(pat, "an insert cannot take its own output");
+      preds[k].push_back(found->second);
+    }
+  }
+  // Depth-first: a node met again while on the path closes a cycle.
+  std::vector<int> state(n, 0); // 0 new, 1 on the path, 2 done
+  std::vector<size_t> path;
+  std::function<void(size_t)> visit = [&](size_t k) {
+    state[k] = 1;
+    path.push_back(k);
+    for (auto p : preds[k]) {
+      if (state[p] == 1) {
+        std::string ring;
+        auto from = std::find(path.begin(), path.end(), p);
+        for (auto it = from; it != path.end(); ++it)
+          ring += (inserts[*it].id.empty() ? "#" + std::to_string(*it) : inserts[*it].id) + " <- ";
+        ring += inserts[p].id;
+        c.fail(at + "/inserts/" + std::to_string(k) + "/inputs",
+               "closes a cycle (" + ring + "): an insert cannot depend on its own output");
+      }
+      if (state[p] == 0)
+        visit(p);
+    }
+    path.pop_back();
+    state[k] = 2;
+  };
+  for (size_t k = 0; k < n; ++k)
+    if (state[k] == 0)
+      visit(k);
+  if (n > 0) {
+    std::vector<bool> heard(n, false);
+    std::vector<size_t> stack{n - 1};
+    while (!stack.empty()) {
+      auto k = stack.back();
+      stack.pop_back();
+      if (heard[k])
+        continue;
+      heard[k] = true;
+      for (auto p : preds[k])
+        stack.push_back(p);
+    }
+    for (size_t k = 0; k < n; ++k)
+      if (!heard[k])
+        c.fail(at + "/inserts/" + std::to_string(k),
+               "nothing takes this insert's output to the fader (the fader takes the last insert, "
+               "#" + std::to_string(n - 1) + "): name it in the inputs of an insert that leads there");
+  }
+  return inserts;
+}
+
+// Sends into buses: [{"to", "gain_db", "pre_fader"}].
+std::vector<messages::send_spec> parse_sends(checker& c, const json& parent, const std::string& at) {
+  std::vector<messages::send_spec> sends;
+  c.objects(parent, at, "sends", 64, {"to", "gain_db", "pre_fader"}, "sends",
+            [&](const json& sj, const std::string& sat) {
+              messages::send_spec send;
+              send.to = c.string(sj, sat, "to", "", true, 64);
+              send.gain_db = c.number(sj, sat, "gain_db", 0.0, -144.0, 24.0);
+              send.pre_fader = c.boolean(sj, sat, "pre_fader", false);
+              sends.push_back(std::move(send));
+            });
+  return sends;
+}
+
+// Where a strip sits in a wider bus: {"azimuth", "elevation", "spread", "lfe"}.
+messages::surround_spec parse_surround(checker& c, const json& parent, const std::string& at) {
+  messages::surround_spec s;
+  if (!parent.contains("surround"))
+    return s;
+  const auto& sj = c.object(parent, at, "surround", true);
+  const auto sat = at + "/surround";
+  c.only_keys(sj, sat, {"azimuth", "elevation", "spread", "lfe"});
+  s.azimuth_deg = c.number(sj, sat, "azimuth", 0.0, -180.0, 180.0);
+  s.elevation_deg = c.number(sj, sat, "elevation", 0.0, 0.0, 90.0);
+  s.spread = c.number(sj, sat, "spread", 0.0, 0.0, 1.0);
+  s.lfe = c.number(sj, sat, "lfe", 0.0, 0.0, 1.0);
+  return s;
+}
+
 // A media clip, on a track or on a take's lane.
 messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& cat,
                                const std::filesystem::path& base) {
@@ -482,8 +879,37 @@ messages::clip_spec parse_clip(checker& c, const json& cj, const std::string& ca
 
 // A track's modulators: LFOs, step sequencers and envelope followers on its
 // fader (dB) or pan.
-void parse_modulators(checker& c, const json& tj, const std::string& at,
-                      messages::track_spec& track) {
+// Where a modulator target "<insert id>.<parameter>" points: the insert's
+// kind and the catalog spec of the parameter, or nothing.
+struct modulated_param {
+  signal::node_kind kind;
+  const signal::parameter_spec* spec;
+};
+
+std::optional<signal::node_kind> insert_kind(const std::string& name);
+std::string session_name(signal::node_kind kind, const signal::parameter_spec& spec);
+
+std::optional<modulated_param> find_target(const std::vector<messages::insert_spec>& inserts,
+                                           const std::string& target) {
+  const auto dot = target.find('.');
+  if (dot == std::string::npos)
+    return std::nullopt;
+  const auto id = target.substr(0, dot), name = target.substr(dot + 1);
+  for (const auto& ins : inserts) {
+    if (ins.id != id || ins.kind == "test.fault")
+      continue;
+    const auto kind = *insert_kind(ins.kind);
+    for (const auto& spec : signal::parameters_of(kind))
+      if (spec.automatable && session_name(kind, spec) == name)
+        return modulated_param{kind, &spec};
+  }
+  return std::nullopt;
+}
+
+// A track's or bus's modulators: LFOs, step sequencers and envelope
+// followers on its fader (dB), its pan or an automatable insert parameter.
+template <class Strip>
+void parse_modulators(checker& c, const json& tj, const std::string& at, Strip& track) {
   auto it = tj.find("modulators");
   if (it == tj.end())
     return;
@@ -504,11 +930,18 @@ void parse_modulators(checker& c, const json& tj, const std::string& at,
       c.only_keys(mj, mat, {"target", "kind", "attack_ms", "release_ms", "depth"});
     else
       c.fail(mat + "/kind", "\"" + m.kind + "\" is not lfo, steps or follower");
-    m.target = c.string(mj, mat, "target", "", true, 16);
-    if (m.target != "gain_db" && m.target != "pan")
-      c.fail(mat + "/target", "\"" + m.target + "\" is not gain_db or pan");
-    const bool db = m.target == "gain_db";
-    m.depth = c.number(mj, mat, "depth", 0.0, db ? -48.0 : -2.0, db ? 48.0 : 2.0, true);
+    m.target = c.string(mj, mat, "target", "", true, 160);
+    double depth_limit = m.target == "gain_db" ? 48.0 : 2.0;
+    if (m.target != "gain_db" && m.target != "pan") {
+      const auto param = find_target(track.inserts, m.target);
+      if (!param)
+        c.fail(mat + "/target", "\"" + m.target + "\" is not gain_db, pan or \"<insert id>."
+                                "<parameter>\" naming an automatable parameter of an insert");
+      depth_limit = param->spec->unit == signal::param_unit::db || param->kind == signal::node_kind::gain
+                      ? 48.0
+                      : param->spec->max_value - param->spec->min_value;
+    }
+    m.depth = c.number(mj, mat, "depth", 0.0, -depth_limit, depth_limit, true);
     if (m.kind == "follower") {
       m.attack_ms = c.number(mj, mat, "attack_ms", 10.0, 0.0, 10000.0);
       m.release_ms = c.number(mj, mat, "release_ms", 100.0, 0.0, 10000.0);
@@ -603,6 +1036,159 @@ void parse_takes_and_comp(checker& c, const json& tj, const std::string& at,
   track.comp = std::move(comp);
 }
 
+// The channel counts of buses and the master: mono, stereo, 5.1, 7.1, 7.1.4.
+uint16_t channel_count(checker& c, const json& parent, const std::string& at) {
+  const auto n = c.integer(parent, at, "channels", 2, 1, 12);
+  if (n != 1 && n != 2 && n != 6 && n != 8 && n != 12)
+    c.fail(at + "/channels", std::to_string(n) + " is not 1, 2, 6 (5.1), 8 (7.1) or 12 (7.1.4)");
+  return static_cast<uint16_t>(n);
+}
+
+// Buses: return, group and sub-mix, each summing what is routed to it.
+void parse_buses(checker& c, const json& root, const std::filesystem::path& base,
+                 messages::session_document& doc) {
+  auto it = root.find("buses");
+  if (it == root.end())
+    return;
+  if (!it->is_array() || it->size() > 1024)
+    c.fail("/buses", "is not an array of at most 1024 buses");
+  std::set<std::string> ids;
+  for (const auto& t : doc.tracks)
+    ids.insert(t.id);
+  for (size_t b = 0; b < it->size(); ++b) {
+    const auto& bj = (*it)[b];
+    const auto at = "/buses/" + std::to_string(b);
+    if (!bj.is_object())
+      c.fail(at, "a bus is an object {\"id\", \"kind\", \"channels\", ...}");
+    c.only_keys(bj, at, {"id", "kind", "channels", "gain_db", "pan", "mute", "inserts",
+                         "automation", "modulators", "sends", "output", "surround"});
+    messages::bus_spec bus;
+    bus.id = c.string(bj, at, "id", "", true, 64);
+    if (!is_id(bus.id) || bus.id == "master")
+      c.fail(at + "/id", "\"" + bus.id + "\" is not an id of 1 to 64 letters, digits, _ . - "
+                         "(\"master\" is the master bus)");
+    if (!ids.insert(bus.id).second)
+      c.fail(at + "/id", "\"" + bus.id + "\" is the id of a track or an earlier bus too");
+    bus.kind = c.string(bj, at, "kind", "return", false, 16);
+    if (bus.kind != "return" && bus.kind != "group" && bus.kind != "submix")
+      c.fail(at + "/kind", "\"" + bus.kind + "\" is not return, group or submix");
+    bus.channels = channel_count(c, bj, at);
+    bus.gain_db = c.number(bj, at, "gain_db", 0.0, -144.0, 24.0);
+    bus.pan = c.number(bj, at, "pan", 0.0, -1.0, 1.0);
+    if (bus.channels > 2 && bj.contains("pan"))
+      c.fail(at + "/pan", "a surround bus has no stereo pan (its sources are placed by "
+                          "\"surround\")");
+    bus.mute = c.boolean(bj, at, "mute", false);
+    bus.inserts = parse_inserts(c, bj, at, base, doc.sample_rate, "input", true);
+    if (bj.contains("automation")) {
+      const auto& aj = c.object(bj, at, "automation", true);
+      const auto aat = at + "/automation";
+      c.only_keys(aj, aat, {"gain_db", "pan"});
+      if (auto lane = aj.find("gain_db"); lane != aj.end())
+        bus.gain_automation = c.db_points(*lane, aat + "/gain_db", true);
+      if (auto lane = aj.find("pan"); lane != aj.end()) {
+        if (bus.channels > 2)
+          c.fail(aat + "/pan", "a surround bus has no stereo pan");
+        bus.pan_automation = c.db_points(*lane, aat + "/pan", true, -1.0, 1.0);
+      }
+    }
+    parse_modulators(c, bj, at, bus);
+    for (size_t m = 0; m < bus.modulators.size(); ++m)
+      if (bus.channels > 2 && bus.modulators[m].target == "pan")
+        c.fail(at + "/modulators/" + std::to_string(m) + "/target",
+               "a surround bus has no stereo pan");
+    bus.sends = parse_sends(c, bj, at);
+    bus.output = c.string(bj, at, "output", "master", false, 64);
+    bus.surround = parse_surround(c, bj, at);
+    doc.buses.push_back(std::move(bus));
+  }
+}
+
+// Outputs, sends and sidechains name buses (and sidechains tracks) that
+// exist, and no strip reaches itself through them.
+void check_routing(checker& c, const messages::session_document& doc) {
+  // Strips: tracks 0..T-1, then buses.
+  std::map<std::string, size_t> strip_of;
+  std::vector<std::string> pointer;
+  for (size_t t = 0; t < doc.tracks.size(); ++t) {
+    strip_of[doc.tracks[t].id] = pointer.size();
+    pointer.push_back("/tracks/" + std::to_string(t));
+  }
+  const size_t first_bus = pointer.size();
+  for (size_t b = 0; b < doc.buses.size(); ++b) {
+    strip_of[doc.buses[b].id] = pointer.size();
+    pointer.push_back("/buses/" + std::to_string(b));
+  }
+  // Edges from a strip to what its signal feeds, each with the pointer of
+  // the key that makes it.
+  struct edge {
+    size_t to;
+    std::string at;
+  };
+  std::vector<std::vector<edge>> feeds(pointer.size());
+  auto bus_named = [&](const std::string& id, const std::string& at) {
+    auto it = strip_of.find(id);
+    if (it == strip_of.end() || it->second < first_bus)
+      c.fail(at, "\"" + id + "\" is not the id of a bus" +
+                   (it == strip_of.end() ? std::string{} : std::string{" (it is a track)"}));
+    return it->second;
+  };
+  auto route = [&](size_t from, const std::string& output,
+                   const std::vector<messages::send_spec>& sends,
+                   const std::vector<messages::insert_spec>& inserts) {
+    const auto& at = pointer[from];
+    if (output != "master")
+      feeds[from].push_back({bus_named(output, at + "/output"), at + "/output"});
+    for (size_t s = 0; s < sends.size(); ++s) {
+      const auto sat = at + "/sends/" + std::to_string(s) + "/to";
+      feeds[from].push_back({bus_named(sends[s].to, sat), sat});
+    }
+    for (size_t k = 0; k < inserts.size(); ++k) {
+      if (inserts[k].sidechain.empty())
+        continue;
+      const auto kat = at + "/inserts/" + std::to_string(k) + "/sidechain";
+      auto it = strip_of.find(inserts[k].sidechain);
+      if (it == strip_of.end())
+        c.fail(kat, "\"" + inserts[k].sidechain + "\" is not the id of a track or bus");
+      feeds[it->second].push_back({from, kat});
+    }
+  };
+  for (size_t t = 0; t < doc.tracks.size(); ++t)
+    route(t, doc.tracks[t].output, doc.tracks[t].sends, doc.tracks[t].inserts);
+  for (size_t b = 0; b < doc.buses.size(); ++b)
+    route(first_bus + b, doc.buses[b].output, doc.buses[b].sends, doc.buses[b].inserts);
+  for (size_t k = 0; k < doc.master_inserts.size(); ++k)
+    if (!doc.master_inserts[k].sidechain.empty() &&
+        !strip_of.count(doc.master_inserts[k].sidechain))
+      c.fail("/master/inserts/" + std::to_string(k) + "/sidechain",
+             "\"" + doc.master_inserts[k].sidechain + "\" is not the id of a track or bus");
+  // Depth-first along the edges: one that comes back to a strip on the
+  // path closes a routing cycle.
+  std::vector<int> state(pointer.size(), 0);
+  std::vector<size_t> path;
+  std::function<void(size_t)> visit = [&](size_t x) {
+    state[x] = 1;
+    path.push_back(x);
+    for (const auto& e : feeds[x]) {
+      if (state[e.to] == 1) {
+        std::string ring;
+        for (auto it = std::find(path.begin(), path.end(), e.to); it != path.end(); ++it)
+          ring += (*it < first_bus ? doc.tracks[*it].id : doc.buses[*it - first_bus].id) + " -> ";
+        ring += e.to < first_bus ? doc.tracks[e.to].id : doc.buses[e.to - first_bus].id;
+        c.fail(e.at, "closes a routing cycle (" + ring + "): a strip cannot feed itself through "
+                     "outputs, sends or sidechains");
+      }
+      if (state[e.to] == 0)
+        visit(e.to);
+    }
+    path.pop_back();
+    state[x] = 2;
+  };
+  for (size_t x = 0; x < pointer.size(); ++x)
+    if (state[x] == 0)
+      visit(x);
+}
+
 // Analysis regions: on a track's timeline range, with the hash of the
 // material and the result `loophole analyse --update` stored.
 void parse_analysis(checker& c, const json& root, messages::session_document& doc) {
@@ -675,7 +1261,8 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (!root.is_object())
     c.fail("", "a session is a JSON object");
   c.only_keys(root, "", {"format", "version", "sample_rate", "tempo", "metadata", "master",
-                         "tracks", "markers", "test_nodes", "analysis", "grooves", "$schema"});
+                         "tracks", "buses", "markers", "test_nodes", "analysis", "grooves",
+                         "$schema"});
   if (c.string(root, "", "format", "", true) != "loophole-session")
     c.fail("/format", "must be \"loophole-session\"");
   messages::session_document doc;
@@ -800,10 +1387,12 @@ messages::session_document parse_session(const std::string& text, const std::str
   if (!doc.metadata.date.empty() && !std::regex_match(doc.metadata.date, date_re))
     c.fail("/metadata/date", "\"" + doc.metadata.date + "\" is not a date YYYY-MM-DD");
 
+  const auto base = std::filesystem::path{path}.parent_path();
   const auto& master = c.object(root, "", "master", false);
-  c.only_keys(master, "/master", {"gain_db", "channels"});
+  c.only_keys(master, "/master", {"gain_db", "channels", "inserts"});
   doc.master_gain_db = c.number(master, "/master", "gain_db", 0.0, -144.0, 24.0);
-  doc.master_channels = static_cast<uint16_t>(c.integer(master, "/master", "channels", 2, 2, 2));
+  doc.master_channels = channel_count(c, master, "/master");
+  doc.master_inserts = parse_inserts(c, master, "/master", base, doc.sample_rate, "input", true);
 
   auto tracks_it = root.find("tracks");
   if (tracks_it == root.end())
@@ -812,7 +1401,6 @@ messages::session_document parse_session(const std::string& text, const std::str
     c.fail("/tracks", "is not an array");
   if (tracks_it->size() > 4096)
     c.fail("/tracks", "more than 4096 tracks");
-  const auto base = std::filesystem::path{path}.parent_path();
   std::set<std::string> ids;
   for (size_t t = 0; t < tracks_it->size(); ++t) {
     const auto& tj = (*tracks_it)[t];
@@ -821,7 +1409,8 @@ messages::session_document parse_session(const std::string& text, const std::str
       c.fail(at, "a track is an object");
     c.only_keys(tj, at,
                 {"id", "name", "channels", "gain_db", "pan", "mute", "solo", "clips", "inserts",
-                 "crossfade", "automation", "takes", "comp", "modulators", "instrument"});
+                 "crossfade", "automation", "takes", "comp", "modulators", "instrument", "sends",
+                 "output", "surround"});
     messages::track_spec track;
     track.id = c.string(tj, at, "id", "", true, 64);
     if (!is_id(track.id))
@@ -892,42 +1481,15 @@ messages::session_document parse_session(const std::string& text, const std::str
       if (auto lane = aj.find("pan"); lane != aj.end())
         track.pan_automation = c.db_points(*lane, aat + "/pan", true, -1.0, 1.0);
     }
+    track.inserts = parse_inserts(c, tj, at, base, doc.sample_rate, "clips", true);
     parse_modulators(c, tj, at, track);
-    if (auto in = tj.find("inserts"); in != tj.end()) {
-      if (!in->is_array())
-        c.fail(at + "/inserts", "is not an array");
-      if (in->size() > 64)
-        c.fail(at + "/inserts", "more than 64 inserts");
-      for (size_t k = 0; k < in->size(); ++k) {
-        const auto& ij = (*in)[k];
-        const auto iat = at + "/inserts/" + std::to_string(k);
-        if (!ij.is_object())
-          c.fail(iat, "an insert is an object");
-        messages::insert_spec ins;
-        ins.kind = c.string(ij, iat, "kind", "", true, 64);
-        if (ins.kind == "delay") {
-          c.only_keys(ij, iat, {"kind", "time", "feedback", "wet", "dry"});
-          if (!ij.contains("time"))
-            c.fail(iat, "missing required key 'time'");
-          ins.time = c.time(ij, iat, "time");
-          ins.feedback = c.number(ij, iat, "feedback", 0.0, 0.0, 0.99);
-          ins.wet = c.number(ij, iat, "wet", 1.0, 0.0, 1.0);
-          ins.dry = c.number(ij, iat, "dry", 0.0, 0.0, 1.0);
-        } else if (ins.kind == "test.fault") {
-          c.only_keys(ij, iat, {"kind", "fault", "at", "leak_mb", "sleep_ms"});
-          ins.fault = c.string(ij, iat, "fault", "", true, 64);
-          if (ij.contains("at"))
-            ins.at = c.time(ij, iat, "at", true);
-          ins.leak_mb = c.number(ij, iat, "leak_mb", 0.0, 0.0, 1048576.0);
-          ins.sleep_ms = c.number(ij, iat, "sleep_ms", 1.0, 0.0, 1000.0);
-        } else {
-          c.fail(iat + "/kind", "\"" + ins.kind + "\" is not an insert kind (delay, test.fault)");
-        }
-        track.inserts.push_back(std::move(ins));
-      }
-    }
+    track.sends = parse_sends(c, tj, at);
+    track.output = c.string(tj, at, "output", "master", false, 64);
+    track.surround = parse_surround(c, tj, at);
     doc.tracks.push_back(std::move(track));
   }
+  parse_buses(c, root, base, doc);
+  check_routing(c, doc);
   parse_analysis(c, root, doc);
   return doc;
 }

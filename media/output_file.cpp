@@ -134,7 +134,11 @@ int sndfile_format(const output_spec& s) {
       // RF64 once the data chunk cannot be described by a 32-bit size.
       const auto bytes = static_cast<uint64_t>(s.frames) * s.channels *
                          (s.bits == 0 ? 4u : s.bits / 8u);
-      const int container = bytes > 0xFFFF0000ull ? SF_FORMAT_RF64 : SF_FORMAT_WAV;
+      // A surround layout needs WAVE_FORMAT_EXTENSIBLE for its channel mask.
+      const bool surround = s.channels == 6 || s.channels == 8 || s.channels == 12;
+      const int container = bytes > 0xFFFF0000ull ? SF_FORMAT_RF64
+                            : surround            ? SF_FORMAT_WAVEX
+                                                  : SF_FORMAT_WAV;
       return container | subtype_of(s.bits, true);
     }
     case output_format::rf64:
@@ -242,6 +246,21 @@ void output_file::open_encoder() {
   // A PEAK chunk carries the time of writing, which would make two renders
   // of the same session differ.
   sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
+  // Surround layouts name their speakers (the WAV channel mask; libsndfile
+  // names the front three LEFT, RIGHT, CENTER): 5.1 as
+  // L R C LFE Ls Rs (sides), 7.1 adding the rears after them, 7.1.4 the four
+  // heights, in the order WAVE_FORMAT_EXTENSIBLE fixes.
+  if (spec_.channels == 6 || spec_.channels == 8 || spec_.channels == 12) {
+    std::vector<int> map{SF_CHANNEL_MAP_LEFT, SF_CHANNEL_MAP_RIGHT, SF_CHANNEL_MAP_CENTER, SF_CHANNEL_MAP_LFE};
+    if (spec_.channels >= 8)
+      map.insert(map.end(), {SF_CHANNEL_MAP_REAR_LEFT, SF_CHANNEL_MAP_REAR_RIGHT});
+    map.insert(map.end(), {SF_CHANNEL_MAP_SIDE_LEFT, SF_CHANNEL_MAP_SIDE_RIGHT});
+    if (spec_.channels == 12)
+      map.insert(map.end(), {SF_CHANNEL_MAP_TOP_FRONT_LEFT, SF_CHANNEL_MAP_TOP_FRONT_RIGHT,
+                             SF_CHANNEL_MAP_TOP_REAR_LEFT, SF_CHANNEL_MAP_TOP_REAR_RIGHT});
+    sf_command(f, SFC_SET_CHANNEL_MAP_INFO, map.data(),
+               static_cast<int>(map.size() * sizeof(int)));
+  }
   if (is_lossy(spec_.format)) {
     double q = std::clamp(spec_.vbr_quality, 0.0, 1.0);
     // libsndfile's scale is compression level: 0 best quality, 1 smallest.

@@ -221,15 +221,44 @@ typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
            x.groove);
 }
 
-/// A processor in a track's chain, after its clips and before its fader.
-/// (Issue-5 brings the general node graph; these are the kinds so far.)
+/// A parameter of an insert, by its catalog name (signal/node_catalog.cpp),
+/// in the catalog's unit (a choice as its index, a toggle as 0 or 1); a
+/// `frames` parameter keeps the time value as written in `time`.
+struct insert_param {
+  std::string name;
+  double value = 0.0;
+  std::optional<time_value> time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, insert_param& x) {
+  return f(caf::meta::type_name("insert_param"), x.name, x.value, x.time);
+}
+
+/// An automation lane of an insert parameter (catalog name; points in its
+/// unit, dB for a gain insert's gain).
+struct insert_lane {
+  std::string param;
+  std::vector<automation_point_spec> points;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, insert_lane& x) {
+  return f(caf::meta::type_name("insert_lane"), x.param, x.points);
+}
+
+/// A processor of a track's or a bus's node graph (docs/node-graph.md),
+/// after its clips (or its bus sum) and before its fader.
 struct insert_spec {
-  std::string kind;       ///< "delay" or "test.fault"
-  // delay
-  time_value time;        ///< delay time
-  double feedback = 0.0;
-  double wet = 1.0;
-  double dry = 0.0;
+  std::string kind;                ///< a node kind of the catalog ("trim" is read as "gain")
+  std::string id;                  ///< unique in its strip; empty: none given
+  std::vector<std::string> inputs; ///< ids or "clips"/"input"; empty: the insert before
+  bool bypass = false;             ///< passes its input on unchanged
+  std::vector<insert_param> params;
+  std::vector<insert_lane> automation;
+  std::string sidechain;           ///< compressor, gate: the track or bus keying it
+  std::string impulse;             ///< convolution: the impulse response, as written
+  std::string impulse_path;        ///< resolved against the session file's folder
   // test.fault
   std::string fault = "none"; ///< signal::fault_mode name
   time_value at;              ///< where on the timeline it fires
@@ -239,13 +268,43 @@ struct insert_spec {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, insert_spec& x) {
-  return f(caf::meta::type_name("insert_spec"), x.kind, x.time, x.feedback, x.wet, x.dry,
-           x.fault, x.at, x.leak_mb, x.sleep_ms);
+  return f(caf::meta::type_name("insert_spec"), x.kind, x.id, x.inputs, x.bypass, x.params,
+           x.automation, x.sidechain, x.impulse, x.impulse_path, x.fault, x.at, x.leak_mb,
+           x.sleep_ms);
 }
 
-/// A modulator on a track parameter (`target`: "gain_db" or "pan"): an LFO,
-/// a step sequencer or an envelope follower of the track's signal, scaled
-/// by `depth` (dB for gain_db, position units for pan).
+/// A send of a track or bus into a bus: tapped after the inserts
+/// (`pre_fader`) or after fader and pan.
+struct send_spec {
+  std::string to;
+  double gain_db = 0.0;
+  bool pre_fader = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_spec& x) {
+  return f(caf::meta::type_name("send_spec"), x.to, x.gain_db, x.pre_fader);
+}
+
+/// Where a strip sits in a wider (surround) bus it feeds: the surround_pan
+/// node's parameters.
+struct surround_spec {
+  double azimuth_deg = 0.0;
+  double elevation_deg = 0.0;
+  double spread = 0.0;
+  double lfe = 0.0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, surround_spec& x) {
+  return f(caf::meta::type_name("surround_spec"), x.azimuth_deg, x.elevation_deg, x.spread,
+           x.lfe);
+}
+
+/// A modulator on a track or bus parameter (`target`: "gain_db", "pan", or
+/// "<insert id>.<parameter>" as the session names it): an LFO, a step
+/// sequencer or an envelope follower of the node's input, scaled by `depth`
+/// (dB for gains, the parameter's unit otherwise).
 struct modulator_spec {
   std::string target;
   std::string kind;           ///< lfo, steps, follower
@@ -321,13 +380,41 @@ struct track_spec {
   std::vector<modulator_spec> modulators;
   /// Set: the track plays MIDI clips through it (and has no media clips).
   std::optional<instrument_spec> instrument;
+  std::vector<send_spec> sends;
+  std::string output = "master"; ///< a bus id or "master"
+  surround_spec surround;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, track_spec& x) {
   return f(caf::meta::type_name("track_spec"), x.id, x.name, x.channels, x.gain_db, x.pan,
            x.mute, x.solo, x.clips, x.inserts, x.crossfade, x.gain_automation, x.takes, x.comp,
-           x.pan_automation, x.modulators, x.instrument);
+           x.pan_automation, x.modulators, x.instrument, x.sends, x.output, x.surround);
+}
+
+/// A bus: sums what is routed to it (outputs and sends), then its node
+/// graph, fader and pan, into its own output. The kinds differ in intent only.
+struct bus_spec {
+  std::string id;
+  std::string kind = "return"; ///< return, group or submix
+  uint16_t channels = 2;       ///< 1, 2, 6, 8 or 12
+  double gain_db = 0.0;
+  double pan = 0.0;            ///< mono and stereo buses only
+  bool mute = false;
+  std::vector<insert_spec> inserts;
+  std::vector<automation_point_spec> gain_automation;
+  std::vector<automation_point_spec> pan_automation;
+  std::vector<modulator_spec> modulators;
+  std::vector<send_spec> sends;
+  std::string output = "master";
+  surround_spec surround;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bus_spec& x) {
+  return f(caf::meta::type_name("bus_spec"), x.id, x.kind, x.channels, x.gain_db, x.pan, x.mute,
+           x.inserts, x.gain_automation, x.pan_automation, x.modulators, x.sends, x.output,
+           x.surround);
 }
 
 /// An analysis region (specification section 13): an analysis of what a
@@ -376,8 +463,10 @@ struct session_document {
   std::vector<marker_spec> markers;
   project_metadata metadata;
   double master_gain_db = 0.0;
-  uint16_t master_channels = 2;
+  uint16_t master_channels = 2;       ///< 1, 2, 6, 8 or 12: the output file's
+  std::vector<insert_spec> master_inserts;
   std::vector<track_spec> tracks;
+  std::vector<bus_spec> buses;
   bool test_nodes = false; ///< Accept test.fault inserts (fault injection).
   std::vector<analysis_region_spec> analysis;
   std::vector<groove_spec> grooves;
@@ -387,8 +476,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_document& x) {
   return f(caf::meta::type_name("session_document"), x.path, x.version, x.sample_rate, x.bpm,
            x.beats_per_bar, x.beat_unit, x.tempo_changes, x.meter_changes, x.markers,
-           x.metadata, x.master_gain_db, x.master_channels,
-           x.tracks, x.test_nodes, x.analysis, x.grooves);
+           x.metadata, x.master_gain_db, x.master_channels, x.master_inserts,
+           x.tracks, x.buses, x.test_nodes, x.analysis, x.grooves);
 }
 
 } // namespace loophole::messages

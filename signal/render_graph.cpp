@@ -441,6 +441,9 @@ std::optional<graph_error> validate(const render_graph& graph) {
                                        " Hz is outside [1000, 768000]"};
   if (graph.first_frame < 0 || graph.frame_count <= 0)
     return graph_error{std::nullopt, "the time span is empty or starts before frame 0"};
+  if (graph.output_latency < 0 || graph.output_latency > (int64_t{1} << 32))
+    return graph_error{std::nullopt, "output latency " + std::to_string(graph.output_latency) +
+                                       " is outside [0, 2^32] frames"};
   if (graph.nodes.empty())
     return graph_error{std::nullopt, "the graph has no nodes"};
   if (graph.oversample != 1 && graph.oversample != 2 && graph.oversample != 4 &&

@@ -249,6 +249,10 @@ struct render_graph {
   render_mode mode = render_mode::offline;
   int64_t first_frame = 0; ///< The time span: first timeline frame rendered.
   int64_t frame_count = 0; ///< The time span: number of frames rendered.
+  /// Frames the signal at the output lags the timeline (plugin delay
+  /// compensation, docs/node-graph.md): the render covers frame_count +
+  /// output_latency frames and the first output_latency are dropped.
+  int64_t output_latency = 0;
   std::vector<media_descriptor> media;
   std::vector<render_node> nodes;
   std::vector<partition_info> partitions;

@@ -146,13 +146,14 @@ struct wire_graph {
   uint8_t mode = 0;
   int64_t first_frame = 0;
   int64_t frame_count = 0;
+  int64_t output_latency = 0;
   std::vector<wire_media> media;
   std::vector<wire_node> nodes;
   std::vector<std::string> partitions;
   uint32_t output_node = 0;
   uint8_t oversample = 1;
-  MSGPACK_DEFINE_MAP(format_version, sample_rate, mode, first_frame, frame_count, media, nodes,
-                     partitions, output_node, oversample)
+  MSGPACK_DEFINE_MAP(format_version, sample_rate, mode, first_frame, frame_count,
+                     output_latency, media, nodes, partitions, output_node, oversample)
 };
 
 struct wire_state {
@@ -237,6 +238,7 @@ wire_graph to_wire(const signal::render_graph& g) {
   w.mode = static_cast<uint8_t>(g.mode);
   w.first_frame = g.first_frame;
   w.frame_count = g.frame_count;
+  w.output_latency = g.output_latency;
   for (const auto& m : g.media)
     w.media.push_back({m.media_id, m.channels, m.frames});
   for (const auto& n : g.nodes) {
@@ -289,6 +291,7 @@ signal::render_graph from_wire(const wire_graph& w) {
   g.mode = static_cast<signal::render_mode>(w.mode);
   g.first_frame = w.first_frame;
   g.frame_count = w.frame_count;
+  g.output_latency = w.output_latency;
   for (const auto& m : w.media)
     g.media.push_back({m.media_id, m.channels, m.frames});
   for (const auto& wn : w.nodes) {

@@ -24,7 +24,8 @@ namespace loophole::wire {
 
 /// The version this build speaks. A peer that says another is refused.
 inline constexpr uint32_t protocol_version = 4; // 3: MIDI events, modulators;
-                                                // 4: embedded audio, default oversampling
+                                                // 4: embedded audio, default oversampling,
+                                                //    output latency
 
 /// The largest frame either side accepts (a graph of thousands of nodes fits).
 inline constexpr size_t max_frame_bytes = 64u << 20;

@@ -692,10 +692,7 @@ namespace {
 loophole::messages::insert_spec delay_insert(time_value t, double feedback) {
   loophole::messages::insert_spec i;
   i.kind = "delay";
-  i.time = t;
-  i.feedback = feedback;
-  i.wet = 0.5;
-  i.dry = 1.0;
+  i.params = {{"frames", 0.0, t}, {"feedback", feedback, {}}, {"wet", 0.5, {}}, {"dry", 1.0, {}}};
   return i;
 }
 
@@ -758,7 +755,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_fault_or_a_too_long_delay_is_refused_at_its_poin
                "/studio/song.json: /tracks/0/inserts/0/fault: ", "unknown fault \"explode\"");
   doc.tracks[0].inserts = {delay_insert(seconds(60), 0.0)};
   expect_error(doc, {probe("x.wav", 48000)}, {}, errc::bad_session,
-               "/studio/song.json: /tracks/0/inserts/0/time: ", "longer than 2^21 frames");
+               "/studio/song.json: /tracks/0/inserts/0/time: ", "longer than the most (2097152 frames)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -336,7 +337,7 @@ BOOST_AUTO_TEST_CASE(a_missing_out_of_range_or_fractional_sample_rate_is_refused
 BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_is_refused_listing_the_allowed_ones) {
   expect_refused(doc_with(R"("tempi": {"bpm": 100})"), "/tempi",
                  "unknown key (allowed: format, version, sample_rate, tempo, metadata, master, "
-                 "tracks, markers, test_nodes, analysis, grooves, $schema)");
+                 "tracks, buses, markers, test_nodes, analysis, grooves, $schema)");
 }
 
 BOOST_AUTO_TEST_CASE(missing_tracks_or_tracks_that_are_not_an_array_are_refused) {
@@ -394,8 +395,8 @@ BOOST_AUTO_TEST_CASE(a_master_gain_out_of_range_is_refused) {
                  "-145 is below the minimum -144");
   expect_refused(doc_with(R"("master": {"gain_db": "loud"})"), "/master/gain_db",
                  "is not a number");
-  expect_refused(doc_with(R"("master": {"channels": 1})"), "/master/channels",
-                 "1 is outside [2, 2]");
+  expect_refused(doc_with(R"("master": {"channels": 4})"), "/master/channels",
+                 "4 is not 1, 2, 6 (5.1), 8 (7.1) or 12 (7.1.4)");
   expect_refused(doc_with(R"("master": {"limiter": true})"), "/master/limiter", "unknown key");
 }
 
@@ -422,7 +423,7 @@ BOOST_AUTO_TEST_CASE(a_duplicate_track_id_is_refused_at_the_later_track) {
 
 BOOST_AUTO_TEST_CASE(each_bad_track_field_is_refused_at_its_pointer) {
   expect_refused(doc_with_track(R"({"id": "a", "volume": 3})"), "/tracks/0/volume",
-                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp, modulators, instrument)");
+                 "unknown key (allowed: id, name, channels, gain_db, pan, mute, solo, clips, inserts, crossfade, automation, takes, comp, modulators, instrument, sends, output, surround)");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 3})"), "/tracks/0/channels",
                  "3 is outside [1, 2]");
   expect_refused(doc_with_track(R"({"id": "a", "channels": 0})"), "/tracks/0/channels",
@@ -719,16 +720,19 @@ BOOST_AUTO_TEST_CASE(delay_and_fault_inserts_parse_in_order_with_their_defaults)
   const auto& ins = doc.tracks.at(0).inserts;
   BOOST_TEST_REQUIRE(ins.size() == 3u);
   BOOST_TEST(ins[0].kind == "delay");
-  BOOST_TEST(same(ins[0].time, time_unit::beats, 0.5));
-  BOOST_TEST(ins[0].feedback == 0.25);
-  BOOST_TEST(ins[0].wet == 0.5);
-  BOOST_TEST(ins[0].dry == 0.0);
+  BOOST_TEST_REQUIRE(ins[0].params.size() == 3u); // dry left to the node's default
+  BOOST_TEST(ins[0].params[0].name == "frames");
+  BOOST_TEST(same(*ins[0].params[0].time, time_unit::beats, 0.5));
+  BOOST_TEST(ins[0].params[1].name == "feedback");
+  BOOST_TEST(ins[0].params[1].value == 0.25);
+  BOOST_TEST(ins[0].params[2].name == "wet");
+  BOOST_TEST(ins[0].params[2].value == 0.5);
   BOOST_TEST(ins[1].kind == "test.fault");
   BOOST_TEST(ins[1].fault == "leak");
   BOOST_TEST(same(ins[1].at, time_unit::seconds, 2.0));
   BOOST_TEST(ins[1].leak_mb == 64.0);
   BOOST_TEST(ins[1].sleep_ms == 1.0);
-  BOOST_TEST(ins[2].wet == 1.0);
+  BOOST_TEST(ins[2].params.size() == 1u);
   BOOST_TEST(!parse_session(doc_with(""), session_path).test_nodes);
 }
 
@@ -741,7 +745,8 @@ BOOST_AUTO_TEST_CASE(bad_inserts_are_refused_at_their_pointer) {
   expect_refused(with(R"([{"time": {"seconds": 1}}])"), "/tracks/0/inserts/0",
                  "missing required key 'kind'");
   expect_refused(with(R"([{"kind": "reverb"}])"), "/tracks/0/inserts/0/kind",
-                 "is not an insert kind (delay, test.fault)");
+                 "is not an insert kind (eq, compressor, limiter, gate, saturation, "
+                 "convolution, polarity, delay, meter, gain, trim, pan, test.fault)");
   expect_refused(with(R"([{"kind": "delay"}])"), "/tracks/0/inserts/0",
                  "missing required key 'time'");
   expect_refused(with(R"([{"kind": "delay", "time": {"seconds": 1}, "feedback": 1}])"),
@@ -920,7 +925,7 @@ BOOST_AUTO_TEST_CASE(pan_automation_and_modulators_parse_and_bad_ones_are_refuse
   expect_refused(track_with(R"({"target": "pan", "kind": "wobble", "depth": 1})"),
                  "/tracks/0/modulators/0/kind", "is not lfo, steps or follower");
   expect_refused(track_with(R"({"target": "mute", "kind": "lfo", "period": {"beats": 1}, "depth": 1})"),
-                 "/tracks/0/modulators/0/target", "is not gain_db or pan");
+                 "/tracks/0/modulators/0/target", "is not gain_db, pan or");
   expect_refused(track_with(R"({"target": "pan", "kind": "lfo", "depth": 1})"),
                  "/tracks/0/modulators/0", "missing required key 'period'");
   expect_refused(track_with(R"({"target": "pan", "kind": "lfo", "period": {"samples": 480}, "depth": 1})"),
@@ -1090,6 +1095,158 @@ BOOST_AUTO_TEST_CASE(bad_instruments_and_grooves_are_refused_at_their_pointer) {
                  "is not a number in [-127, 127]");
   expect_refused(midi_doc(clip, R"("s": {"feel": 1})"), "/grooves/s/feel", "unknown key");
   expect_refused(doc_with(R"("grooves": [])"), "/grooves", "is not an object");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- the node graph: generic inserts, buses, sends, sidechains -----------------------------------
+
+BOOST_AUTO_TEST_SUITE(node_graph)
+
+namespace {
+
+const loophole::messages::insert_param* param_named(const loophole::messages::insert_spec& ins,
+                                                   const std::string& name) {
+  for (const auto& p : ins.params)
+    if (p.name == name)
+      return &p;
+  return nullptr;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(catalog_parameters_map_by_name_unit_choice_and_toggle) {
+  auto doc = parse_session(doc_with_track(R"({"id": "a", "inserts": [
+      {"kind": "compressor", "id": "comp", "threshold_db": -18, "ratio": 3,
+       "detector": "rms", "lookahead": {"seconds": 0.002}, "link": false},
+      {"kind": "eq", "bands": [{"type": "peak", "freq": 1000, "gain_db": 4, "q": 1.5},
+                               {"type": "high_shelf", "freq": 8000, "bandwidth": 1.0}]},
+      {"kind": "trim", "gain_db": -6},
+      {"kind": "limiter", "ceiling_db": -0.3, "true_peak": true}]})"),
+                           session_path);
+  const auto& ins = doc.tracks.at(0).inserts;
+  BOOST_TEST_REQUIRE(ins.size() == 4u);
+  BOOST_TEST(ins[0].id == "comp");
+  BOOST_TEST(param_named(ins[0], "threshold_db")->value == -18.0);
+  BOOST_TEST(param_named(ins[0], "detector")->value == 1.0); // peak|rms
+  BOOST_TEST(param_named(ins[0], "link")->value == 0.0);
+  BOOST_TEST(same(*param_named(ins[0], "lookahead_frames")->time, time_unit::seconds, 0.002));
+  // The defaults a user expects: attack 10 ms, release 100 ms, rms window 10 ms.
+  BOOST_TEST(same(*param_named(ins[0], "attack_frames")->time, time_unit::seconds, 0.010));
+  BOOST_TEST(same(*param_named(ins[0], "release_frames")->time, time_unit::seconds, 0.100));
+  BOOST_TEST(same(*param_named(ins[0], "rms_frames")->time, time_unit::seconds, 0.010));
+  BOOST_TEST(param_named(ins[1], "b1_type")->value == 0.0);
+  BOOST_TEST(param_named(ins[1], "b1_freq")->value == 1000.0);
+  BOOST_TEST(param_named(ins[1], "b1_gain_db")->value == 4.0);
+  BOOST_TEST(param_named(ins[1], "b1_q")->value == 1.5);
+  BOOST_TEST(param_named(ins[1], "b2_type")->value == 6.0); // high_shelf
+  BOOST_TEST(param_named(ins[1], "b2_bw")->value == 1.0);
+  BOOST_TEST(!param_named(ins[1], "b3_type"));
+  BOOST_TEST(ins[2].kind == "gain");
+  BOOST_TEST(param_named(ins[2], "gain")->value == std::pow(10.0, -6.0 / 20.0));
+  BOOST_TEST(param_named(ins[3], "true_peak")->value == 1.0);
+  BOOST_TEST(same(*param_named(ins[3], "lookahead_frames")->time, time_unit::seconds, 0.005));
+  BOOST_TEST(same(*param_named(ins[3], "release_frames")->time, time_unit::seconds, 0.050));
+}
+
+BOOST_AUTO_TEST_CASE(bad_parameter_values_are_refused_naming_the_path) {
+  auto with = [](const std::string& inserts) {
+    return doc_with_track(R"({"id": "a", "inserts": )" + inserts + "}");
+  };
+  expect_refused(with(R"([{"kind": "compressor", "ratio": 0.5}])"), "/tracks/0/inserts/0/ratio",
+                 "is below the minimum 1");
+  expect_refused(with(R"([{"kind": "compressor", "detector": "loud"}])"),
+                 "/tracks/0/inserts/0/detector", "is not one of peak|rms");
+  expect_refused(with(R"([{"kind": "limiter", "true_peak": 1}])"),
+                 "/tracks/0/inserts/0/true_peak", "is not true or false");
+  expect_refused(with(R"([{"kind": "saturation", "oversample": 3}])"),
+                 "/tracks/0/inserts/0/oversample", "is not 1, 2, 4 or 8");
+  expect_refused(with(R"([{"kind": "eq", "bands": [{"type": "peak", "freq": 30000}]}])"),
+                 "/tracks/0/inserts/0/bands/0/freq", "is not below the Nyquist frequency");
+  expect_refused(with(R"([{"kind": "eq", "b1_freq": 100}])"), "/tracks/0/inserts/0/b1_freq",
+                 "unknown key for a eq insert");
+  expect_refused(with(R"([{"kind": "gain", "gain_db": 30}])"), "/tracks/0/inserts/0/gain_db",
+                 "is above the maximum 24");
+  expect_refused(with(R"([{"kind": "convolution"}])"), "/tracks/0/inserts/0",
+                 "missing required key 'impulse'");
+  expect_refused(with(R"([{"kind": "gate", "automation": {"attack": []}}])"),
+                 "/tracks/0/inserts/0/automation/attack", "is not an automatable parameter");
+  expect_refused(
+    with(R"([{"kind": "gate", "automation": {"threshold_db": [{"at": {"seconds": 0}, "value": 3}]}}])"),
+    "/tracks/0/inserts/0/automation/threshold_db/0/value", "is above the maximum 0");
+}
+
+BOOST_AUTO_TEST_CASE(the_insert_dag_refuses_unknown_ids_cycles_duplicates_and_dead_ends) {
+  auto with = [](const std::string& inserts) {
+    return doc_with_track(R"({"id": "a", "inserts": )" + inserts + "}");
+  };
+  expect_refused(with(R"([{"kind": "meter", "inputs": ["nope"]}])"),
+                 "/tracks/0/inserts/0/inputs/0", "\"nope\" is neither \"clips\" nor the id");
+  expect_refused(with(R"([{"kind": "meter", "id": "m"}, {"kind": "meter", "id": "m"}])"),
+                 "/tracks/0/inserts/1/id", "is the id of an earlier insert");
+  expect_refused(with(R"([{"kind": "meter", "id": "x", "inputs": ["y"]},
+                          {"kind": "meter", "id": "y", "inputs": ["x"]}])"),
+                 "/tracks/0/inserts/1/inputs", "closes a cycle (x <- y <- x)");
+  expect_refused(with(R"([{"kind": "meter", "id": "x", "inputs": ["clips"]},
+                          {"kind": "meter", "id": "y", "inputs": ["clips"]}])"),
+                 "/tracks/0/inserts/0", "nothing takes this insert's output to the fader");
+  // Parallel chains summed: fine.
+  auto doc = parse_session(with(R"([{"kind": "meter", "id": "x", "inputs": ["clips"]},
+                                    {"kind": "delay", "id": "y", "inputs": ["clips"], "time": {"samples": 4}},
+                                    {"kind": "gain", "inputs": ["x", "y"]}])"),
+                           session_path);
+  BOOST_TEST((doc.tracks.at(0).inserts[2].inputs == std::vector<std::string>{"x", "y"}));
+}
+
+BOOST_AUTO_TEST_CASE(buses_sends_outputs_and_sidechains_parse) {
+  auto doc = parse_session(
+    doc_with(R"("buses": [{"id": "verb", "kind": "return", "gain_db": -3},
+                          {"id": "drums", "kind": "group", "channels": 6, "output": "master"}],
+               "master": {"channels": 6, "inserts": [{"kind": "limiter"}]})",
+             R"([{"id": "kick", "output": "drums", "surround": {"azimuth": -30, "lfe": 0.5}},
+                 {"id": "bass", "sends": [{"to": "verb", "gain_db": -6, "pre_fader": true}],
+                  "inserts": [{"kind": "compressor", "sidechain": "kick"}]}])"),
+    session_path);
+  BOOST_TEST_REQUIRE(doc.buses.size() == 2u);
+  BOOST_TEST(doc.buses[0].gain_db == -3.0);
+  BOOST_TEST(doc.buses[1].channels == 6u);
+  BOOST_TEST(doc.master_channels == 6u);
+  BOOST_TEST(doc.master_inserts.at(0).kind == "limiter");
+  BOOST_TEST(doc.tracks[0].output == "drums");
+  BOOST_TEST(doc.tracks[0].surround.azimuth_deg == -30.0);
+  BOOST_TEST(doc.tracks[0].surround.lfe == 0.5);
+  BOOST_TEST(doc.tracks[1].output == "master");
+  BOOST_TEST(doc.tracks[1].sends.at(0).to == "verb");
+  BOOST_TEST(doc.tracks[1].sends.at(0).pre_fader);
+  BOOST_TEST(doc.tracks[1].inserts.at(0).sidechain == "kick");
+}
+
+BOOST_AUTO_TEST_CASE(routing_errors_name_the_path_and_the_reason) {
+  expect_refused(doc_with("", R"([{"id": "a", "output": "nowhere"}])"), "/tracks/0/output",
+                 "\"nowhere\" is not the id of a bus");
+  expect_refused(doc_with("", R"([{"id": "a"}, {"id": "b", "sends": [{"to": "a"}]}])"),
+                 "/tracks/1/sends/0/to", "(it is a track)");
+  expect_refused(doc_with(R"("buses": [{"id": "a"}])"), "/buses/0/id",
+                 "is the id of a track or an earlier bus");
+  expect_refused(doc_with(R"("buses": [{"id": "x", "output": "y"}, {"id": "y", "sends": [{"to": "x"}]}])"),
+                 "/buses/1/sends/0/to", "closes a routing cycle (x -> y -> x)");
+  expect_refused(doc_with(R"("buses": [{"id": "x", "output": "x"}])"), "/buses/0/output",
+                 "closes a routing cycle (x -> x)");
+  expect_refused(doc_with(R"("buses": [{"id": "x"}])",
+                          R"([{"id": "a", "output": "x"},
+                              {"id": "b", "inserts": [{"kind": "gate", "sidechain": "x"}], "output": "x"}])"),
+                 "/tracks/1/output", "closes a routing cycle");
+  expect_refused(doc_with("", R"([{"id": "a", "inserts": [{"kind": "gate", "sidechain": "zz"}]}])"),
+                 "/tracks/0/inserts/0/sidechain", "is not the id of a track or bus");
+  expect_refused(doc_with("", R"([{"id": "a", "inserts": [{"kind": "eq", "sidechain": "a"}]}])"),
+                 "/tracks/0/inserts/0/sidechain", "unknown key for a eq insert");
+  expect_refused(doc_with(R"("buses": [{"id": "s", "channels": 6, "pan": 0.5}])"), "/buses/0/pan",
+                 "a surround bus has no stereo pan");
+  expect_refused(doc_with(R"("buses": [{"id": "s", "kind": "aux"}])"), "/buses/0/kind",
+                 "is not return, group or submix");
+  expect_refused(doc_with("", R"([{"id": "a", "modulators": [{"target": "eq.gain", "kind": "lfo",
+                                   "period": {"beats": 1}, "depth": 1}]}])"),
+                 "/tracks/0/modulators/0/target", "naming an automatable parameter of an insert");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

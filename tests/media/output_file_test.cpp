@@ -622,3 +622,51 @@ BOOST_AUTO_TEST_CASE(mp3_rates_that_the_codec_lacks_are_refused_before_any_file_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Surround outputs name their speakers: the WAV channel mask of 5.1 (FL FR FC LFE SL SR), 7.1
+// (adding BL BR before the sides) and 7.1.4 (adding TFL TFR TBL TBR), read back by libsndfile
+// and checked by ffprobe when installed; stereo keeps no mask.
+BOOST_AUTO_TEST_CASE(surround_wavs_carry_their_channel_mask) {
+  temp_dir dir;
+  struct layout {
+    uint16_t channels;
+    std::vector<int> map;
+    std::string ffprobe_layout;
+  };
+  const std::vector<layout> layouts{
+    {6,
+     {SF_CHANNEL_MAP_LEFT, SF_CHANNEL_MAP_RIGHT, SF_CHANNEL_MAP_CENTER,
+      SF_CHANNEL_MAP_LFE, SF_CHANNEL_MAP_SIDE_LEFT, SF_CHANNEL_MAP_SIDE_RIGHT},
+     "5.1(side)"},
+    {8,
+     {SF_CHANNEL_MAP_LEFT, SF_CHANNEL_MAP_RIGHT, SF_CHANNEL_MAP_CENTER,
+      SF_CHANNEL_MAP_LFE, SF_CHANNEL_MAP_REAR_LEFT, SF_CHANNEL_MAP_REAR_RIGHT,
+      SF_CHANNEL_MAP_SIDE_LEFT, SF_CHANNEL_MAP_SIDE_RIGHT},
+     "7.1"},
+    {12,
+     {SF_CHANNEL_MAP_LEFT, SF_CHANNEL_MAP_RIGHT, SF_CHANNEL_MAP_CENTER,
+      SF_CHANNEL_MAP_LFE, SF_CHANNEL_MAP_REAR_LEFT, SF_CHANNEL_MAP_REAR_RIGHT,
+      SF_CHANNEL_MAP_SIDE_LEFT, SF_CHANNEL_MAP_SIDE_RIGHT, SF_CHANNEL_MAP_TOP_FRONT_LEFT,
+      SF_CHANNEL_MAP_TOP_FRONT_RIGHT, SF_CHANNEL_MAP_TOP_REAR_LEFT, SF_CHANNEL_MAP_TOP_REAR_RIGHT},
+     "12 channels (FL+FR+FC+LFE+BL+BR+SL+SR+TFL+TFR+TBL+TBR)"},
+  };
+  for (const auto& l : layouts) {
+    const auto path = dir.file("surround" + std::to_string(l.channels) + ".wav");
+    auto spec = spec_for(path, output_format::wav, 24);
+    spec.channels = l.channels;
+    spec.frames = 480;
+    write_ints(spec, std::vector<int32_t>(480u * l.channels, 1000));
+    sound_file f{path};
+    BOOST_TEST_REQUIRE(f.file != nullptr);
+    BOOST_TEST(f.info.channels == l.channels);
+    std::vector<int> map(l.channels, 0);
+    BOOST_TEST(sf_command(f.file, SFC_GET_CHANNEL_MAP_INFO, map.data(),
+                          static_cast<int>(map.size() * sizeof(int))) == SF_TRUE);
+    BOOST_TEST(map == l.map, boost::test_tools::per_element());
+    if (have("soxi"))
+      BOOST_TEST(trim(shell("soxi -c '" + path + "'").second) == std::to_string(l.channels));
+    if (have("ffprobe"))
+      BOOST_TEST(trim(shell("ffprobe -v error -show_entries stream=channel_layout -of csv=p=0 '" +
+                            path + "'").second) == l.ffprobe_layout);
+  }
+}

@@ -118,6 +118,7 @@ signal::render_graph full_graph() {
   g.mode = render_mode::anticipative;
   g.first_frame = 123456789012;
   g.frame_count = 987654321;
+  g.output_latency = 4097; // plugin delay compensation travels with the graph
   g.media = {media_descriptor{"0123456789abcdef0123456789abcdef", 2, 4800000},
              media_descriptor{"fedcba9876543210fedcba9876543210", 1, 12}};
   g.partitions = {{"track 1 \xC3\xA9t\xC3\xA9"}, {"track 2"}, {"master"}};

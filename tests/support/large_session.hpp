@@ -113,10 +113,10 @@ inline large_session make_large_session(size_t tracks = 64, size_t clips = 50) {
     if (t % 16 == 9) {
       insert_spec delay;
       delay.kind = "delay";
-      delay.time = beats_of(0.5);
-      delay.feedback = 0.3;
-      delay.wet = 0.4;
-      delay.dry = 1.0;
+      delay.params = {{"frames", 0.0, beats_of(0.5)},
+                      {"feedback", 0.3, {}},
+                      {"wet", 0.4, {}},
+                      {"dry", 1.0, {}}};
       track.inserts.push_back(std::move(delay));
     }
     doc.tracks.push_back(std::move(track));

@@ -23,6 +23,7 @@ inline void check_equal(const signal::render_graph& a, const signal::render_grap
   BOOST_TEST((a.mode == b.mode));
   BOOST_TEST(a.first_frame == b.first_frame);
   BOOST_TEST(a.frame_count == b.frame_count);
+  BOOST_TEST(a.output_latency == b.output_latency);
   BOOST_TEST(a.output_node == b.output_node);
   BOOST_TEST(a.oversample == b.oversample);
   BOOST_TEST_REQUIRE(a.media.size() == b.media.size());
