@@ -31,8 +31,9 @@ struct speaker {
 // Ear-layer speakers in increasing azimuth.
 constexpr std::array<speaker, 2> stereo_ring{{{0, -30}, {1, 30}}};
 constexpr std::array<speaker, 5> ring_51{{{4, -110}, {0, -30}, {2, 0}, {1, 30}, {5, 110}}};
+// 7.1 in WAV's channel-mask order: L R C LFE, the back (rear) pair, then the side pair.
 constexpr std::array<speaker, 7> ring_71{
-  {{6, -150}, {4, -90}, {0, -30}, {2, 0}, {1, 30}, {5, 90}, {7, 150}}};
+  {{4, -150}, {6, -90}, {0, -30}, {2, 0}, {1, 30}, {7, 90}, {5, 150}}};
 constexpr std::array<speaker, 4> height_ring{{{10, -135}, {8, -45}, {9, 45}, {11, 135}}};
 
 // Pairwise 2-D VBAP on a closed ring, added into `out` times `weight`.
@@ -97,29 +98,32 @@ speaker_gains surround_gains(uint16_t channels, double azimuth_deg, double eleva
 
 gain_matrix fold_down_matrix(uint16_t from, uint16_t to, const fold_down_gains& k) noexcept {
   gain_matrix m{};
-  // Channel indices of the widest layout (absent ones are skipped).
-  constexpr uint16_t L = 0, R = 1, C = 2, LFE = 3, Ls = 4, Rs = 5, Lrs = 6, Rrs = 7, Ltf = 8,
-                     Rtf = 9, Ltr = 10, Rtr = 11;
+  // Channel indices in WAV's channel-mask order (docs/node-graph.md): 5.1 is
+  // L R C LFE Ls Rs (the side pair); 7.1 and 7.1.4 put the back pair (Lrs Rrs)
+  // before the side pair, and the heights last.
+  constexpr uint16_t L = 0, R = 1, C = 2, LFE = 3, Ltf = 8, Rtf = 9, Ltr = 10, Rtr = 11;
+  constexpr uint16_t Lrs = 4, Rrs = 5, Ls = 6, Rs = 7;    // in 7.1 and 7.1.4
+  constexpr uint16_t Ls51 = 4, Rs51 = 5;                  // in 5.1
   auto has = [from](uint16_t ch) { return ch < from; };
   if (from == 2) {
     // Only stereo -> mono.
     m[0][L] = 0.5;
     m[0][R] = 0.5;
-  } else if (to == 8 || to == 6) {
+  } else if (to == 8) {
+    // 7.1.4 -> 7.1: the ear layer as it is, each height into the speaker below it.
+    for (uint16_t c = 0; c < 8; ++c)
+      m[c][c] = 1.0;
+    m[L][Ltf] = m[R][Rtf] = k.surround;
+    m[Lrs][Ltr] = m[Rrs][Rtr] = k.surround;
+  } else if (to == 6) {
+    // 7.1 (.4) -> 5.1: the side and back pairs into the surrounds of their side.
     for (uint16_t c = 0; c < 4; ++c)
       m[c][c] = 1.0;
-    m[Ls][Ls] = m[Rs][Rs] = 1.0;
-    if (to == 8) {
-      m[Lrs][Lrs] = m[Rrs][Rrs] = 1.0;
+    m[Ls51][Ls] = m[Rs51][Rs] = 1.0;
+    m[Ls51][Lrs] = m[Rs51][Rrs] = 1.0;
+    if (has(Ltf)) {
       m[L][Ltf] = m[R][Rtf] = k.surround;
-      m[Lrs][Ltr] = m[Rrs][Rtr] = k.surround;
-    } else {
-      if (has(Lrs))
-        m[Ls][Lrs] = m[Rs][Rrs] = 1.0;
-      if (has(Ltf)) {
-        m[L][Ltf] = m[R][Rtf] = k.surround;
-        m[Ls][Ltr] = m[Rs][Rtr] = k.surround;
-      }
+      m[Ls51][Ltr] = m[Rs51][Rtr] = k.surround;
     }
   } else {
     // ITU-R BS.775 into stereo.
@@ -127,7 +131,7 @@ gain_matrix fold_down_matrix(uint16_t from, uint16_t to, const fold_down_gains& 
     lr[0][L] = lr[1][R] = 1.0;
     lr[0][C] = lr[1][C] = k.center;
     lr[0][LFE] = lr[1][LFE] = k.lfe;
-    for (auto [left, right] : {std::pair{Ls, Rs}, std::pair{Lrs, Rrs}, std::pair{Ltf, Rtf},
+    for (auto [left, right] : {std::pair{Lrs, Rrs}, std::pair{Ls, Rs}, std::pair{Ltf, Rtf},
                                std::pair{Ltr, Rtr}})
       if (has(left)) {
         lr[0][left] = k.surround;

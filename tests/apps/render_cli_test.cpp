@@ -2113,7 +2113,7 @@ BOOST_AUTO_TEST_CASE(routed_renders_are_byte_identical_across_worker_counts) {
   doc["tracks"][2]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -9.0}}});
   if (processes(loophole::signal::node_kind::compressor))
     doc["tracks"][2]["inserts"] = json::array(
-      {{{"kind", "compressor"}, {"sidechain", "a"}, {"lookahead", {{"seconds", 0.003}}}}});
+      {{{"kind", "compressor"}, {"sidechain", "mono"}, {"lookahead", {{"seconds", 0.003}}}}});
   const auto session = write_session(dir, "routed.json", doc);
   auto render = [&](const std::string& name, const std::string& workers) {
     const auto r = run_loophole(dir, {"render", session, "-o", dir.out(name), "--progress", "none",

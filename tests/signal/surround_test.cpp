@@ -34,11 +34,12 @@ std::vector<speaker_at> speakers(uint16_t layout) {
       return {{0, -30, 0}, {1, 30, 0}};
     case 6:
       return {{0, -30, 0}, {1, 30, 0}, {2, 0, 0}, {4, -110, 0}, {5, 110, 0}};
+    // WAV's channel-mask order: the back pair (4, 5) before the side pair (6, 7).
     case 8:
-      return {{0, -30, 0}, {1, 30, 0}, {2, 0, 0}, {4, -90, 0}, {5, 90, 0}, {6, -150, 0}, {7, 150, 0}};
+      return {{0, -30, 0}, {1, 30, 0}, {2, 0, 0}, {6, -90, 0}, {7, 90, 0}, {4, -150, 0}, {5, 150, 0}};
     default:
-      return {{0, -30, 0},  {1, 30, 0},   {2, 0, 0},    {4, -90, 0},   {5, 90, 0},   {6, -150, 0},
-              {7, 150, 0},  {8, -45, 90}, {9, 45, 90},  {10, -135, 90}, {11, 135, 90}};
+      return {{0, -30, 0},  {1, 30, 0},   {2, 0, 0},    {6, -90, 0},   {7, 90, 0},   {4, -150, 0},
+              {5, 150, 0},  {8, -45, 90}, {9, 45, 90},  {10, -135, 90}, {11, 135, 90}};
   }
 }
 
@@ -197,7 +198,8 @@ BOOST_AUTO_TEST_CASE(fold_down_coefficients_follow_bs775) {
   for (size_t o = 0; o < 8; ++o)
     for (size_t i = 0; i < 12; ++i) {
       double expected = o == i ? 1.0 : 0.0;
-      if ((o == 0 && i == 8) || (o == 1 && i == 9) || (o == 6 && i == 10) || (o == 7 && i == 11))
+      // The top rears go into the back pair (4, 5), the speakers below them.
+      if ((o == 0 && i == 8) || (o == 1 && i == 9) || (o == 4 && i == 10) || (o == 5 && i == 11))
         expected = s;
       BOOST_TEST(m[o][i] == expected, o << " <- " << i);
     }
