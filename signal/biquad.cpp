@@ -83,14 +83,26 @@ namespace {
 // whether it runs in a pair or alone.
 using pair = double __attribute__((vector_size(16)));
 
-// One transposed-direct-form-II step. The sum is written (b1 x + s2) - a1 y
-// so that only a multiply and a subtract wait for y: the critical path from
-// one sample to the next is add, multiply, subtract.
+// a * b + c rounded once. std::fma is exactly rounded by definition, so the
+// result is the same bits on every CPU: one instruction where the clone below
+// runs on a CPU with FMA, the C library's exact emulation elsewhere.
 template <class T>
-inline T tdf2_step(const biquad_coefficients& c, T x, T& s1, T& s2) noexcept {
+[[gnu::always_inline]] inline T fused_multiply_add(T a, T b, T c) noexcept {
+  if constexpr (std::is_same_v<T, pair>)
+    return pair{std::fma(a[0], b[0], c[0]), std::fma(a[1], b[1], c[1])};
+  else
+    return std::fma(a, b, c);
+}
+
+// One transposed-direct-form-II step. Only one fused multiply-add waits for
+// y: the critical path from one sample to the next is an add and an FMA
+// (about 8 cycles, against 12 for add, multiply, subtract).
+template <class T>
+[[gnu::always_inline]] inline T tdf2_step(const biquad_coefficients& c, T x, T& s1, T& s2) noexcept {
   const T y = c.b0 * x + s1;
-  s1 = (c.b1 * x + s2) - c.a1 * y;
-  s2 = c.b2 * x - c.a2 * y;
+  const T zero{};
+  s1 = fused_multiply_add(zero - c.a1, y, c.b1 * x + s2);
+  s2 = fused_multiply_add(zero - c.a2, y, c.b2 * x);
   return y;
 }
 
@@ -98,7 +110,7 @@ inline T tdf2_step(const biquad_coefficients& c, T x, T& s1, T& s2) noexcept {
 // channel): the state lives in registers for the whole block, and sample n
 // of band k+1 overlaps sample n+1 of band k in the CPU's pipeline.
 template <size_t bands, class T>
-void run_constant(const biquad_coefficients* coefs, T* s1_io, T* s2_io, const float* const* x,
+[[gnu::always_inline]] inline void run_constant(const biquad_coefficients* coefs, T* s1_io, T* s2_io, const float* const* x,
                   float* const* y, uint32_t n) noexcept {
   std::array<biquad_coefficients, bands> c;
   std::array<T, bands> s1, s2;
@@ -124,8 +136,8 @@ void run_constant(const biquad_coefficients* coefs, T* s1_io, T* s2_io, const fl
 }
 
 template <class T>
-void dispatch_constant(int bands, const biquad_coefficients* c, T* s1, T* s2,
-                       const float* const* x, float* const* y, uint32_t n) noexcept {
+[[gnu::always_inline]] inline void dispatch_constant(int bands, const biquad_coefficients* c, T* s1, T* s2,
+                              const float* const* x, float* const* y, uint32_t n) noexcept {
   switch (bands) {
     case 1: return run_constant<1>(c, s1, s2, x, y, n);
     case 2: return run_constant<2>(c, s1, s2, x, y, n);
@@ -137,6 +149,26 @@ void dispatch_constant(int bands, const biquad_coefficients* c, T* s1, T* s2,
     case 8: return run_constant<8>(c, s1, s2, x, y, n);
     default: return;
   }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// A clone for CPUs with FMA (x86-64-v3) and one for the baseline: the same
+// bits either way (see fused_multiply_add), the first much faster.
+#define LOOPHOLE_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LOOPHOLE_FMA_CLONES
+#endif
+
+LOOPHOLE_FMA_CLONES
+void run_constant_pair(int bands, const biquad_coefficients* c, pair* s1, pair* s2,
+                       const float* const* x, float* const* y, uint32_t n) noexcept {
+  dispatch_constant(bands, c, s1, s2, x, y, n);
+}
+
+LOOPHOLE_FMA_CLONES
+void run_constant_single(int bands, const biquad_coefficients* c, double* s1, double* s2,
+                         const float* const* x, float* const* y, uint32_t n) noexcept {
+  dispatch_constant(bands, c, s1, s2, x, y, n);
 }
 
 constexpr double default_freq = 1000.0, default_q = 0.7071;
@@ -257,7 +289,7 @@ private:
       }
       const float* x[2] = {in[c], in[c + 1]};
       float* y[2] = {out[c], out[c + 1]};
-      dispatch_constant(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
+      run_constant_pair(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
       for (size_t k = 0; k < bands_.size(); ++k) {
         state_[at(k, c)] = s1[k][0], state_[at(k, c + 1)] = s1[k][1];
         state_[at(k, c) + 1] = s2[k][0], state_[at(k, c + 1) + 1] = s2[k][1];
@@ -269,7 +301,7 @@ private:
         s1[k] = state_[at(k, c)], s2[k] = state_[at(k, c) + 1];
       const float* x[1] = {in[c]};
       float* y[1] = {out[c]};
-      dispatch_constant(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
+      run_constant_single(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
       for (size_t k = 0; k < bands_.size(); ++k)
         state_[at(k, c)] = s1[k], state_[at(k, c) + 1] = s2[k];
     }

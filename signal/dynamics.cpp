@@ -23,6 +23,12 @@ namespace loophole::signal {
 
 namespace {
 
+channel_gains unity_gains() noexcept {
+  channel_gains g{};
+  g.fill(1.0);
+  return g;
+}
+
 // -- block loops ----------------------------------------------------------------
 
 LOOPHOLE_VECTOR_CLONES
@@ -70,10 +76,10 @@ void blend_dry(double* __restrict gain, const double* __restrict mix, double mix
 }
 
 LOOPHOLE_VECTOR_CLONES
-void apply_gain(const float* __restrict x, const double* __restrict gain, float* __restrict y,
-                uint32_t n) noexcept {
+void apply_gain(const float* __restrict x, const double* __restrict gain, double folded,
+                float* __restrict y, uint32_t n) noexcept {
   for (uint32_t i = 0; i < n; ++i)
-    y[i] = static_cast<float>(static_cast<double>(x[i]) * gain[i]);
+    y[i] = static_cast<float>(static_cast<double>(x[i]) * (gain[i] * folded));
 }
 
 // Steps 2 and 3 in one pass, for constant parameters: the level in dB and the
@@ -95,15 +101,17 @@ void power_to_compressor_target(double* __restrict db, uint32_t n, double thresh
 // Steps 5 and 6 in one pass for a group of one or two channels with constant
 // makeup and mix: the gain is never stored.
 LOOPHOLE_VECTOR_CLONES
+// `folded0`, `folded1`: constant gains of the fader and pan folded into the
+// node (1 when none: k * 1 is k exactly, so an unfolded node keeps its bits).
 void gain_and_apply(const double* __restrict db, double makeup, double mix,
                     const float* __restrict x0, const float* __restrict x1, float* __restrict y0,
-                    float* __restrict y1, uint32_t n) noexcept {
+                    float* __restrict y1, double folded0, double folded1, uint32_t n) noexcept {
   for (uint32_t i = 0; i < n; ++i) {
     const double g = fast::db_to_gain(db[i] + makeup);
     const double k = mix == 1.0 ? g : mix * g + (1.0 - mix);
-    y0[i] = static_cast<float>(static_cast<double>(x0[i]) * k);
+    y0[i] = static_cast<float>(static_cast<double>(x0[i]) * (k * folded0));
     if (x1)
-      y1[i] = static_cast<float>(static_cast<double>(x1[i]) * k);
+      y1[i] = static_cast<float>(static_cast<double>(x1[i]) * (k * folded1));
   }
 }
 
@@ -239,6 +247,21 @@ public:
     }
   }
 
+  // A constant fader and pan after the node are multiplied into its own
+  // output pass (the executor then drops them): one pass over the audio
+  // instead of three. Only per-channel gains of the same channels fold.
+  bool fold_output_gain(uint16_t channels, const channel_map& source,
+                        const channel_gains& gain) override {
+    if (channels != channels_)
+      return false;
+    for (uint16_t c = 0; c < channels; ++c)
+      if (source[c] != c)
+        return false;
+    for (uint16_t c = 0; c < channels; ++c)
+      folded_[c] *= gain[c];
+    return true;
+  }
+
   static uint64_t state_bytes_of(const render_node& node, dynamics_mode mode) noexcept {
     const uint64_t channels = node.channels;
     const bool linked = mode == dynamics_mode::gate || param_or(node, "link", 1.0) != 0.0;
@@ -316,7 +339,8 @@ public:
           const float* x1 = count == 2 ? delay(in[first + 1], first + 1, start_pos, n, 1) : nullptr;
           gain_and_apply(db, streams_[makeup_].constant(),
                          std::clamp(streams_[mix_].constant(), 0.0, 1.0), x0, x1, out[first],
-                         count == 2 ? out[first + 1] : nullptr, n);
+                         count == 2 ? out[first + 1] : nullptr, folded_[first],
+                         count == 2 ? folded_[first + 1] : 1.0, n);
           continue;
         }
         to_gain(db, makeup, makeup ? 0.0 : streams_[makeup_].constant(), gain_.data(), n);
@@ -339,7 +363,7 @@ public:
       const uint16_t first = linked_ ? 0 : g, last = linked_ ? channels_ : g + 1;
       for (uint16_t c = first; c < last; ++c) {
         const float* x = delay(in[c], c, start_pos, n);
-        apply_gain(x, gain_.data(), out[c], n);
+        apply_gain(x, gain_.data(), folded_[c], out[c], n);
       }
     }
     if (lookahead_ > 0)
@@ -519,6 +543,7 @@ private:
   uint32_t hold_frames_;
   stream_set streams_;
   size_t threshold_ = 0, ratio_ = 0, knee_ = 0, makeup_ = 0, mix_ = 0;
+  channel_gains folded_ = unity_gains(); ///< per channel: the fader and pan folded in
   std::vector<double> smoothed_; ///< per group: the smoothed gain change, dB
   std::vector<uint32_t> hold_;   ///< per group: gate hold frames left; compressor: in a pair
   std::vector<double> pending_target_; ///< per group: compressor: the target of a pair's first frame
