@@ -2185,4 +2185,38 @@ BOOST_AUTO_TEST_CASE(a_surround_master_writes_its_channel_count_and_mask) {
                               out + "'").second, "5.1"));
 }
 
+// A meter insert on the master measures what the file gets: a 997 Hz sine of amplitude a in
+// both channels reads 20 log10(a) LUFS (ITU-R BS.1770: 0 dBFS in one channel is -3.01 LKFS, a
+// second equal channel adds 3.01 dB), its sample peak 20 log10(a), its RMS 20 log10(a / sqrt 2).
+BOOST_AUTO_TEST_CASE(a_meter_insert_reads_the_analytic_loudness_of_a_sine) {
+  temp_dir dir;
+  const auto tone = sine_media("tone997.wav", 4.0, {997.0, 997.0}, {0.5, 0.5});
+  write_media(dir, tone);
+  const json doc = {
+    {"format", "loophole-session"},
+    {"version", 1},
+    {"sample_rate", rate},
+    {"master", {{"gain_db", 0.0}, {"inserts", json::array({{{"kind", "meter"}, {"id", "m"}}})}}},
+    {"tracks", json::array({{{"id", "t"},
+                              {"clips", json::array({{{"media", "tone997.wav"},
+                                                      {"position", {{"seconds", 0}}}}})}}})}};
+  const auto session = write_session(dir, "meter.json", doc);
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("meter.wav"), "--bits", "0",
+                                    "--progress", "none", "--json"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  const auto summary = json::parse(r.out);
+  BOOST_TEST_REQUIRE(summary["meters"].size() == 1u, r.out);
+  const auto& m = summary["meters"][0];
+  // The track's centred constant-power pan: each channel at a = 0.5 cos(pi / 4).
+  const double a = 0.5 * std::cos(std::numbers::pi / 4.0);
+  const double level = 20.0 * std::log10(a);
+  BOOST_TEST(std::abs(m["integrated_lufs"].get<double>() - level) < 0.1, r.out);
+  BOOST_TEST(std::abs(m["sample_peak_dbfs"].get<double>() - level) < 0.05, r.out);
+  BOOST_TEST(std::abs(m["true_peak_dbtp"].get<double>() - level) < 0.05, r.out);
+  BOOST_TEST(std::abs(m["rms_dbfs"].get<double>() - (level - 10.0 * std::log10(2.0))) < 0.01,
+             r.out);
+  BOOST_TEST(m["range_lu"].get<double>() < 0.1, r.out);
+  BOOST_TEST(m["frames"].get<int64_t>() == 4 * static_cast<int64_t>(rate), r.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
