@@ -408,7 +408,7 @@ public:
       return false;
     if (rms_ && (!r.get_all(std::span<double>(sums)) || !r.get_all(std::span<double>(window))))
       return false;
-    if (!r.get_all(std::span<float>(delay)) || !r.finished())
+    if (!r.get_all(std::span<float>(delay)) || !r.complete())
       return false;
     if ((rms_ ? window_pos >= rms_frames_ : window_pos != 0) ||
         (lookahead_ > 0 ? delay_pos >= lookahead_ : delay_pos != 0))

@@ -206,7 +206,7 @@ public:
     if (shape_.true_peak &&
         (!r.get_all(std::span<float>(history)) || !r.get_all(std::span<double>(last_interval))))
       return false;
-    if (!r.finished() || box_pos > shape_.lookahead ||
+    if (!r.complete() || box_pos > shape_.lookahead ||
         (shape_.latency > 0 ? audio_pos >= shape_.latency : audio_pos != 0))
       return false;
     frame_ = frame, box_pos_ = box_pos, audio_pos_ = audio_pos;

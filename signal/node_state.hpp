@@ -1,8 +1,8 @@
 #pragma once
 
 // What the stateful nodes share: their parameter streams as one set (so that
-// the state they carry adds up to modulation_state_bytes), fixed-size state
-// serialisation for snapshots, and the denormal guard of the recursive loops.
+// the state they carry adds up to modulation_state_bytes) and the denormal
+// guard of the recursive loops; snapshots go through signal/state_io.hpp.
 
 #include <cstddef>
 #include <cstring>
@@ -16,6 +16,7 @@
 #endif
 
 #include "signal/param_stream.hpp"
+#include "signal/state_io.hpp"
 
 namespace loophole::signal {
 
@@ -83,66 +84,6 @@ public:
 
 private:
   std::vector<param_stream> streams_;
-};
-
-/// Appends trivially copyable values to a snapshot.
-class state_writer {
-public:
-  explicit state_writer(size_t reserve) { bytes_.reserve(reserve); }
-  template <class T> void put(const T& x) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    const auto* p = reinterpret_cast<const std::byte*>(&x);
-    bytes_.insert(bytes_.end(), p, p + sizeof x);
-  }
-  template <class T> void put_all(std::span<const T> xs) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    const auto* p = reinterpret_cast<const std::byte*>(xs.data());
-    bytes_.insert(bytes_.end(), p, p + xs.size_bytes());
-  }
-  void put_streams(const stream_set& streams) {
-    const auto at = bytes_.size();
-    bytes_.resize(at + streams.state_bytes());
-    streams.snapshot_into(bytes_.data() + at);
-  }
-  std::vector<std::byte> take() { return std::move(bytes_); }
-
-private:
-  std::vector<std::byte> bytes_;
-};
-
-/// Reads back what a state_writer wrote; every read fails once the state is
-/// too short.
-class state_reader {
-public:
-  explicit state_reader(std::span<const std::byte> state) : state_(state) {}
-  template <class T> bool get(T& x) noexcept {
-    if (state_.size() - at_ < sizeof x)
-      return false;
-    std::memcpy(&x, state_.data() + at_, sizeof x);
-    at_ += sizeof x;
-    return true;
-  }
-  template <class T> bool get_all(std::span<T> xs) noexcept {
-    if (state_.size() - at_ < xs.size_bytes())
-      return false;
-    if (!xs.empty())
-      std::memcpy(xs.data(), state_.data() + at_, xs.size_bytes());
-    at_ += xs.size_bytes();
-    return true;
-  }
-  bool get_streams(stream_set& streams) noexcept {
-    const auto n = streams.state_bytes();
-    if (state_.size() - at_ < n)
-      return false;
-    const bool ok = streams.restore_from(state_.subspan(at_, n));
-    at_ += n;
-    return ok;
-  }
-  bool finished() const noexcept { return at_ == state_.size(); }
-
-private:
-  std::span<const std::byte> state_;
-  size_t at_ = 0;
 };
 
 } // namespace loophole::signal
