@@ -43,15 +43,16 @@ caf::expected<midi_track> resolve_midi_track(const messages::session_document& d
                   {"release_frames", static_cast<double>(release)},
                   {"voices", static_cast<double>(instrument.voices)}};
   } else {
-    for (size_t i = 0; i < instrument.param_names.size(); ++i)
-      out.params.push_back({instrument.param_names[i], instrument.param_values[i]});
-    for (size_t i = 0; i < instrument.time_names.size(); ++i) {
-      const auto frames = tb.frames_from(0, instrument.time_values[i]);
-      const auto& name = instrument.time_names[i];
+    for (const auto& p : instrument.params) {
+      if (!p.time) {
+        out.params.push_back({p.name, p.value});
+        continue;
+      }
+      const auto frames = tb.frames_from(0, *p.time);
       if (frames > 4194304)
-        return fail(doc, tp + "/instrument/" + name.substr(0, name.size() - 7),
+        return fail(doc, tp + "/instrument/" + p.name.substr(0, p.name.size() - 7),
                     "is longer than 2^22 frames");
-      out.params.push_back({name, static_cast<double>(frames)});
+      out.params.push_back({p.name, static_cast<double>(frames)});
     }
   }
 

@@ -373,68 +373,6 @@ bool is_id(const std::string& s) {
   return std::regex_match(s, id_re);
 }
 
-// A sampler's or synth's keys: its node kind's catalog parameters by name (a
-// time value for frames parameters, written without "_frames"; a name for
-// choices), and the sampler's "media".
-void parse_instrument_params(checker& c, const json& ij, const std::string& iat,
-                             const std::filesystem::path& base,
-                             messages::instrument_spec& instrument) {
-  const auto kind = instrument.kind == "sampler" ? signal::node_kind::sampler
-                                                 : signal::node_kind::synth;
-  const auto specs = signal::parameters_of(kind);
-  auto key_of = [](const signal::parameter_spec& spec) {
-    std::string key{spec.name};
-    if (spec.unit == signal::param_unit::frames && key.ends_with("_frames"))
-      key.resize(key.size() - 7);
-    return key;
-  };
-  for (const auto& [k, v] : ij.items()) {
-    if (k == "kind" || (k == "media" && kind == signal::node_kind::sampler))
-      continue;
-    const auto spec = std::find_if(specs.begin(), specs.end(),
-                                   [&](const auto& s) { return key_of(s) == k; });
-    if (spec == specs.end()) {
-      std::string allowed = kind == signal::node_kind::sampler ? "kind, media" : "kind";
-      for (const auto& s : specs)
-        allowed += ", " + key_of(s);
-      c.fail(iat + "/" + k, "unknown key (allowed: " + allowed + ")");
-    }
-    const auto key = key_of(*spec);
-    switch (spec->unit) {
-      case signal::param_unit::frames:
-        instrument.time_names.emplace_back(spec->name);
-        instrument.time_values.push_back(c.time(ij, iat, key.c_str()));
-        break;
-      case signal::param_unit::choice: {
-        const auto name = c.string(ij, iat, key.c_str(), "", true, 64);
-        const auto index = signal::parse_choice(*spec, name);
-        if (!index)
-          c.fail(iat + "/" + key, "\"" + name + "\" is not one of " + std::string{spec->choices});
-        instrument.param_names.emplace_back(spec->name);
-        instrument.param_values.push_back(*index);
-        break;
-      }
-      case signal::param_unit::toggle:
-        instrument.param_names.emplace_back(spec->name);
-        instrument.param_values.push_back(c.boolean(ij, iat, key.c_str(), false) ? 1.0 : 0.0);
-        break;
-      default:
-        instrument.param_names.emplace_back(spec->name);
-        instrument.param_values.push_back(
-          c.number(ij, iat, key.c_str(), 0.0, spec->min_value, spec->max_value, true));
-        break;
-    }
-  }
-  if (kind == signal::node_kind::sampler) {
-    instrument.media = c.string(ij, iat, "media", "", true);
-    if (instrument.media.empty())
-      c.fail(iat + "/media", "is empty");
-    const std::filesystem::path media{instrument.media};
-    instrument.media_path =
-      (media.is_absolute() ? media : base / media).lexically_normal().string();
-  }
-}
-
 // The node kinds a session may name as an insert ("trim" is a gain).
 std::optional<signal::node_kind> insert_kind(const std::string& name) {
   using signal::node_kind;
@@ -466,6 +404,73 @@ std::string session_name(signal::node_kind kind, const signal::parameter_spec& s
 
 bool is_band_param(std::string_view name) {
   return name.size() > 2 && name[0] == 'b' && name[1] >= '1' && name[1] <= '8' && name[2] == '_';
+}
+
+// One catalog parameter at `obj[key]`, in the catalog's unit: a time value
+// for a frames parameter, a name among the choices, a boolean for a toggle,
+// else a number in the parameter's range.
+messages::insert_param parse_catalog_param(checker& c, const json& obj, const std::string& at,
+                                           const std::string& key,
+                                           const signal::parameter_spec& spec) {
+  const std::string name{spec.name};
+  const auto where = at + "/" + key;
+  switch (spec.unit) {
+    case signal::param_unit::frames:
+      return {name, 0.0, c.time(obj, at, key.c_str())};
+    case signal::param_unit::choice: {
+      const auto choice = c.string(obj, at, key.c_str(), "", true, 64);
+      const auto index = signal::parse_choice(spec, choice);
+      if (!index)
+        c.fail(where, "\"" + choice + "\" is not one of " + std::string{spec.choices});
+      return {name, *index, std::nullopt};
+    }
+    case signal::param_unit::toggle:
+      return {name, c.boolean(obj, at, key.c_str(), false) ? 1.0 : 0.0, std::nullopt};
+    default: {
+      const double value = c.number(obj, at, key.c_str(), 0.0, spec.min_value, spec.max_value);
+      const json& v = obj.at(key);
+      if (spec.name == "oversample" && value != 1 && value != 2 && value != 4 && value != 8)
+        c.fail(where, checker::show(v) + " is not 1, 2, 4 or 8");
+      if (spec.name == "partition_frames" &&
+          (value != std::floor(value) ||
+           (static_cast<int64_t>(value) & (static_cast<int64_t>(value) - 1)) != 0))
+        c.fail(where, checker::show(v) + " is not a power of two");
+      if (spec.name == "mask" && value != std::floor(value))
+        c.fail(where, checker::show(v) + " is not an integer");
+      return {name, value, std::nullopt};
+    }
+  }
+}
+
+// A sampler's or synth's keys: its node kind's catalog parameters by their
+// session names, and the sampler's "media".
+void parse_instrument_params(checker& c, const json& ij, const std::string& iat,
+                             const std::filesystem::path& base,
+                             messages::instrument_spec& instrument) {
+  const auto kind = instrument.kind == "sampler" ? signal::node_kind::sampler
+                                                 : signal::node_kind::synth;
+  const auto specs = signal::parameters_of(kind);
+  for (const auto& [k, v] : ij.items()) {
+    if (k == "kind" || (k == "media" && kind == signal::node_kind::sampler))
+      continue;
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const auto& s) { return session_name(kind, s) == k; });
+    if (spec == specs.end()) {
+      std::string allowed = kind == signal::node_kind::sampler ? "kind, media" : "kind";
+      for (const auto& s : specs)
+        allowed += ", " + session_name(kind, s);
+      c.fail(iat + "/" + k, "unknown key (allowed: " + allowed + ")");
+    }
+    instrument.params.push_back(parse_catalog_param(c, ij, iat, k, *spec));
+  }
+  if (kind == signal::node_kind::sampler) {
+    instrument.media = c.string(ij, iat, "media", "", true);
+    if (instrument.media.empty())
+      c.fail(iat + "/media", "is empty");
+    const std::filesystem::path media{instrument.media};
+    instrument.media_path =
+      (media.is_absolute() ? media : base / media).lexically_normal().string();
+  }
 }
 
 // Defaults for the time constants a user expects set (docs/session-format.md).
@@ -653,39 +658,12 @@ std::vector<messages::insert_spec> parse_inserts(checker& c, const json& parent,
             c.fail(iat, "missing required key '" + key + "'");
           continue;
         }
-        switch (spec.unit) {
-          case signal::param_unit::frames:
-            ins.params.push_back({name, 0.0, c.time(ij, iat, key.c_str())});
-            break;
-          case signal::param_unit::choice: {
-            const auto choice = c.string(ij, iat, key.c_str(), "", true, 64);
-            const auto index = signal::parse_choice(spec, choice);
-            if (!index)
-              c.fail(where, "\"" + choice + "\" is not one of " + std::string{spec.choices});
-            ins.params.push_back({name, *index, std::nullopt});
-            break;
-          }
-          case signal::param_unit::toggle:
-            ins.params.push_back({name, c.boolean(ij, iat, key.c_str(), false) ? 1.0 : 0.0,
-                                  std::nullopt});
-            break;
-          default: {
-            if (*kind == signal::node_kind::gain) {
-              const double db = c.number(ij, iat, key.c_str(), 0.0, -144.0, 24.0);
-              ins.params.push_back({name, std::pow(10.0, db / 20.0), std::nullopt});
-              break;
-            }
-            const double value = c.number(ij, iat, key.c_str(), 0.0, spec.min_value, spec.max_value);
-            if (spec.name == "oversample" && value != 1 && value != 2 && value != 4 && value != 8)
-              c.fail(where, checker::show(*v) + " is not 1, 2, 4 or 8");
-            if (spec.name == "partition_frames" &&
-                (value != std::floor(value) || (static_cast<int64_t>(value) & (static_cast<int64_t>(value) - 1)) != 0))
-              c.fail(where, checker::show(*v) + " is not a power of two");
-            if (spec.name == "mask" && value != std::floor(value))
-              c.fail(where, checker::show(*v) + " is not an integer");
-            ins.params.push_back({name, value, std::nullopt});
-          }
+        if (*kind == signal::node_kind::gain && spec.unit == signal::param_unit::plain) {
+          const double db = c.number(ij, iat, key.c_str(), 0.0, -144.0, 24.0);
+          ins.params.push_back({name, std::pow(10.0, db / 20.0), std::nullopt});
+          continue;
         }
+        ins.params.push_back(parse_catalog_param(c, ij, iat, key, spec));
       }
       if (ij.contains("automation")) {
         const auto& aj = c.object(ij, iat, "automation", true);

@@ -163,6 +163,21 @@ typename Inspector::result_type inspect(Inspector& f, groove_spec& x) {
   return f(caf::meta::type_name("groove_spec"), x.name, x.grid, x.swing, x.timing, x.velocity);
 }
 
+/// A parameter of an insert or an instrument, by its catalog name
+/// (signal/node_catalog.cpp), in the catalog's unit (a choice as its index, a
+/// toggle as 0 or 1); a `frames` parameter keeps the time value as written in
+/// `time`.
+struct insert_param {
+  std::string name;
+  double value = 0.0;
+  std::optional<time_value> time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, insert_param& x) {
+  return f(caf::meta::type_name("insert_param"), x.name, x.value, x.time);
+}
+
 /// A track's instrument: what its MIDI clips play. "sine" uses attack,
 /// release and voices; "sampler" and "synth" take their node kind's catalog
 /// parameters by name (time parameters without the _frames suffix).
@@ -173,16 +188,13 @@ struct instrument_spec {
   uint32_t voices = 32;
   std::string media;      ///< sampler: the sample file, as written
   std::string media_path; ///< sampler: resolved against the session file's folder
-  std::vector<std::string> param_names; ///< sampler, synth: catalog parameters given
-  std::vector<double> param_values;     ///< (choices as their index)
-  std::vector<std::string> time_names;  ///< their frames parameters given (full names)
-  std::vector<time_value> time_values;
+  std::vector<insert_param> params; ///< sampler, synth: the catalog parameters given
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, instrument_spec& x) {
   return f(caf::meta::type_name("instrument_spec"), x.kind, x.attack, x.release, x.voices,
-           x.media, x.media_path, x.param_names, x.param_values, x.time_names, x.time_values);
+           x.media, x.media_path, x.params);
 }
 
 /// A clip: media (`media` set) or MIDI (`midi` set: notes, controllers,
@@ -219,20 +231,6 @@ typename Inspector::result_type inspect(Inspector& f, clip_spec& x) {
            x.source_offset, x.length, x.gain_db, x.fade_in, x.fade_out, x.loop_start,
            x.loop_end, x.gain_envelope, x.warp, x.midi, x.notes, x.cc, x.pitch_bend,
            x.groove);
-}
-
-/// A parameter of an insert, by its catalog name (signal/node_catalog.cpp),
-/// in the catalog's unit (a choice as its index, a toggle as 0 or 1); a
-/// `frames` parameter keeps the time value as written in `time`.
-struct insert_param {
-  std::string name;
-  double value = 0.0;
-  std::optional<time_value> time;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, insert_param& x) {
-  return f(caf::meta::type_name("insert_param"), x.name, x.value, x.time);
 }
 
 /// An automation lane of an insert parameter (catalog name; points in its

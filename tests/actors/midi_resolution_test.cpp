@@ -57,7 +57,7 @@ session_document midi_doc(std::vector<clip_spec> clips, double bpm = 120) {
   t.id = "keys";
   t.channels = 1;
   t.instrument =
-      instrument_spec{"sine", {time_unit::samples, 48, 1}, {time_unit::samples, 480, 1}, 8, {}, {}, {}, {}, {}, {}};
+      instrument_spec{"sine", {time_unit::samples, 48, 1}, {time_unit::samples, 480, 1}, 8, {}, {}, {}};
   t.clips = std::move(clips);
   doc.tracks.push_back(t);
   return doc;

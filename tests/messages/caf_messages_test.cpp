@@ -88,12 +88,14 @@ void check_equal(const instrument_spec& a, const instrument_spec& b) {
   BOOST_TEST(a.voices == b.voices);
   BOOST_TEST(a.media == b.media);
   BOOST_TEST(a.media_path == b.media_path);
-  BOOST_TEST(a.param_names == b.param_names, boost::test_tools::per_element());
-  BOOST_TEST(a.param_values == b.param_values, boost::test_tools::per_element());
-  BOOST_TEST(a.time_names == b.time_names, boost::test_tools::per_element());
-  BOOST_TEST_REQUIRE(a.time_values.size() == b.time_values.size());
-  for (size_t i = 0; i < a.time_values.size(); ++i)
-    check_equal(a.time_values[i], b.time_values[i]);
+  BOOST_TEST_REQUIRE(a.params.size() == b.params.size());
+  for (size_t i = 0; i < a.params.size(); ++i) {
+    BOOST_TEST(a.params[i].name == b.params[i].name);
+    BOOST_TEST(a.params[i].value == b.params[i].value);
+    BOOST_TEST_REQUIRE(a.params[i].time.has_value() == b.params[i].time.has_value());
+    if (a.params[i].time)
+      check_equal(*a.params[i].time, *b.params[i].time);
+  }
 }
 
 void check_equal(const groove_spec& a, const groove_spec& b) {
@@ -341,8 +343,8 @@ std::vector<track_spec> samples(tag<track_spec>) {
   t.instrument = instrument_spec{"sampler",    {time_unit::samples, 48, 1},
                                  {time_unit::beats, 0.5, 1}, 7,
                                  "a.wav",      "/s/a.wav",
-                                 {"root_key"}, {61.0},
-                                 {"release_frames"}, {{time_unit::seconds, 0.25, 1}}};
+                                 {{"root_key", 61.0, std::nullopt},
+                                  {"release_frames", 0.0, time_value{time_unit::seconds, 0.25, 1}}}};
   track_spec empty;
   empty.solo = true;
   return {t, empty};
