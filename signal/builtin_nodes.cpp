@@ -16,6 +16,7 @@
 #include "signal/dsp_nodes.hpp"
 #include "signal/dynamics.hpp"
 #include "signal/fade_curve.hpp"
+#include "signal/midi_player.hpp"
 #include "signal/node_catalog.hpp"
 #include "signal/node_processor.hpp"
 #include "signal/node_state.hpp"
@@ -535,80 +536,58 @@ private:
 // frequency change), never a running sum, so any split into blocks, and a
 // jump over frames (`seek`), gives the same bits. Voices sum in slot order in
 // double, rounded to float once.
-class instrument_node final : public node_processor {
+class instrument_node final : public node_processor, midi_player<instrument_node> {
+  friend midi_player<instrument_node>;
+
 public:
   instrument_node(const render_graph& graph, const render_node& node)
-    : events_(node.events),
+    : midi_player(node.events),
       rate_(graph.sample_rate),
       attack_(static_cast<int64_t>(param_or(node, "attack_frames", 0))),
       release_(static_cast<int64_t>(param_or(node, "release_frames", 0))),
       voices_(static_cast<size_t>(param_or(node, "voices", default_voices))) {}
 
   static constexpr double default_voices = 32;
-  static constexpr size_t header_bytes = sizeof(int64_t) + 2 * sizeof(int32_t);
+  using midi_player::header_bytes;
   static constexpr size_t voice_bytes = 3 * sizeof(int64_t) + 3 * sizeof(double) + 3;
 
   void prepare(uint32_t max_block) override { acc_.assign(max_block, 0.0); }
 
   void process_rt(const process_context& ctx, std::span<const audio_view>,
                   const audio_view& out) noexcept override {
-    const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
-    if (b0 != frame_)
-      seek(b0);
     std::fill_n(acc_.data(), ctx.frames, 0.0);
-    auto it = first_event_at(b0);
-    for (int64_t at = b0; at < b1;) {
-      const int64_t next = it != events_.end() && it->frame < b1 ? it->frame : b1;
-      render(at, next, acc_.data() + (at - b0));
-      retire(next);
-      at = next;
-      for (; it != events_.end() && it->frame == at && at < b1; ++it)
-        apply(*it);
-    }
-    frame_ = b1;
+    play(ctx.timeline_frame, ctx.timeline_frame + ctx.frames);
     for (uint16_t c = 0; c < out.channels; ++c)
       kernels::store(acc_.data(), out[c], ctx.frames);
   }
 
   std::vector<std::byte> snapshot() const override {
-    std::vector<std::byte> state;
-    state.reserve(header_bytes + voices_.size() * voice_bytes);
-    auto put = [&state](const auto& x) {
-      const auto* p = reinterpret_cast<const std::byte*>(&x);
-      state.insert(state.end(), p, p + sizeof x);
-    };
-    put(frame_);
-    put(volume_);
-    put(bend_);
+    state_writer w(header_bytes + voices_.size() * voice_bytes);
+    snapshot_header(w);
     for (const auto& v : voices_) {
-      put(v.on), put(v.off), put(v.phase_frame);
-      put(v.phase), put(v.inc), put(v.release_from);
-      put(v.pitch), put(v.velocity), put(v.active);
+      w.put(v.on), w.put(v.off), w.put(v.phase_frame);
+      w.put(v.phase), w.put(v.inc), w.put(v.release_from);
+      w.put(v.key), w.put(v.velocity), w.put(v.active);
     }
-    return state;
+    return w.take();
   }
 
   bool restore(std::span<const std::byte> state) override {
-    if (state.size() != header_bytes + voices_.size() * voice_bytes)
-      return false;
-    size_t at = 0;
-    auto get = [&](auto& x) {
-      std::memcpy(&x, state.data() + at, sizeof x);
-      at += sizeof x;
-    };
+    state_reader r(state);
     int64_t frame = 0;
     int32_t volume = 0, bend = 0;
-    get(frame), get(volume), get(bend);
+    if (!restore_header(r, frame, volume, bend))
+      return false;
     auto voices = voices_;
     for (auto& v : voices) {
-      get(v.on), get(v.off), get(v.phase_frame);
-      get(v.phase), get(v.inc), get(v.release_from);
-      get(v.pitch), get(v.velocity), get(v.active);
-      if (v.pitch > 127 || v.velocity > 127 || v.active > 1 || !std::isfinite(v.phase) ||
+      r.get(v.on), r.get(v.off), r.get(v.phase_frame);
+      r.get(v.phase), r.get(v.inc), r.get(v.release_from);
+      r.get(v.key), r.get(v.velocity), r.get(v.active);
+      if (v.key > 127 || v.velocity > 127 || v.active > 1 || !std::isfinite(v.phase) ||
           !std::isfinite(v.inc) || !std::isfinite(v.release_from))
         return false;
     }
-    if (frame < 0 || volume < 0 || volume > 127 || bend < -8192 || bend > 8191)
+    if (!r.complete())
       return false;
     frame_ = frame;
     volume_ = volume;
@@ -623,16 +602,13 @@ private:
     int64_t off = -1;        ///< frame of the note-off; -1 while held
     int64_t phase_frame = 0; ///< the phase is `phase` here and steps by `inc` a frame
     double phase = 0, inc = 0, release_from = 0;
-    uint8_t pitch = 0, velocity = 0, active = 0;
+    uint8_t key = 0, velocity = 0, active = 0;
   };
 
-  std::vector<midi_event>::const_iterator first_event_at(int64_t frame) const noexcept {
-    return std::lower_bound(events_.begin(), events_.end(), frame,
-                            [](const midi_event& e, int64_t f) { return e.frame < f; });
-  }
+  static constexpr bool seeks_from_start = false; // every value is a closed form of the frame
 
-  double increment(uint8_t pitch) const noexcept {
-    const double semitones = pitch - 69.0 + 2.0 * bend_ / 8192.0;
+  double increment(uint8_t key) const noexcept {
+    const double semitones = key - 69.0 + 2.0 * bend_ / 8192.0;
     return 440.0 * std::exp2(semitones / 12.0) / rate_;
   }
 
@@ -653,7 +629,8 @@ private:
                                                       static_cast<double>(release_));
   }
 
-  void render(int64_t from, int64_t to, double* acc) const noexcept {
+  void render(int64_t from, int64_t to, int64_t block_start) noexcept {
+    double* acc = acc_.data() + (from - block_start);
     const double volume = volume_ / 127.0;
     for (const auto& v : voices_) {
       if (!v.active)
@@ -673,58 +650,24 @@ private:
         v.active = 0;
   }
 
-  void apply(const midi_event& e) noexcept {
-    switch (e.status) {
-      case midi_status::note_on:
-        if (e.data2 != 0) {
-          note_on(e.frame, e.data1, e.data2);
-          return;
-        }
-        [[fallthrough]];
-      case midi_status::note_off:
-        note_off(e.frame, e.data1);
-        return;
-      case midi_status::control_change:
-        if (e.data1 == 7)
-          volume_ = e.data2; // other controllers are accepted and ignored
-        return;
-      case midi_status::pitch_bend:
-        bend_ = (e.data2 << 7 | e.data1) - 8192;
-        for (auto& v : voices_)
-          if (v.active) { // the phase goes on from the frame before at the new frequency
-            v.phase = phase_at(v, e.frame - 1);
-            v.phase_frame = e.frame - 1;
-            v.inc = increment(v.pitch);
-          }
-        return;
-      default:
-        return;
-    }
-  }
-
-  void note_on(int64_t frame, uint8_t pitch, uint8_t velocity) noexcept {
-    // A free slot, the lowest; with none, the oldest released note, then the
-    // oldest held one (the lowest slot on ties).
-    voice* slot = nullptr;
+  void bend_changed(int64_t frame) noexcept {
     for (auto& v : voices_)
-      if (!v.active) {
-        slot = &v;
-        break;
+      if (v.active) { // the phase goes on from the frame before at the new frequency
+        v.phase = phase_at(v, frame - 1);
+        v.phase_frame = frame - 1;
+        v.inc = increment(v.key);
       }
-    auto rank = [](const voice& v) { return std::pair{v.off < 0, v.on}; };
-    if (!slot)
-      for (auto& v : voices_)
-        if (!slot || rank(v) < rank(*slot))
-          slot = &v;
-    *slot = voice{frame, -1, frame - 1, 0.0, increment(pitch), 0.0, pitch, velocity, 1};
   }
 
-  void note_off(int64_t frame, uint8_t pitch) noexcept {
-    // The oldest held note of that pitch ends first.
-    voice* held = nullptr;
-    for (auto& v : voices_)
-      if (v.active && v.off < 0 && v.pitch == pitch && (!held || v.on < held->on))
-        held = &v;
+  // A free slot, the lowest; with none, the oldest released note, then the
+  // oldest held one.
+  void note_on(int64_t frame, uint8_t key, uint8_t velocity) noexcept {
+    voice_for_note(voices_, [](const voice& v) { return std::pair{v.off < 0, v.on}; }) =
+      voice{frame, -1, frame - 1, 0.0, increment(key), 0.0, key, velocity, 1};
+  }
+
+  void note_off(int64_t frame, uint8_t key) noexcept {
+    voice* held = oldest_held(voices_, key);
     if (!held)
       return;
     held->release_from = envelope(*held, frame - 1);
@@ -732,31 +675,12 @@ private:
     retire(frame);
   }
 
-  // Brings the state to `frame` without sounding: the events before it, in
-  // order, as process_rt would apply them.
-  void seek(int64_t frame) noexcept {
-    if (frame < frame_) {
-      for (auto& v : voices_)
-        v = voice{};
-      frame_ = 0;
-      volume_ = 127;
-      bend_ = 0;
-    }
-    for (auto it = first_event_at(frame_); it != events_.end() && it->frame < frame; ++it) {
-      retire(it->frame);
-      apply(*it);
-    }
-    retire(frame);
-    frame_ = frame;
-  }
+  void reset_voices() noexcept { std::fill(voices_.begin(), voices_.end(), voice{}); }
 
-  std::vector<midi_event> events_;
   uint32_t rate_;
   int64_t attack_, release_;
   std::vector<voice> voices_;
   std::vector<double> acc_;
-  int64_t frame_ = 0; ///< the next frame to compute
-  int32_t volume_ = 127, bend_ = 0;
 };
 
 } // namespace

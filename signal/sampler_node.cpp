@@ -21,16 +21,19 @@
 #include <cmath>
 
 #include "signal/dsp_nodes.hpp"
+#include "signal/midi_player.hpp"
 #include "signal/state_io.hpp"
 
 namespace loophole::signal {
 
 namespace {
 
-class sampler_node final : public node_processor {
+class sampler_node final : public node_processor, midi_player<sampler_node> {
+  friend midi_player<sampler_node>;
+
 public:
   sampler_node(const render_graph& graph, const render_node& node)
-    : events_(node.events),
+    : midi_player(node.events),
       sample_(node.embedded_audio),
       sample_channels_(node.media && node.media->media_index < graph.media.size()
                          ? graph.media[node.media->media_index].channels
@@ -45,7 +48,7 @@ public:
   }
 
   static constexpr double default_voices = 32;
-  static constexpr size_t header_bytes = sizeof(int64_t) + 2 * sizeof(int32_t);
+  using midi_player::header_bytes;
   static constexpr size_t voice_bytes = 3 * sizeof(int64_t) + 3 * sizeof(double) + 3;
 
   void prepare(uint32_t max_block) override {
@@ -55,24 +58,12 @@ public:
 
   void process_rt(const process_context& ctx, std::span<const audio_view>,
                   const audio_view& out) noexcept override {
-    const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
-    if (b0 != frame_)
-      seek(b0);
-    const uint16_t played = sample_channels_ == 1 ? uint16_t{1} : std::min(out.channels, sample_channels_);
-    for (uint16_t c = 0; c < played; ++c)
+    played_ = sample_channels_ == 1 ? uint16_t{1} : std::min(out.channels, sample_channels_);
+    for (uint16_t c = 0; c < played_; ++c)
       std::fill_n(acc_.data() + size_t{c} * max_block_, ctx.frames, 0.0);
-    auto it = first_event_at(b0);
-    for (int64_t at = b0; at < b1;) {
-      const int64_t next = it != events_.end() && it->frame < b1 ? it->frame : b1;
-      render(at, next, b0, played);
-      retire(next);
-      at = next;
-      for (; it != events_.end() && it->frame == at && at < b1; ++it)
-        apply(*it);
-    }
-    frame_ = b1;
+    play(ctx.timeline_frame, ctx.timeline_frame + ctx.frames);
     for (uint16_t c = 0; c < out.channels; ++c) {
-      if (sample_channels_ != 1 && c >= played) {
+      if (sample_channels_ != 1 && c >= played_) {
         std::fill_n(out[c], ctx.frames, 0.0f);
         continue;
       }
@@ -84,7 +75,7 @@ public:
 
   std::vector<std::byte> snapshot() const override {
     state_writer w(header_bytes + voices_.size() * voice_bytes);
-    w.put(frame_), w.put(volume_), w.put(bend_);
+    snapshot_header(w);
     for (const auto& v : voices_) {
       w.put(v.on), w.put(v.off), w.put(v.base);
       w.put(v.position), w.put(v.ratio), w.put(v.release_from);
@@ -97,7 +88,8 @@ public:
     state_reader r(state);
     int64_t frame = 0;
     int32_t volume = 0, bend = 0;
-    r.get(frame), r.get(volume), r.get(bend);
+    if (!restore_header(r, frame, volume, bend))
+      return false;
     auto voices = voices_;
     for (auto& v : voices) {
       r.get(v.on), r.get(v.off), r.get(v.base);
@@ -107,7 +99,7 @@ public:
           !std::isfinite(v.ratio) || !std::isfinite(v.release_from))
         return false;
     }
-    if (!r.complete() || volume < 0 || volume > 127 || bend < -8192 || bend > 8191)
+    if (!r.complete())
       return false;
     frame_ = frame;
     volume_ = volume;
@@ -124,10 +116,7 @@ private:
     uint8_t key = 0, velocity = 0, active = 0;
   };
 
-  std::vector<midi_event>::const_iterator first_event_at(int64_t frame) const noexcept {
-    return std::lower_bound(events_.begin(), events_.end(), frame,
-                            [](const midi_event& e, int64_t f) { return e.frame < f; });
-  }
+  static constexpr bool seeks_from_start = false; // positions are closed forms of the frame
 
   double ratio_of(uint8_t key) const noexcept {
     return std::exp2((key - root_ + 2.0 * bend_ / 8192.0) / 12.0);
@@ -166,7 +155,8 @@ private:
                                   t * (3.0 * (p1 - p2) + p3 - p0)));
   }
 
-  void render(int64_t from, int64_t to, int64_t block_start, uint16_t channels) noexcept {
+  void render(int64_t from, int64_t to, int64_t block_start) noexcept {
+    const uint16_t channels = played_;
     const double volume = volume_ / 127.0;
     for (const auto& v : voices_) {
       if (!v.active)
@@ -192,54 +182,23 @@ private:
         v.active = 0;
   }
 
-  void apply(const midi_event& e) noexcept {
-    switch (e.status) {
-      case midi_status::note_on:
-        if (e.data2 != 0) {
-          note_on(e.frame, e.data1, e.data2);
-          return;
-        }
-        [[fallthrough]];
-      case midi_status::note_off:
-        note_off(e.frame, e.data1);
-        return;
-      case midi_status::control_change:
-        if (e.data1 == 7)
-          volume_ = e.data2;
-        return;
-      case midi_status::pitch_bend:
-        bend_ = (e.data2 << 7 | e.data1) - 8192;
-        for (auto& v : voices_)
-          if (v.active) { // continuous: from the frame before, at the new ratio
-            v.position = position_at(v, e.frame - 1);
-            v.base = e.frame - 1;
-            v.ratio = ratio_of(v.key);
-          }
-        return;
-      default:
-        return;
-    }
+  void bend_changed(int64_t frame) noexcept {
+    for (auto& v : voices_)
+      if (v.active) { // continuous: from the frame before, at the new ratio
+        v.position = position_at(v, frame - 1);
+        v.base = frame - 1;
+        v.ratio = ratio_of(v.key);
+      }
   }
 
+  // A free slot, the lowest; with none, the oldest note.
   void note_on(int64_t frame, uint8_t key, uint8_t velocity) noexcept {
-    voice* slot = nullptr;
-    for (auto& v : voices_)
-      if (!v.active) {
-        slot = &v;
-        break;
-      }
-    if (!slot)
-      for (auto& v : voices_)
-        if (!slot || v.on < slot->on)
-          slot = &v;
-    *slot = voice{frame, -1, frame, 0.0, ratio_of(key), 0.0, key, velocity, 1};
+    voice_for_note(voices_, [](const voice& v) { return v.on; }) =
+      voice{frame, -1, frame, 0.0, ratio_of(key), 0.0, key, velocity, 1};
   }
 
   void note_off(int64_t frame, uint8_t key) noexcept {
-    voice* held = nullptr;
-    for (auto& v : voices_)
-      if (v.active && v.off < 0 && v.key == key && (!held || v.on < held->on))
-        held = &v;
+    voice* held = oldest_held(voices_, key);
     if (!held)
       return;
     held->release_from = envelope(*held, frame - 1);
@@ -247,23 +206,8 @@ private:
     retire(frame);
   }
 
-  void seek(int64_t frame) noexcept {
-    if (frame < frame_) {
-      for (auto& v : voices_)
-        v = voice{};
-      frame_ = 0;
-      volume_ = 127;
-      bend_ = 0;
-    }
-    for (auto it = first_event_at(frame_); it != events_.end() && it->frame < frame; ++it) {
-      retire(it->frame);
-      apply(*it);
-    }
-    retire(frame);
-    frame_ = frame;
-  }
+  void reset_voices() noexcept { std::fill(voices_.begin(), voices_.end(), voice{}); }
 
-  std::vector<midi_event> events_;
   std::vector<float> sample_;
   uint16_t sample_channels_;
   int64_t length_;
@@ -272,8 +216,7 @@ private:
   std::vector<voice> voices_;
   std::vector<double> acc_;
   uint32_t max_block_ = 0;
-  int64_t frame_ = 0;
-  int32_t volume_ = 127, bend_ = 0;
+  uint16_t played_ = 1; ///< channels of the buffer the block renders
 };
 
 } // namespace

@@ -27,6 +27,7 @@
 #include <numbers>
 
 #include "signal/dsp_nodes.hpp"
+#include "signal/midi_player.hpp"
 #include "signal/param_stream.hpp"
 #include "signal/state_io.hpp"
 #include "signal/synth_node.hpp"
@@ -80,10 +81,12 @@ double oscillator(waveform w, double t, double dt) noexcept {
   return 0.0;
 }
 
-class synth_node final : public node_processor {
+class synth_node final : public node_processor, midi_player<synth_node> {
+  friend midi_player<synth_node>;
+
 public:
   synth_node(const render_graph& graph, const render_node& node)
-    : events_(node.events),
+    : midi_player(node.events),
       rate_(graph.sample_rate),
       wave_(static_cast<waveform>(param_or(node, "waveform", 0))),
       amp_{static_cast<int64_t>(param_or(node, "attack_frames", 0)),
@@ -103,7 +106,7 @@ public:
       voices_(static_cast<size_t>(param_or(node, "voices", default_voices))) {}
 
   static constexpr double default_voices = 16;
-  static constexpr size_t header_bytes = sizeof(int64_t) + 2 * sizeof(int32_t);
+  using midi_player::header_bytes;
   static constexpr size_t voice_bytes = 2 * sizeof(int64_t) + 7 * sizeof(double) + 3;
 
   void prepare(uint32_t max_block) override {
@@ -114,9 +117,7 @@ public:
 
   void process_rt(const process_context& ctx, std::span<const audio_view>,
                   const audio_view& out) noexcept override {
-    const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
-    if (b0 != frame_)
-      seek(b0);
+    const int64_t b0 = ctx.timeline_frame;
     const audio_view none{};
     auto fill = [&](param_stream& s) {
       return s.varies() ? s.fill(b0, ctx.frames, none) : nullptr;
@@ -124,16 +125,7 @@ public:
     params_ = {fill(semitones_), fill(mix_), fill(detune_), fill(cutoff_), fill(resonance_),
                fill(env_octaves_)};
     std::fill_n(acc_.data(), ctx.frames, 0.0);
-    auto it = first_event_at(b0);
-    for (int64_t at = b0; at < b1;) {
-      const int64_t next = it != events_.end() && it->frame < b1 ? it->frame : b1;
-      render(at, next, b0);
-      retire(next);
-      at = next;
-      for (; it != events_.end() && it->frame == at && at < b1; ++it)
-        apply(*it);
-    }
-    frame_ = b1;
+    play(b0, b0 + ctx.frames);
     for (uint16_t c = 0; c < out.channels; ++c)
       for (uint32_t i = 0; i < ctx.frames; ++i)
         out[c][i] = static_cast<float>(acc_[i]);
@@ -141,9 +133,7 @@ public:
 
   std::vector<std::byte> snapshot() const override {
     state_writer w(header_bytes + voices_.size() * voice_bytes);
-    w.put(frame_);
-    w.put(volume_);
-    w.put(bend_);
+    snapshot_header(w);
     for (const auto& v : voices_) {
       w.put(v.on), w.put(v.off);
       w.put(v.phase1), w.put(v.phase2), w.put(v.amp_from), w.put(v.filter_from);
@@ -158,7 +148,8 @@ public:
     state_reader r(state);
     int64_t frame = 0;
     int32_t volume = 0, bend = 0;
-    r.get(frame), r.get(volume), r.get(bend);
+    if (!restore_header(r, frame, volume, bend))
+      return false;
     auto voices = voices_;
     for (auto& v : voices) {
       r.get(v.on), r.get(v.off);
@@ -169,7 +160,7 @@ public:
         return false;
     }
     if (!r.get_streams({&semitones_, &mix_, &detune_, &cutoff_, &resonance_, &env_octaves_}) ||
-        !r.complete() || volume < 0 || volume > 127 || bend < -8192 || bend > 8191)
+        !r.complete())
       return false;
     frame_ = frame;
     volume_ = volume;
@@ -192,10 +183,9 @@ private:
     return {&semitones_, &mix_, &detune_, &cutoff_, &resonance_, &env_octaves_};
   }
 
-  std::vector<midi_event>::const_iterator first_event_at(int64_t frame) const noexcept {
-    return std::lower_bound(events_.begin(), events_.end(), frame,
-                            [](const midi_event& e, int64_t f) { return e.frame < f; });
-  }
+  // A voice's phases and filter are running values: after a jump, every
+  // event is replayed from the start.
+  static constexpr bool seeks_from_start = true;
 
   static double value(const double* stream, const param_stream& s, size_t i) noexcept {
     return stream ? stream[i] : s.constant();
@@ -246,53 +236,22 @@ private:
         v.active = 0;
   }
 
-  void apply(const midi_event& e) noexcept {
-    switch (e.status) {
-      case midi_status::note_on:
-        if (e.data2 != 0) {
-          note_on(e.frame, e.data1, e.data2);
-          return;
-        }
-        [[fallthrough]];
-      case midi_status::note_off:
-        note_off(e.frame, e.data1);
-        return;
-      case midi_status::control_change:
-        if (e.data1 == 7)
-          volume_ = e.data2;
-        return;
-      case midi_status::pitch_bend:
-        bend_ = (e.data2 << 7 | e.data1) - 8192;
-        return;
-      default:
-        return;
-    }
-  }
+  void bend_changed(int64_t) noexcept {} // render reads bend_ frame by frame
 
+  // A free slot, the lowest; with none, the oldest released note, then the
+  // oldest held one.
   void note_on(int64_t frame, uint8_t key, uint8_t velocity) noexcept {
-    voice* slot = nullptr;
-    for (auto& v : voices_)
-      if (!v.active) {
-        slot = &v;
-        break;
-      }
-    auto rank = [](const voice& v) { return std::pair{v.off < 0, v.on}; };
-    if (!slot)
-      for (auto& v : voices_)
-        if (!slot || rank(v) < rank(*slot))
-          slot = &v;
-    *slot = voice{};
-    slot->on = frame;
-    slot->key = key;
-    slot->velocity = velocity;
-    slot->active = 1;
+    voice& slot =
+      voice_for_note(voices_, [](const voice& v) { return std::pair{v.off < 0, v.on}; });
+    slot = voice{};
+    slot.on = frame;
+    slot.key = key;
+    slot.velocity = velocity;
+    slot.active = 1;
   }
 
   void note_off(int64_t frame, uint8_t key) noexcept {
-    voice* held = nullptr;
-    for (auto& v : voices_)
-      if (v.active && v.off < 0 && v.key == key && (!held || v.on < held->on))
-        held = &v;
+    voice* held = oldest_held(voices_, key);
     if (!held)
       return;
     held->amp_from = frame > held->on ? amp_.held(frame - 1 - held->on) : 0.0;
@@ -300,20 +259,8 @@ private:
     held->off = frame;
   }
 
-  void seek(int64_t frame) noexcept {
-    for (auto& v : voices_)
-      v = voice{};
-    volume_ = 127;
-    bend_ = 0;
-    for (auto it = events_.begin(); it != events_.end() && it->frame < frame; ++it) {
-      retire(it->frame);
-      apply(*it);
-    }
-    retire(frame);
-    frame_ = frame;
-  }
+  void reset_voices() noexcept { std::fill(voices_.begin(), voices_.end(), voice{}); }
 
-  std::vector<midi_event> events_;
   uint32_t rate_;
   waveform wave_;
   adsr_shape amp_, filter_env_;
@@ -321,8 +268,6 @@ private:
   std::array<const double*, 6> params_{};
   std::vector<voice> voices_;
   std::vector<double> acc_;
-  int64_t frame_ = 0;
-  int32_t volume_ = 127, bend_ = 0;
 };
 
 } // namespace
