@@ -517,20 +517,8 @@ private:
                      size_t scratch = 0) noexcept {
     if (lookahead_ == 0)
       return x;
-    float* ring = delay_.data() + size_t{c} * lookahead_;
     float* d = delayed_.data() + scratch * max_block_;
-    uint32_t pos = start;
-    for (uint32_t done = 0; done < n;) {
-      const uint32_t run = std::min(n - done, lookahead_ - pos);
-      for (uint32_t j = 0; j < run; ++j) {
-        d[done + j] = ring[pos + j];
-        ring[pos + j] = x[done + j];
-      }
-      done += run;
-      pos += run;
-      if (pos == lookahead_)
-        pos = 0;
-    }
+    delay_through_ring(x, delay_.data() + size_t{c} * lookahead_, lookahead_, start, n, d);
     return d;
   }
 

@@ -321,20 +321,8 @@ private:
     const uint32_t len = shape_.latency;
     if (len == 0)
       return x;
-    float* ring = audio_.data() + size_t{c} * len;
     float* d = delayed_.data();
-    uint32_t pos = start;
-    for (uint32_t done = 0; done < n;) {
-      const uint32_t run = std::min(n - done, len - pos);
-      for (uint32_t j = 0; j < run; ++j) {
-        d[done + j] = ring[pos + j];
-        ring[pos + j] = x[done + j];
-      }
-      done += run;
-      pos += run;
-      if (pos == len)
-        pos = 0;
-    }
+    delay_through_ring(x, audio_.data() + size_t{c} * len, len, start, n, d);
     return d;
   }
 

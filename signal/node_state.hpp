@@ -37,6 +37,25 @@ private:
 #endif
 };
 
+/// Delays x[0, n) by `length` frames through `ring` (one channel's ring of
+/// `length` frames, at position `start`): `out` gets what the ring held, the
+/// ring keeps x. The lookahead of the compressor and the limiter.
+inline void delay_through_ring(const float* x, float* ring, uint32_t length, uint32_t start,
+                               uint32_t n, float* out) noexcept {
+  uint32_t pos = start;
+  for (uint32_t done = 0; done < n;) {
+    const uint32_t run = n - done < length - pos ? n - done : length - pos;
+    for (uint32_t j = 0; j < run; ++j) {
+      out[done + j] = ring[pos + j];
+      ring[pos + j] = x[done + j];
+    }
+    done += run;
+    pos += run;
+    if (pos == length)
+      pos = 0;
+  }
+}
+
 /// The parameter streams of a node, one per automatable parameter of its kind
 /// (every node adds all of them, so their state is modulation_state_bytes).
 class stream_set {
