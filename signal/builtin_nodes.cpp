@@ -562,38 +562,26 @@ public:
   }
 
   std::vector<std::byte> snapshot() const override {
-    state_writer w(header_bytes + voices_.size() * voice_bytes);
-    snapshot_header(w);
-    for (const auto& v : voices_) {
-      w.put(v.on), w.put(v.off), w.put(v.phase_frame);
-      w.put(v.phase), w.put(v.inc), w.put(v.release_from);
-      w.put(v.key), w.put(v.velocity), w.put(v.active);
-    }
-    return w.take();
+    return snapshot_voices(
+      voices_, voice_bytes, 0,
+      [](state_writer& w, const voice& v) {
+        w.put(v.on), w.put(v.off), w.put(v.phase_frame);
+        w.put(v.phase), w.put(v.inc), w.put(v.release_from);
+        w.put(v.key), w.put(v.velocity), w.put(v.active);
+      },
+      [](state_writer&) {});
   }
 
   bool restore(std::span<const std::byte> state) override {
-    state_reader r(state);
-    int64_t frame = 0;
-    int32_t volume = 0, bend = 0;
-    if (!restore_header(r, frame, volume, bend))
-      return false;
-    auto voices = voices_;
-    for (auto& v : voices) {
-      r.get(v.on), r.get(v.off), r.get(v.phase_frame);
-      r.get(v.phase), r.get(v.inc), r.get(v.release_from);
-      r.get(v.key), r.get(v.velocity), r.get(v.active);
-      if (v.key > 127 || v.velocity > 127 || v.active > 1 || !std::isfinite(v.phase) ||
-          !std::isfinite(v.inc) || !std::isfinite(v.release_from))
-        return false;
-    }
-    if (!r.complete())
-      return false;
-    frame_ = frame;
-    volume_ = volume;
-    bend_ = bend;
-    voices_ = std::move(voices);
-    return true;
+    return restore_voices(
+      state, voices_,
+      [](state_reader& r, voice& v) {
+        r.get(v.on), r.get(v.off), r.get(v.phase_frame);
+        r.get(v.phase), r.get(v.inc), r.get(v.release_from);
+        r.get(v.key), r.get(v.velocity), r.get(v.active);
+        return std::isfinite(v.phase) && std::isfinite(v.inc) && std::isfinite(v.release_from);
+      },
+      [](state_reader&) { return true; });
   }
 
 private:

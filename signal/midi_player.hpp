@@ -21,7 +21,9 @@
 // controllers, note-ons), so any split into blocks gives the same bits.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "signal/render_graph.hpp"
@@ -79,16 +81,44 @@ protected:
     return held;
   }
 
-  void snapshot_header(state_writer& w) const {
+  /// A snapshot: the channel state, then each voice through `write(w, v)`,
+  /// then whatever `rest(w)` adds (`voice_bytes` a voice, `rest_bytes` more).
+  template <class Voice, class Write, class Rest>
+  std::vector<std::byte> snapshot_voices(const std::vector<Voice>& voices, size_t voice_bytes,
+                                         size_t rest_bytes, Write write, Rest rest) const {
+    state_writer w(header_bytes + voices.size() * voice_bytes + rest_bytes);
     w.put(frame_);
     w.put(volume_);
     w.put(bend_);
+    for (const auto& v : voices)
+      write(w, v);
+    rest(w);
+    return w.take();
   }
 
-  /// Reads a header; false if it does not hold valid channel state.
-  bool restore_header(state_reader& r, int64_t& frame, int32_t& volume, int32_t& bend) const {
-    return r.get(frame) && r.get(volume) && r.get(bend) && frame >= 0 && volume >= 0 &&
-           volume <= 127 && bend >= -8192 && bend <= 8191;
+  /// Restores what snapshot_voices wrote: each voice through `read(r, v)`
+  /// (false: not a valid voice), then `rest(r)`. All or nothing for the
+  /// channel state and the voices.
+  template <class Voice, class Read, class Rest>
+  bool restore_voices(std::span<const std::byte> state, std::vector<Voice>& voices, Read read,
+                      Rest rest) {
+    state_reader r(state);
+    int64_t frame = 0;
+    int32_t volume = 0, bend = 0;
+    if (!r.get(frame) || !r.get(volume) || !r.get(bend) || frame < 0 || volume < 0 ||
+        volume > 127 || bend < -8192 || bend > 8191)
+      return false;
+    auto restored = voices;
+    for (auto& v : restored)
+      if (!read(r, v) || v.key > 127 || v.velocity > 127 || v.active > 1)
+        return false;
+    if (!rest(r) || !r.complete())
+      return false;
+    frame_ = frame;
+    volume_ = volume;
+    bend_ = bend;
+    voices = std::move(restored);
+    return true;
   }
 
   std::vector<midi_event> events_;

@@ -132,41 +132,32 @@ public:
   }
 
   std::vector<std::byte> snapshot() const override {
-    state_writer w(header_bytes + voices_.size() * voice_bytes);
-    snapshot_header(w);
-    for (const auto& v : voices_) {
-      w.put(v.on), w.put(v.off);
-      w.put(v.phase1), w.put(v.phase2), w.put(v.amp_from), w.put(v.filter_from);
-      w.put(v.filter.ic1), w.put(v.filter.ic2), w.put(v.last_amp);
-      w.put(v.key), w.put(v.velocity), w.put(v.active);
-    }
-    w.put_streams({&semitones_, &mix_, &detune_, &cutoff_, &resonance_, &env_octaves_});
-    return w.take();
+    return snapshot_voices(
+      voices_, voice_bytes, 0,
+      [](state_writer& w, const voice& v) {
+        w.put(v.on), w.put(v.off);
+        w.put(v.phase1), w.put(v.phase2), w.put(v.amp_from), w.put(v.filter_from);
+        w.put(v.filter.ic1), w.put(v.filter.ic2), w.put(v.last_amp);
+        w.put(v.key), w.put(v.velocity), w.put(v.active);
+      },
+      [this](state_writer& w) {
+        w.put_streams({&semitones_, &mix_, &detune_, &cutoff_, &resonance_, &env_octaves_});
+      });
   }
 
   bool restore(std::span<const std::byte> state) override {
-    state_reader r(state);
-    int64_t frame = 0;
-    int32_t volume = 0, bend = 0;
-    if (!restore_header(r, frame, volume, bend))
-      return false;
-    auto voices = voices_;
-    for (auto& v : voices) {
-      r.get(v.on), r.get(v.off);
-      r.get(v.phase1), r.get(v.phase2), r.get(v.amp_from), r.get(v.filter_from);
-      r.get(v.filter.ic1), r.get(v.filter.ic2), r.get(v.last_amp);
-      r.get(v.key), r.get(v.velocity), r.get(v.active);
-      if (v.key > 127 || v.velocity > 127 || v.active > 1)
-        return false;
-    }
-    if (!r.get_streams({&semitones_, &mix_, &detune_, &cutoff_, &resonance_, &env_octaves_}) ||
-        !r.complete())
-      return false;
-    frame_ = frame;
-    volume_ = volume;
-    bend_ = bend;
-    voices_ = std::move(voices);
-    return true;
+    return restore_voices(
+      state, voices_,
+      [](state_reader& r, voice& v) {
+        r.get(v.on), r.get(v.off);
+        r.get(v.phase1), r.get(v.phase2), r.get(v.amp_from), r.get(v.filter_from);
+        r.get(v.filter.ic1), r.get(v.filter.ic2), r.get(v.last_amp);
+        r.get(v.key), r.get(v.velocity), r.get(v.active);
+        return true;
+      },
+      [this](state_reader& r) {
+        return r.get_streams({&semitones_, &mix_, &detune_, &cutoff_, &resonance_, &env_octaves_});
+      });
   }
 
 private:
