@@ -159,7 +159,7 @@ constexpr std::array eq_params{
   parameter_spec{"b8_bw", 0.0, 10.0, false, param_unit::plain, true,
                  "band 8: bandwidth in octaves, replacing Q (peak, band_pass, notch, all_pass)", ""},
   parameter_spec{"oversample", 1.0, 8.0, false, param_unit::plain, false,
-                 "1, 2, 4 or 8: run the node at that multiple of the rate (not applied yet: the eq runs at the graph's rate)", ""},
+                 "1, 2, 4 or 8: run the node at that multiple of the rate", ""},
 };
 constexpr std::array compressor_params{
   parameter_spec{"threshold_db", -96.0, 0.0, false, param_unit::db, true,
@@ -185,7 +185,7 @@ constexpr std::array compressor_params{
   parameter_spec{"mix", 0.0, 1.0, false, param_unit::plain, true,
                  "share of the compressed signal (parallel compression; default 1)", ""},
   parameter_spec{"oversample", 1.0, 8.0, false, param_unit::plain, false,
-                 "1, 2, 4 or 8: run the node at that multiple of the rate (not applied yet: the compressor runs at the graph's rate)", ""},
+                 "1, 2, 4 or 8: run the node at that multiple of the rate", ""},
 };
 constexpr std::array limiter_params{
   parameter_spec{"ceiling_db", -48.0, 0.0, false, param_unit::db, true,
@@ -213,7 +213,7 @@ constexpr std::array gate_params{
   parameter_spec{"release_frames", 0.0, 4194304.0, false, param_unit::frames, false,
                  "time constant of closing", ""},
   parameter_spec{"oversample", 1.0, 8.0, false, param_unit::plain, false,
-                 "1, 2, 4 or 8: run the node at that multiple of the rate (not applied yet: the gate runs at the graph's rate)", ""},
+                 "1, 2, 4 or 8: run the node at that multiple of the rate", ""},
 };
 constexpr std::array saturation_params{
   parameter_spec{"drive_db", 0.0, 48.0, false, param_unit::db, true,

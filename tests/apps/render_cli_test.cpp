@@ -1970,17 +1970,6 @@ BOOST_AUTO_TEST_SUITE(routing)
 
 namespace {
 
-/// Whether this build processes audio through `kind` (kinds whose DSP is still being written
-/// have no processor yet: a render through them cannot run).
-bool processes(loophole::signal::node_kind kind, uint16_t channels = 2) {
-  loophole::signal::render_graph g;
-  g.sample_rate = rate;
-  loophole::signal::render_node n;
-  n.kind = kind;
-  n.channels = channels;
-  return loophole::signal::make_processor(g, n) != nullptr;
-}
-
 /// A session with one mono track playing 1 s of DC 0.5 (the media written to `dir`).
 json dc_session(const temp_dir& dir) {
   const auto dc = dc_media("dc.wav", rate, 0.5f);
@@ -2060,12 +2049,8 @@ BOOST_AUTO_TEST_CASE(a_group_bus_sums_its_tracks_then_applies_its_fader) {
 // Plugin delay compensation: a compressor that only delays (threshold above the signal, 5 ms
 // lookahead) on one of two parallel paths, in a track and in a return fed by a send, and keyed
 // by a sidechain; the render nulls against the twin without the compressors to -120 dB and keeps
-// its length. Runs once the compressor has a processor.
+// its length.
 BOOST_AUTO_TEST_CASE(a_latent_path_nulls_against_its_twin_without_it) {
-  if (!processes(loophole::signal::node_kind::compressor)) {
-    BOOST_TEST_MESSAGE("the compressor has no processor in this build: the null test waits for it");
-    return;
-  }
   temp_dir dir;
   const auto tone = sine_media("tone.wav", 1.0, {440.0}, {0.25});
   write_media(dir, tone);
@@ -2098,8 +2083,8 @@ BOOST_AUTO_TEST_CASE(a_latent_path_nulls_against_its_twin_without_it) {
   BOOST_TEST(worst < 1e-6, "the compensated render differs by " << worst);
 }
 
-// Buses, sends (pre and post), a group, delays and, once their processors exist, a sidechain
-// and latency: the same bytes whatever the worker count.
+// Buses, sends (pre and post), a group, delays, a sidechained lookahead compressor (latency)
+// and its compensation: the same bytes whatever the worker count.
 BOOST_AUTO_TEST_CASE(routed_renders_are_byte_identical_across_worker_counts) {
   temp_dir dir;
   three_tracks material{dir};
@@ -2111,8 +2096,7 @@ BOOST_AUTO_TEST_CASE(routed_renders_are_byte_identical_across_worker_counts) {
   doc["tracks"][1]["output"] = "grp";
   doc["tracks"][1]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -3.0}, {"pre_fader", true}}});
   doc["tracks"][2]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -9.0}}});
-  if (processes(loophole::signal::node_kind::compressor))
-    doc["tracks"][2]["inserts"] = json::array(
+  doc["tracks"][2]["inserts"] = json::array(
       {{{"kind", "compressor"}, {"sidechain", "mono"}, {"lookahead", {{"seconds", 0.003}}}}});
   const auto session = write_session(dir, "routed.json", doc);
   auto render = [&](const std::string& name, const std::string& workers) {
@@ -2164,13 +2148,8 @@ BOOST_AUTO_TEST_CASE(routing_errors_exit_non_zero_naming_the_path_and_write_noth
   }
 }
 
-// A 5.1 master: the file has six channels and the 5.1 channel mask. Runs once the surround_pan
-// node has a processor.
+// A 5.1 master: the file has six channels and the 5.1 channel mask.
 BOOST_AUTO_TEST_CASE(a_surround_master_writes_its_channel_count_and_mask) {
-  if (!processes(loophole::signal::node_kind::surround_pan, 6)) {
-    BOOST_TEST_MESSAGE("surround_pan has no processor in this build: the render waits for it");
-    return;
-  }
   temp_dir dir;
   auto doc = dc_session(dir);
   doc["master"]["channels"] = 6;

@@ -245,6 +245,35 @@ BOOST_AUTO_TEST_CASE(eq_bands_in_series_multiply_and_mono_matches_stereo) {
   BOOST_TEST(out[2] == out[0]);
 }
 
+// `oversample` runs the eq at N times the rate: its response is the cookbook's designed at N x
+// the rate (a peak near Nyquist keeps its shape instead of the bilinear transform's cramping),
+// through the oversampler's flat passband (delay does not change a magnitude).
+BOOST_AUTO_TEST_CASE(an_oversampled_eq_has_the_response_designed_at_the_higher_rate) {
+  const uint32_t rate = 44100;
+  for (uint32_t factor : {2u, 4u}) {
+    const auto node = make(node_kind::eq, 1, {{"b1_type", 0}, {"b1_freq", 15000},
+                                              {"b1_gain_db", 9}, {"b1_q", 1.0},
+                                              {"oversample", dbl(factor)}});
+    signal_t impulse = constant(1, 16384, 0.0f);
+    impulse[0][0] = 1.0f;
+    const auto out = render(node, rate, {impulse}, 256);
+    const auto at_rate = cookbook(0, 15000, 9, 1.0, 0, rate);
+    const auto oversampled = cookbook(0, 15000, 9, 1.0, 0, double(factor) * rate);
+    double worst = 0, cramped = 0;
+    for (double f : {100.0, 1000.0, 5000.0, 10000.0, 13000.0, 15000.0, 17000.0, 19000.0}) {
+      const double got = db(measured(out[0], 2 * std::numbers::pi * f / rate));
+      worst = std::max(worst, std::abs(got - db(magnitude(oversampled,
+                                                          2 * std::numbers::pi * f / (factor * rate)))));
+      cramped = std::max(cramped,
+                         std::abs(got - db(magnitude(at_rate, 2 * std::numbers::pi * f / rate))));
+    }
+    BOOST_TEST(worst < 0.02, factor << "x: " << worst << " dB from the design at " << factor
+                                    << " x the rate");
+    BOOST_TEST(cramped > 1.0, factor << "x: within " << cramped
+                                     << " dB of the design at the base rate: not oversampled?");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(eq_frequency_is_clamped_below_nyquist) {
   // 30 kHz at 44.1 kHz becomes 0.49 x 44.1 kHz.
   const auto out = render(make(node_kind::eq, 1, {{"b1_type", 1}, {"b1_freq", 30000}}), 44100,
