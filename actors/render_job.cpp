@@ -177,10 +177,15 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
           const auto* slot_base = mem.bus->data() + slot * mem.layout.slot_bytes;
           // A meter measures the frames the file gets: the latency compensation's
           // leading frames are dropped from both.
-          for (auto& tap : *meters)
-            tap.meter.add_planar(
-              reinterpret_cast<const float*>(slot_base + tap.bus_offset) + skip,
-              mem.layout.segment_frames, count);
+          for (auto& tap : *meters) {
+            const auto* samples = slot_base + tap.bus_offset;
+            if (mem.layout.precision == signal::sample_precision::float64)
+              tap.meter.add_planar(reinterpret_cast<const double*>(samples) + skip,
+                                   mem.layout.segment_frames, count);
+            else
+              tap.meter.add_planar(reinterpret_cast<const float*>(samples) + skip,
+                                   mem.layout.segment_frames, count);
+          }
           const auto* sink =
             slot_base + mem.layout.sink_offset + uint64_t{skip} * mem.layout.sink_channels * 4u;
           if (float_samples)

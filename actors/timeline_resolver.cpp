@@ -1336,6 +1336,7 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
   g.first_frame = 0;
   g.frame_count = session_end;
   g.oversample = settings.oversample;
+  g.precision = settings.precision;
   if (settings.range) {
     const auto start = tb.frame_of(settings.range->start);
     const auto end = tb.frame_of(settings.range->end);

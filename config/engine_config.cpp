@@ -151,6 +151,8 @@ const std::vector<key_spec>& keys() {
     integer_key("render", "checkpoint_ms",
                 "render time between checkpoints (0: after every segment)",
                 &engine_config::checkpoint_ms, 0, 3600000),
+    string_key("render", "precision", "sample type of the whole graph: float or double",
+               &engine_config::precision, {"float", "double"}),
     integer_key("output", "bits", "default word length (0: 32-bit float)", &engine_config::bits,
                 0, 32),
     bool_key("output", "dither", "TPDF dither when reducing to 24-bit integer or less",

@@ -23,6 +23,7 @@ struct engine_config {
   uint32_t block_frames = 1024;    ///< Frames per node call inside a segment.
   uint32_t segments_in_flight = 4; ///< Bus slots: segments decoded/rendered/written at once.
   uint32_t checkpoint_ms = 250;    ///< Render time between checkpoints (0: every segment).
+  std::string precision = "float"; ///< Sample type of the graph: float or double.
   // [output]
   uint32_t bits = 24;              ///< Default word length (0: float).
   bool dither = true;              ///< TPDF dither when reducing to <= 24-bit integer.

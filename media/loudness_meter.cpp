@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "media/media_error.hpp"
 
@@ -61,18 +62,33 @@ loudness_meter::~loudness_meter() = default;
 loudness_meter::loudness_meter(loudness_meter&&) noexcept = default;
 loudness_meter& loudness_meter::operator=(loudness_meter&&) noexcept = default;
 
-void loudness_meter::add_planar(const float* base, int64_t stride, uint32_t frames) {
-  interleaved_.resize(size_t{frames} * channels_);
+template <class Sample>
+void loudness_meter::add_interleaved(const Sample* base, int64_t stride, uint32_t frames,
+                                     std::vector<Sample>& interleaved) {
+  interleaved.resize(size_t{frames} * channels_);
   for (uint16_t c = 0; c < channels_; ++c) {
-    const float* in = base + c * stride;
+    const Sample* in = base + c * stride;
     for (uint32_t i = 0; i < frames; ++i) {
-      interleaved_[size_t{i} * channels_ + c] = in[i];
+      interleaved[size_t{i} * channels_ + c] = in[i];
       sum_squares_ += static_cast<double>(in[i]) * static_cast<double>(in[i]);
     }
   }
-  if (ebur128_add_frames_float(state_->st, interleaved_.data(), frames) != EBUR128_SUCCESS)
+  int status = 0;
+  if constexpr (std::is_same_v<Sample, double>)
+    status = ebur128_add_frames_double(state_->st, interleaved.data(), frames);
+  else
+    status = ebur128_add_frames_float(state_->st, interleaved.data(), frames);
+  if (status != EBUR128_SUCCESS)
     throw media_error(failure::resources, "the loudness meter failed (libebur128)");
   frames_ += frames;
+}
+
+void loudness_meter::add_planar(const float* base, int64_t stride, uint32_t frames) {
+  add_interleaved(base, stride, frames, interleaved_);
+}
+
+void loudness_meter::add_planar(const double* base, int64_t stride, uint32_t frames) {
+  add_interleaved(base, stride, frames, interleaved_f64_);
 }
 
 loudness_reading loudness_meter::reading() const {

@@ -31,8 +31,10 @@ public:
   loudness_meter(loudness_meter&&) noexcept;
   loudness_meter& operator=(loudness_meter&&) noexcept;
 
-  /// Adds `frames` frames of planar audio: channel c at `base + c * stride`.
+  /// Adds `frames` frames of planar audio: channel c at `base + c * stride`
+  /// (float, or double from a graph of precision float64).
   void add_planar(const float* base, int64_t stride, uint32_t frames);
+  void add_planar(const double* base, int64_t stride, uint32_t frames);
 
   loudness_reading reading() const;
 
@@ -40,7 +42,12 @@ private:
   struct handle; ///< Owns libebur128's state (an anonymous struct it cannot name here).
   std::unique_ptr<handle> state_;
   uint16_t channels_ = 0;
+  template <class Sample>
+  void add_interleaved(const Sample* base, int64_t stride, uint32_t frames,
+                       std::vector<Sample>& interleaved);
+
   std::vector<float> interleaved_;
+  std::vector<double> interleaved_f64_;
   double sum_squares_ = 0.0;
   int64_t frames_ = 0;
 };

@@ -63,7 +63,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, render_graph& x) {
   return f(caf::meta::type_name("render_graph"), x.sample_rate, x.mode, x.first_frame,
            x.frame_count, x.output_latency, x.media, x.nodes, x.partitions, x.output_node,
-           x.oversample);
+           x.oversample, x.precision);
 }
 
 } // namespace loophole::signal

@@ -48,6 +48,8 @@ struct render_settings {
   /// 1, 2, 4 or 8: the default oversampling of nodes with an `oversample`
   /// parameter (render_graph::oversample).
   uint8_t oversample = 1;
+  /// The sample type of the whole graph (render_graph::precision).
+  signal::sample_precision precision = signal::sample_precision::float32;
 };
 
 template <class Inspector>
@@ -55,7 +57,7 @@ typename Inspector::result_type inspect(Inspector& f, render_settings& x) {
   return f(caf::meta::type_name("render_settings"), x.output_path, x.format, x.bits, x.dither,
            x.dither_seed, x.workers, x.range, x.force, x.vbr_quality, x.segment_frames,
            x.block_frames, x.segments_in_flight, x.resume, x.allow_test_nodes,
-           x.diagnostics_path, x.oversample);
+           x.diagnostics_path, x.oversample, x.precision);
 }
 
 /// What the media pool knows of a file once it has been probed.

@@ -13,23 +13,30 @@ namespace loophole::signal {
 /// ambisonics 16; room to spare for wider buses).
 inline constexpr uint16_t max_channels = 32;
 
-/// A block of planar float audio: `channels` pointers to `frames` samples.
-struct audio_view {
-  std::array<float*, max_channels> channel{};
+/// A block of planar audio: `channels` pointers to `frames` samples of
+/// `Sample` (float, or double in a graph of precision float64).
+template <class Sample>
+struct basic_audio_view {
+  using sample_type = Sample;
+
+  std::array<Sample*, max_channels> channel{};
   uint16_t channels = 0;
   uint32_t frames = 0;
 
-  float* operator[](uint16_t c) const noexcept { return channel[c]; }
+  Sample* operator[](uint16_t c) const noexcept { return channel[c]; }
 
   /// The same channels, starting `offset` frames later, `count` frames long.
-  audio_view slice(uint32_t offset, uint32_t count) const noexcept {
-    audio_view v = *this;
+  basic_audio_view slice(uint32_t offset, uint32_t count) const noexcept {
+    basic_audio_view v = *this;
     for (uint16_t c = 0; c < channels; ++c)
       v.channel[c] = channel[c] + offset;
     v.frames = count;
     return v;
   }
 };
+
+using audio_view = basic_audio_view<float>;
+using audio_view_f64 = basic_audio_view<double>;
 
 /// A read-only region of planar float audio laid out channel after channel,
 /// `stride` samples apart (the layout of media and bus buffers in shared

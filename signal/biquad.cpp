@@ -109,9 +109,10 @@ template <class T>
 // Constant coefficients, `bands` in series, over one pair of channels (or one
 // channel): the state lives in registers for the whole block, and sample n
 // of band k+1 overlaps sample n+1 of band k in the CPU's pipeline.
-template <size_t bands, class T>
-[[gnu::always_inline]] inline void run_constant(const biquad_coefficients* coefs, T* s1_io, T* s2_io, const float* const* x,
-                  float* const* y, uint32_t n) noexcept {
+template <size_t bands, class T, class Sample>
+[[gnu::always_inline]] inline void run_constant(const biquad_coefficients* coefs, T* s1_io,
+                                                T* s2_io, const Sample* const* x,
+                                                Sample* const* y, uint32_t n) noexcept {
   std::array<biquad_coefficients, bands> c;
   std::array<T, bands> s1, s2;
   for (size_t k = 0; k < bands; ++k)
@@ -125,19 +126,20 @@ template <size_t bands, class T>
     for (size_t k = 0; k < bands; ++k)
       v = tdf2_step(c[k], v, s1[k], s2[k]);
     if constexpr (std::is_same_v<T, pair>) {
-      y[0][i] = static_cast<float>(v[0]);
-      y[1][i] = static_cast<float>(v[1]);
+      y[0][i] = static_cast<Sample>(v[0]);
+      y[1][i] = static_cast<Sample>(v[1]);
     } else {
-      y[0][i] = static_cast<float>(v);
+      y[0][i] = static_cast<Sample>(v);
     }
   }
   for (size_t k = 0; k < bands; ++k)
     s1_io[k] = s1[k], s2_io[k] = s2[k];
 }
 
-template <class T>
-[[gnu::always_inline]] inline void dispatch_constant(int bands, const biquad_coefficients* c, T* s1, T* s2,
-                              const float* const* x, float* const* y, uint32_t n) noexcept {
+template <class T, class Sample>
+[[gnu::always_inline]] inline void dispatch_constant(int bands, const biquad_coefficients* c,
+                                                     T* s1, T* s2, const Sample* const* x,
+                                                     Sample* const* y, uint32_t n) noexcept {
   switch (bands) {
     case 1: return run_constant<1>(c, s1, s2, x, y, n);
     case 2: return run_constant<2>(c, s1, s2, x, y, n);
@@ -159,6 +161,7 @@ template <class T>
 #define LOOPHOLE_FMA_CLONES
 #endif
 
+// One clone set per sample type and per pairing.
 LOOPHOLE_FMA_CLONES
 void run_constant_pair(int bands, const biquad_coefficients* c, pair* s1, pair* s2,
                        const float* const* x, float* const* y, uint32_t n) noexcept {
@@ -166,8 +169,20 @@ void run_constant_pair(int bands, const biquad_coefficients* c, pair* s1, pair* 
 }
 
 LOOPHOLE_FMA_CLONES
+void run_constant_pair(int bands, const biquad_coefficients* c, pair* s1, pair* s2,
+                       const double* const* x, double* const* y, uint32_t n) noexcept {
+  dispatch_constant(bands, c, s1, s2, x, y, n);
+}
+
+LOOPHOLE_FMA_CLONES
 void run_constant_single(int bands, const biquad_coefficients* c, double* s1, double* s2,
                          const float* const* x, float* const* y, uint32_t n) noexcept {
+  dispatch_constant(bands, c, s1, s2, x, y, n);
+}
+
+LOOPHOLE_FMA_CLONES
+void run_constant_single(int bands, const biquad_coefficients* c, double* s1, double* s2,
+                         const double* const* x, double* const* y, uint32_t n) noexcept {
   dispatch_constant(bands, c, s1, s2, x, y, n);
 }
 
@@ -179,14 +194,17 @@ std::string band_param(int band, const char* what) {
   return name.append(what);
 }
 
-// Up to eight RBJ bands in series, double coefficients and state, float in
+// Up to eight RBJ bands in series, double coefficients and state, Sample in
 // and out. A band whose parameters follow automation recomputes its
 // coefficients on every frame where one of its values changed (a pure
 // function of the values, so the cache never changes the output).
 // Frequencies are clamped to [1 Hz, 0.49 x rate] (the catalog's range cannot
 // know the rate), and modulated values to the catalog's ranges.
-class eq_node final : public node_processor {
+template <class Sample>
+class eq_node final : public basic_node_processor<Sample> {
 public:
+  using view = basic_audio_view<Sample>;
+
   eq_node(const render_graph& graph, const render_node& node)
     : rate_(graph.sample_rate), channels_(node.channels) {
     for (int b = 0; b < max_eq_bands; ++b) {
@@ -223,8 +241,8 @@ public:
     state_.assign(bands_.size() * channels_ * 2, 0.0);
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  void process_rt(const process_context& ctx, std::span<const view> inputs,
+                  const view& out) noexcept override {
     const denormal_guard guard;
     const auto& in = inputs[0];
     if (bands_.empty()) {
@@ -278,7 +296,7 @@ private:
   // State index of (band k, channel c): s1 then s2.
   size_t at(size_t k, uint16_t c) const noexcept { return (k * channels_ + c) * 2; }
 
-  void process_constant(uint32_t n, const audio_view& in, const audio_view& out) noexcept {
+  void process_constant(uint32_t n, const view& in, const view& out) noexcept {
     const int nb = static_cast<int>(bands_.size());
     uint16_t c = 0;
     for (; c + 1 < out.channels; c += 2) {
@@ -287,8 +305,8 @@ private:
         s1[k] = pair{state_[at(k, c)], state_[at(k, c + 1)]};
         s2[k] = pair{state_[at(k, c) + 1], state_[at(k, c + 1) + 1]};
       }
-      const float* x[2] = {in[c], in[c + 1]};
-      float* y[2] = {out[c], out[c + 1]};
+      const Sample* x[2] = {in[c], in[c + 1]};
+      Sample* y[2] = {out[c], out[c + 1]};
       run_constant_pair(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
       for (size_t k = 0; k < bands_.size(); ++k) {
         state_[at(k, c)] = s1[k][0], state_[at(k, c + 1)] = s1[k][1];
@@ -299,8 +317,8 @@ private:
       std::array<double, max_eq_bands> s1, s2;
       for (size_t k = 0; k < bands_.size(); ++k)
         s1[k] = state_[at(k, c)], s2[k] = state_[at(k, c) + 1];
-      const float* x[1] = {in[c]};
-      float* y[1] = {out[c]};
+      const Sample* x[1] = {in[c]};
+      Sample* y[1] = {out[c]};
       run_constant_single(nb, coefs_.data(), s1.data(), s2.data(), x, y, n);
       for (size_t k = 0; k < bands_.size(); ++k)
         state_[at(k, c)] = s1[k], state_[at(k, c) + 1] = s2[k];
@@ -310,8 +328,7 @@ private:
   // Frame by frame: the bands whose values changed get new coefficients,
   // then every channel takes one step through every band (the channels'
   // recurrences are independent, so they overlap in the pipeline).
-  void process_varying(const process_context& ctx, const audio_view& in,
-                       const audio_view& out) noexcept {
+  void process_varying(const process_context& ctx, const view& in, const view& out) noexcept {
     struct values {
       const double *freq, *gain, *q, *bw;
     };
@@ -343,7 +360,7 @@ private:
         double x = static_cast<double>(in[c][i]);
         for (size_t k = 0; k < bands_.size(); ++k)
           x = tdf2_step(coefs_[k], x, state_[at(k, c)], state_[at(k, c) + 1]);
-        out[c][i] = static_cast<float>(x);
+        out[c][i] = static_cast<Sample>(x);
       }
     }
   }
@@ -367,9 +384,15 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_eq(const render_graph& graph, const render_node& node) {
-  return std::make_unique<eq_node>(graph, node);
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_eq(const render_graph& graph,
+                                                      const render_node& node) {
+  return std::make_unique<eq_node<Sample>>(graph, node);
 }
+
+template std::unique_ptr<node_processor> make_eq<float>(const render_graph&, const render_node&);
+template std::unique_ptr<node_processor_f64> make_eq<double>(const render_graph&,
+                                                             const render_node&);
 
 uint64_t eq_state_bytes(const render_node& node) noexcept {
   uint64_t bands = 0;

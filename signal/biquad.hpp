@@ -48,7 +48,10 @@ biquad_coefficients rbj_coefficients(const biquad_design& design, double rate) n
 /// The most bands of one eq node.
 inline constexpr int max_eq_bands = 8;
 
-std::unique_ptr<node_processor> make_eq(const render_graph& graph, const render_node& node);
+/// Instantiated for float and double samples.
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_eq(const render_graph& graph,
+                                                      const render_node& node);
 uint64_t eq_state_bytes(const render_node& node) noexcept;
 
 } // namespace loophole::signal

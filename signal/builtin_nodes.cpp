@@ -29,9 +29,10 @@ namespace loophole::signal {
 
 namespace {
 
-void clear(const audio_view& out) noexcept {
+template <class Sample>
+void clear(const basic_audio_view<Sample>& out) noexcept {
   for (uint16_t c = 0; c < out.channels; ++c)
-    std::fill_n(out[c], out.frames, 0.0f);
+    std::fill_n(out[c], out.frames, Sample{});
 }
 
 // Plays [source_offset, source_offset + length) of a media buffer from
@@ -40,7 +41,7 @@ void clear(const audio_view& out) noexcept {
 // first_frame + i). Mono media fills every output channel; otherwise output
 // channel c takes media channel c, and output channels the media lacks are
 // silent.
-class clip_source_node final : public node_processor {
+class clip_source_node final : public either_precision<clip_source_node> {
 public:
   clip_source_node(const render_graph& graph, const render_node& node)
     : region_(*node.media),
@@ -79,8 +80,9 @@ public:
 
   void bind_media(const planar_region& media) noexcept override { media_ = media; }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view>,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>>,
+                     const basic_audio_view<Sample>& out) noexcept {
     // Overlap of the block [b0, b1) with the region [r0, r1), in timeline frames.
     const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
     const int64_t r0 = region_.timeline_start, r1 = r0 + region_.length;
@@ -90,8 +92,8 @@ public:
       return;
     }
     for (uint16_t c = 0; c < out.channels; ++c) {
-      std::fill(out[c], out[c] + (s - b0), 0.0f);
-      std::fill(out[c] + (e - b0), out[c] + ctx.frames, 0.0f);
+      std::fill(out[c], out[c] + (s - b0), Sample{});
+      std::fill(out[c] + (e - b0), out[c] + ctx.frames, Sample{});
     }
     const auto out_off = static_cast<size_t>(s - b0);
     const auto count = static_cast<size_t>(e - s);
@@ -102,9 +104,9 @@ public:
     for (uint16_t c = 0; c < out.channels; ++c) {
       const uint16_t mc = std::min<uint16_t>(media_channel_[c], media_.channels - 1);
       const float* src = media_.channel(mc) + src0;
-      float* dst = out[c] + out_off;
+      Sample* dst = out[c] + out_off;
       const double gain = gain_[c];
-      // Both paths compute float(double(x) * gain): the same rounding for a
+      // Both paths compute Sample(double(x) * gain): the same rounding for a
       // frame whether or not its block also holds part of a fade.
       if (!faded) {
         kernels::scale_to_float(src, gain, dst, static_cast<uint32_t>(count));
@@ -115,7 +117,7 @@ public:
                                             out_shape_);
           if (!envelope_.points.empty())
             fg *= automation_value(envelope_, s + static_cast<int64_t>(i));
-          dst[i] = static_cast<float>(static_cast<double>(src[i]) * fg);
+          dst[i] = static_cast<Sample>(static_cast<double>(src[i]) * fg);
         }
       }
     }
@@ -133,8 +135,8 @@ private:
 };
 
 // Sums the inputs in the order the graph lists them, accumulating in double
-// so the result is rounded to float once.
-class mix_node final : public node_processor {
+// so the result is rounded to the sample type once.
+class mix_node final : public either_precision<mix_node> {
 public:
   explicit mix_node(const render_node& node) {
     for (uint16_t c = 0; c < node.channels; ++c) {
@@ -156,8 +158,9 @@ public:
     return true;
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     for (uint16_t c = 0; c < out.channels; ++c) {
       double* acc = acc_.data();
       const uint16_t sc = source_[c];
@@ -192,26 +195,27 @@ private:
 
 // A constant gain, or one that follows its automation lane and modulators:
 // the gain of each frame is the stream's value there (computed in double,
-// applied as float).
-class gain_node final : public node_processor {
+// applied in the sample type).
+class gain_node final : public either_precision<gain_node> {
 public:
   explicit gain_node(const render_node& node) : gain_(node, "gain", param_or(node, "gain", 1.0)) {}
 
   void prepare(uint32_t max_block) override { gain_.prepare(max_block); }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     if (!gain_.varies()) {
       for (uint16_t c = 0; c < out.channels; ++c)
-        kernels::multiply(inputs[0][c], static_cast<float>(gain_.constant()), out[c], ctx.frames);
+        kernels::multiply(inputs[0][c], static_cast<Sample>(gain_.constant()), out[c], ctx.frames);
       return;
     }
     const double* g = gain_.fill(ctx.timeline_frame, ctx.frames, inputs[0]);
     for (uint16_t c = 0; c < out.channels; ++c) {
-      const float* x = inputs[0][c];
-      float* y = out[c];
+      const Sample* x = inputs[0][c];
+      Sample* y = out[c];
       for (uint32_t i = 0; i < ctx.frames; ++i)
-        y[i] = x[i] * static_cast<float>(g[i]);
+        y[i] = x[i] * static_cast<Sample>(g[i]);
     }
   }
 
@@ -246,49 +250,50 @@ std::pair<double, double> pan_gains(pan_law law, double p) noexcept {
   return {std::cos(theta), std::sin(theta)};
 }
 
-class pan_node final : public node_processor {
+class pan_node final : public either_precision<pan_node> {
 public:
   explicit pan_node(const render_node& node)
     : law_(static_cast<pan_law>(param_or(node, "law", 0.0))) {
     position_ = streams_.add(node, "position", param_or(node, "position", 0.0));
     width_ = streams_.add(node, "width", param_or(node, "width", 1.0));
-    const auto [l, r] = pan_gains(law_, streams_[position_].constant());
-    left_ = static_cast<float>(l);
-    right_ = static_cast<float>(r);
+    std::tie(left_, right_) = pan_gains(law_, streams_[position_].constant());
   }
 
   void prepare(uint32_t max_block) override { streams_.prepare(max_block); }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     const auto& in = inputs[0];
-    const float* l = in[0];
-    const float* r = in.channels == 1 ? in[0] : in[1];
+    const Sample* l = in[0];
+    const Sample* r = in.channels == 1 ? in[0] : in[1];
+    // The constant gains in the sample type, as the plain path applies them.
+    const auto left = static_cast<Sample>(left_), right = static_cast<Sample>(right_);
     auto& position = streams_[position_];
     auto& width = streams_[width_];
     const bool widened = in.channels == 2 && (width.varies() || width.constant() != 1.0);
     if (!position.varies() && !widened) {
-      kernels::multiply(l, left_, out[0], ctx.frames);
-      kernels::multiply(r, right_, out[1], ctx.frames);
+      kernels::multiply(l, left, out[0], ctx.frames);
+      kernels::multiply(r, right, out[1], ctx.frames);
       return;
     }
     const double* p = position.varies() ? position.fill(ctx.timeline_frame, ctx.frames, in)
                                         : nullptr;
     const double* w = width.varies() ? width.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
     for (uint32_t i = 0; i < ctx.frames; ++i) {
-      double gl = left_, gr = right_;
+      double gl = left, gr = right;
       if (p)
         std::tie(gl, gr) = pan_gains(law_, std::clamp(p[i], -1.0, 1.0));
       const double wi = w ? std::clamp(w[i], 0.0, 2.0) : width.constant();
       if (!widened || wi == 1.0) {
-        out[0][i] = l[i] * static_cast<float>(gl);
-        out[1][i] = r[i] * static_cast<float>(gr);
+        out[0][i] = l[i] * static_cast<Sample>(gl);
+        out[1][i] = r[i] * static_cast<Sample>(gr);
         continue;
       }
       const double xl = l[i], xr = r[i];
       const double mid = (xl + xr) / 2.0, side = (xl - xr) / 2.0 * wi;
-      out[0][i] = static_cast<float>((mid + side) * gl);
-      out[1][i] = static_cast<float>((mid - side) * gr);
+      out[0][i] = static_cast<Sample>((mid + side) * gl);
+      out[1][i] = static_cast<Sample>((mid - side) * gr);
     }
   }
 
@@ -303,16 +308,19 @@ private:
   pan_law law_;
   stream_set streams_;
   size_t position_ = 0, width_ = 0;
-  float left_ = 0, right_ = 0;
+  double left_ = 0, right_ = 0;
 };
 
 // A sample-accurate delay line with feedback, per channel:
 //   d[n] = w[n - D],  w[n] = x[n] + feedback * d[n],  y[n] = dry * x[n] + wet * d[n]
-// (D = 0 makes d[n] = x[n]), in float; feedback, wet and dry may follow
-// automation (their value at each frame, rounded to float). Its state is the
+// (D = 0 makes d[n] = x[n]), in the sample type; feedback, wet and dry may
+// follow automation (their value at each frame, rounded to the sample type). Its state is the
 // line, the write position and the parameter streams' followers.
-class delay_node final : public node_processor {
+template <class Sample>
+class delay_node final : public basic_node_processor<Sample> {
 public:
+  using view = basic_audio_view<Sample>;
+
   explicit delay_node(const render_node& node)
     : frames_(static_cast<uint32_t>(param_or(node, "frames", 0))),
       channels_(node.channels) {
@@ -322,47 +330,48 @@ public:
   }
 
   void prepare(uint32_t max_block) override {
-    line_.assign(size_t{channels_} * frames_, 0.0f);
+    line_.assign(size_t{channels_} * frames_, Sample{});
     pos_ = 0;
     streams_.prepare(max_block);
     for (auto* v : {&fb_, &wet_values_, &dry_values_})
-      v->assign(max_block, 0.0f);
+      v->assign(max_block, Sample{});
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  void process_rt(const process_context& ctx, std::span<const view> inputs,
+                  const view& out) noexcept override {
     const auto& in = inputs[0];
-    // Per-frame values (constants repeated when they do not vary), as float.
-    auto values = [&](size_t index, std::vector<float>& v) {
+    // Per-frame values (constants repeated when they do not vary), in the
+    // sample type.
+    auto values = [&](size_t index, std::vector<Sample>& v) {
       auto& s = streams_[index];
       if (s.varies()) {
         const double* d = s.fill(ctx.timeline_frame, ctx.frames, in);
         for (uint32_t i = 0; i < ctx.frames; ++i)
-          v[i] = static_cast<float>(d[i]);
+          v[i] = static_cast<Sample>(d[i]);
       } else {
-        std::fill_n(v.data(), ctx.frames, static_cast<float>(s.constant()));
+        std::fill_n(v.data(), ctx.frames, static_cast<Sample>(s.constant()));
       }
       return v.data();
     };
-    const float* fb = values(feedback_, fb_);
-    const float* wet = values(wet_, wet_values_);
-    const float* dry = values(dry_, dry_values_);
+    const Sample* fb = values(feedback_, fb_);
+    const Sample* wet = values(wet_, wet_values_);
+    const Sample* dry = values(dry_, dry_values_);
     if (frames_ == 0) {
       for (uint16_t c = 0; c < out.channels; ++c)
         for (uint32_t i = 0; i < ctx.frames; ++i) {
-          const float x = in[c][i];
+          const Sample x = in[c][i];
           out[c][i] = dry[i] * x + wet[i] * x;
         }
       return;
     }
     uint32_t pos = 0;
     for (uint16_t c = 0; c < out.channels; ++c) {
-      float* line = line_.data() + size_t{c} * frames_;
-      const float* x = in[c];
-      float* y = out[c];
+      Sample* line = line_.data() + size_t{c} * frames_;
+      const Sample* x = in[c];
+      Sample* y = out[c];
       pos = pos_;
       for (uint32_t i = 0; i < ctx.frames; ++i) {
-        const float d = line[pos];
+        const Sample d = line[pos];
         line[pos] = x[i] + fb[i] * d;
         y[i] = dry[i] * x[i] + wet[i] * d;
         if (++pos == frames_)
@@ -373,24 +382,24 @@ public:
   }
 
   std::vector<std::byte> snapshot() const override {
-    state_writer w(sizeof pos_ + line_.size() * sizeof(float) + streams_.state_bytes());
+    state_writer w(sizeof pos_ + line_.size() * sizeof(Sample) + streams_.state_bytes());
     w.put(pos_);
-    w.put_all(std::span<const float>(line_));
+    w.put_all(std::span<const Sample>(line_));
     w.put_streams(streams_);
     return w.take();
   }
 
   bool restore(std::span<const std::byte> state) override {
     uint32_t pos = 0;
-    if (state.size() != sizeof pos + line_.size() * sizeof(float) + streams_.state_bytes())
+    if (state.size() != sizeof pos + line_.size() * sizeof(Sample) + streams_.state_bytes())
       return false;
     std::memcpy(&pos, state.data(), sizeof pos);
     if (frames_ != 0 ? pos >= frames_ : pos != 0)
       return false;
-    if (!streams_.restore_from(state.subspan(sizeof pos + line_.size() * sizeof(float))))
+    if (!streams_.restore_from(state.subspan(sizeof pos + line_.size() * sizeof(Sample))))
       return false;
     pos_ = pos;
-    std::memcpy(line_.data(), state.data() + sizeof pos, line_.size() * sizeof(float));
+    std::memcpy(line_.data(), state.data() + sizeof pos, line_.size() * sizeof(Sample));
     return true;
   }
 
@@ -399,24 +408,25 @@ private:
   uint16_t channels_;
   stream_set streams_;
   size_t feedback_ = 0, wet_ = 0, dry_ = 0;
-  std::vector<float> fb_, wet_values_, dry_values_;
-  std::vector<float> line_;
+  std::vector<Sample> fb_, wet_values_, dry_values_;
+  std::vector<Sample> line_;
   uint32_t pos_ = 0;
 };
 
 // Inverts the channels whose bit is set in `mask` (default: all).
-class polarity_node final : public node_processor {
+class polarity_node final : public either_precision<polarity_node> {
 public:
   explicit polarity_node(const render_node& node)
     : mask_(static_cast<uint32_t>(param_or(node, "mask", 4294967295.0))) {}
 
   void prepare(uint32_t) override {}
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     for (uint16_t c = 0; c < out.channels; ++c) {
-      const float* x = inputs[0][c];
-      float* y = out[c];
+      const Sample* x = inputs[0][c];
+      Sample* y = out[c];
       if (mask_ >> c & 1u)
         for (uint32_t i = 0; i < ctx.frames; ++i)
           y[i] = -x[i];
@@ -431,12 +441,13 @@ private:
 
 // Copies its input: a meter is a tap Pulse reads (the measuring happens in
 // Pulse, in segment order, so a Signal crash loses nothing of it).
-class pass_through_node final : public node_processor {
+class pass_through_node final : public either_precision<pass_through_node> {
 public:
   void prepare(uint32_t) override {}
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     for (uint16_t c = 0; c < out.channels; ++c)
       std::copy_n(inputs[0][c], ctx.frames, out[c]);
   }
@@ -446,7 +457,7 @@ public:
 // through until the timeline reaches `at_frame`, then misbehaves as its mode
 // says. Deliberately breaks the realtime contract; only accepted when the
 // session or the command line enables test nodes.
-class test_fault_node final : public node_processor {
+class test_fault_node final : public either_precision<test_fault_node> {
 public:
   explicit test_fault_node(const render_node& node)
     : mode_(static_cast<fault_mode>(param_or(node, "mode", 0))),
@@ -457,8 +468,9 @@ public:
 
   void prepare(uint32_t) override {}
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     for (uint16_t c = 0; c < out.channels; ++c)
       std::copy_n(inputs[0][c], ctx.frames, out[c]);
     if (ctx.timeline_frame + ctx.frames <= at_)
@@ -477,7 +489,7 @@ public:
       case fault_mode::nan:
         if (at_ >= ctx.timeline_frame)
           for (uint16_t c = 0; c < out.channels; ++c)
-            out[c][at_ - ctx.timeline_frame] = std::numeric_limits<float>::quiet_NaN();
+            out[c][at_ - ctx.timeline_frame] = std::numeric_limits<Sample>::quiet_NaN();
         break;
       case fault_mode::leak:
         if (leaked_ < leak_cap_) {
@@ -535,8 +547,8 @@ private:
 // Every value is a closed form of the frame (the phase counts from the last
 // frequency change), never a running sum, so any split into blocks, and a
 // jump over frames (`seek`), gives the same bits. Voices sum in slot order in
-// double, rounded to float once.
-class instrument_node final : public node_processor, midi_player<instrument_node> {
+// double, rounded to the sample type once.
+class instrument_node final : public either_precision<instrument_node>, midi_player<instrument_node> {
   friend midi_player<instrument_node>;
 
 public:
@@ -553,8 +565,9 @@ public:
 
   void prepare(uint32_t max_block) override { acc_.assign(max_block, 0.0); }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view>,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>>,
+                     const basic_audio_view<Sample>& out) noexcept {
     std::fill_n(acc_.data(), ctx.frames, 0.0);
     play(ctx.timeline_frame, ctx.timeline_frame + ctx.frames);
     for (uint16_t c = 0; c < out.channels; ++c)
@@ -717,6 +730,9 @@ uint32_t own_latency(const render_graph& graph, const render_node& node) noexcep
 }
 
 uint64_t own_state_bytes(const render_graph* graph, const render_node& node) noexcept {
+  // Delay lines and lookahead rings hold samples: their size follows the
+  // graph's precision (float without a graph).
+  const auto precision = graph ? graph->precision : sample_precision::float32;
   switch (node.kind) {
     case node_kind::gain:
     case node_kind::pan:
@@ -725,14 +741,14 @@ uint64_t own_state_bytes(const render_graph* graph, const render_node& node) noe
     case node_kind::delay:
       return sizeof(uint32_t) +
              uint64_t{node.channels} * static_cast<uint64_t>(param_or(node, "frames", 0)) *
-               sizeof(float) +
+               sample_bytes(precision) +
              modulation_state_bytes(node);
     case node_kind::eq:
       return eq_state_bytes(node);
     case node_kind::compressor:
     case node_kind::gate:
     case node_kind::limiter:
-      return dynamics_state_bytes(node);
+      return dynamics_state_bytes(node, precision);
     case node_kind::instrument:
       return instrument_node::header_bytes +
              static_cast<uint64_t>(param_or(node, "voices", instrument_node::default_voices)) *
@@ -765,7 +781,11 @@ uint64_t state_bytes_in(const render_graph* graph, uint32_t factor,
   uint64_t channels = node.channels;
   for (auto in : node.inputs)
     channels += input_channels_of(graph, node, in);
-  return channels * channel_oversampler::state_bytes(factor) +
+  const size_t oversampler_bytes =
+    graph && graph->precision == sample_precision::float64
+      ? basic_channel_oversampler<double>::state_bytes(factor)
+      : basic_channel_oversampler<float>::state_bytes(factor);
+  return channels * oversampler_bytes +
          own_state_bytes(graph, scaled_for_oversampling(node, factor));
 }
 
@@ -788,13 +808,14 @@ uint64_t state_bytes(const render_node& node) noexcept {
   return state_bytes_in(nullptr, oversample_factor(defaults, node), node);
 }
 
-std::unique_ptr<node_processor> make_processor(const render_graph& graph,
-                                               const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_processor(const render_graph& graph,
+                                                             const render_node& node) {
   if (const uint32_t factor = oversample_factor(graph, node); factor > 1) {
     std::vector<uint16_t> input_channels;
     for (auto in : node.inputs)
       input_channels.push_back(input_channels_of(&graph, node, in));
-    return make_oversampled(graph, node, factor, std::move(input_channels));
+    return make_oversampled<Sample>(graph, node, factor, std::move(input_channels));
   }
   switch (node.kind) {
     case node_kind::clip_source:
@@ -808,7 +829,7 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
     case node_kind::output:
       return nullptr; // the executor writes the sink itself, see output_stage
     case node_kind::delay:
-      return std::make_unique<delay_node>(node);
+      return std::make_unique<delay_node<Sample>>(node);
     case node_kind::test_fault:
       return std::make_unique<test_fault_node>(node);
     case node_kind::instrument:
@@ -816,27 +837,32 @@ std::unique_ptr<node_processor> make_processor(const render_graph& graph,
     case node_kind::meter:
       return std::make_unique<pass_through_node>();
     case node_kind::saturation:
-      return make_saturation(graph, node);
+      return make_saturation<Sample>(graph, node);
     case node_kind::convolution:
-      return make_convolution(graph, node);
+      return make_convolution<Sample>(graph, node);
     case node_kind::sampler:
-      return make_sampler(graph, node);
+      return make_sampler<Sample>(graph, node);
     case node_kind::synth:
-      return make_synth(graph, node);
+      return make_synth<Sample>(graph, node);
     case node_kind::surround_pan:
-      return make_surround_pan(graph, node);
+      return make_surround_pan<Sample>(graph, node);
     case node_kind::fold_down:
-      return make_fold_down(graph, node);
+      return make_fold_down<Sample>(graph, node);
     case node_kind::polarity:
       return std::make_unique<polarity_node>(node);
     case node_kind::eq:
-      return make_eq(graph, node);
+      return make_eq<Sample>(graph, node);
     case node_kind::compressor:
     case node_kind::gate:
     case node_kind::limiter:
-      return make_dynamics(graph, node);
+      return make_dynamics<Sample>(graph, node);
   }
   return nullptr;
 }
+
+template std::unique_ptr<node_processor> make_processor<float>(const render_graph&,
+                                                               const render_node&);
+template std::unique_ptr<node_processor_f64> make_processor<double>(const render_graph&,
+                                                                    const render_node&);
 
 } // namespace loophole::signal

@@ -11,6 +11,7 @@ constexpr uint64_t align64(uint64_t x) noexcept { return (x + 63u) & ~uint64_t{6
 bus_layout bus_layout::make(const render_graph& graph, uint32_t segment_frames) {
   bus_layout layout;
   layout.segment_frames = segment_frames;
+  layout.precision = graph.precision;
   std::vector<bool> exported(graph.nodes.size(), false);
   for (const auto& node : graph.nodes)
     for (auto in : node.inputs)
@@ -32,7 +33,8 @@ bus_layout bus_layout::make(const render_graph& graph, uint32_t segment_frames) 
     if (!exported[node.id])
       continue;
     layout.exports.push_back({node.id, offset, node.channels});
-    offset = align64(offset + uint64_t{node.channels} * segment_frames * sizeof(float));
+    offset = align64(offset + uint64_t{node.channels} * segment_frames *
+                                sample_bytes(graph.precision));
   }
   layout.sink_offset = offset;
   layout.sink_channels = graph.nodes[graph.output_node].channels;

@@ -11,7 +11,8 @@
 //   them in from the media files; Signal never opens a file);
 // - for each exported node (one whose output a node of another partition
 //   reads, and every meter node, whose tap Pulse measures), its output,
-//   planar, `segment_frames` samples a channel;
+//   planar, `segment_frames` samples a channel, in the graph's precision
+//   (media windows are always float: what the files decode to);
 // - the sink's interleaved 4-byte samples.
 
 #include <cstddef>
@@ -31,6 +32,7 @@ struct bus_region {
 
 struct bus_layout {
   uint32_t segment_frames = 0;
+  sample_precision precision = sample_precision::float32; ///< of the exports
   std::vector<bus_region> windows; ///< Media windows of clip nodes, in node id order.
   std::vector<bus_region> exports; ///< In node id order.
   uint64_t sink_offset = 0;

@@ -10,7 +10,7 @@
 // is the wet signal of that partition, played during the next one. Latency
 // is therefore exactly P frames (reported by latency_frames); the dry signal
 // is delayed by the same P frames so wet and dry stay aligned. Everything is
-// computed in double and rounded to float once per sample; partitions are
+// computed in double and rounded to the sample type once per sample; partitions are
 // counted from the node's first frame whatever the block size, so any block
 // split gives the same bits.
 //
@@ -86,8 +86,11 @@ size_t partitions_of(const render_node& node) noexcept {
   return static_cast<size_t>((length + p - 1) / p);
 }
 
-class convolution_node final : public node_processor {
+template <class Sample>
+class convolution_node final : public basic_node_processor<Sample> {
 public:
+  using view = basic_audio_view<Sample>;
+
   convolution_node(const render_graph& graph, const render_node& node)
     : p_(partition_of(node)),
       m_(partitions_of(node)),
@@ -140,8 +143,8 @@ public:
     for (uint16_t c = 0; c < channels_; ++c) {
       channel_state ch;
       ch.line = fftw_buffer<fftw_complex>(m_ * bins);
-      ch.previous.assign(p_, 0.0f);
-      ch.current.assign(p_, 0.0f);
+      ch.previous.assign(p_, Sample{});
+      ch.current.assign(p_, Sample{});
       ch.wet.assign(p_, 0.0);
       lines_.push_back(std::move(ch));
     }
@@ -150,8 +153,8 @@ public:
     head_ = 0;
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  void process_rt(const process_context& ctx, std::span<const view> inputs,
+                  const view& out) noexcept override {
     const auto& in = inputs[0];
     const double* wet = wet_.varies() ? wet_.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
     const double* dry = dry_.varies() ? dry_.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
@@ -159,13 +162,13 @@ public:
       const uint32_t n = std::min(ctx.frames - done, p_ - position_);
       for (uint16_t c = 0; c < channels_; ++c) {
         auto& ch = lines_[c];
-        const float* x = in[c] + done;
-        float* y = out[c] + done;
+        const Sample* x = in[c] + done;
+        Sample* y = out[c] + done;
         for (uint32_t i = 0; i < n; ++i) {
           const uint32_t j = position_ + i;
           const double w = wet ? wet[done + i] : wet_.constant();
           const double d = dry ? dry[done + i] : dry_.constant();
-          y[i] = static_cast<float>(w * ch.wet[j] + d * static_cast<double>(ch.previous[j]));
+          y[i] = static_cast<Sample>(w * ch.wet[j] + d * static_cast<double>(ch.previous[j]));
           ch.current[j] = x[i];
         }
       }
@@ -216,7 +219,7 @@ public:
 private:
   struct channel_state {
     fftw_buffer<fftw_complex> line;   ///< M spectra; line[head] is the newest
-    std::vector<float> previous, current; ///< the last complete partition, the one filling
+    std::vector<Sample> previous, current; ///< the last complete partition, the one filling
     std::vector<double> wet;          ///< the wet output of the partition playing
   };
 
@@ -263,15 +266,21 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_convolution(const render_graph& graph,
-                                                 const render_node& node) {
-  return std::make_unique<convolution_node>(graph, node);
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_convolution(const render_graph& graph,
+                                                               const render_node& node) {
+  return std::make_unique<convolution_node<Sample>>(graph, node);
 }
 
-uint64_t convolution_state_bytes(const render_graph&, const render_node& node) noexcept {
+template std::unique_ptr<node_processor> make_convolution<float>(const render_graph&,
+                                                                 const render_node&);
+template std::unique_ptr<node_processor_f64> make_convolution<double>(const render_graph&,
+                                                                      const render_node&);
+
+uint64_t convolution_state_bytes(const render_graph& graph, const render_node& node) noexcept {
   const uint64_t p = partition_of(node), bins = p + 1;
   const uint64_t per_channel = partitions_of(node) * bins * sizeof(fftw_complex) +
-                               2 * p * sizeof(float) + p * sizeof(double);
+                               2 * p * sample_bytes(graph.precision) + p * sizeof(double);
   return sizeof(uint32_t) + sizeof(uint64_t) + node.channels * per_channel +
          modulation_state_bytes(node);
 }

@@ -31,8 +31,9 @@ channel_gains unity_gains() noexcept {
 
 // -- block loops ----------------------------------------------------------------
 
+template <class Sample>
 LOOPHOLE_VECTOR_CLONES
-void max_power(const float* __restrict x, double* __restrict power, uint32_t n,
+void max_power(const Sample* __restrict x, double* __restrict power, uint32_t n,
                bool first) noexcept {
   for (uint32_t i = 0; i < n; ++i) {
     const double v = static_cast<double>(x[i]);
@@ -75,11 +76,12 @@ void blend_dry(double* __restrict gain, const double* __restrict mix, double mix
   }
 }
 
+template <class Sample>
 LOOPHOLE_VECTOR_CLONES
-void apply_gain(const float* __restrict x, const double* __restrict gain, double folded,
-                float* __restrict y, uint32_t n) noexcept {
+void apply_gain(const Sample* __restrict x, const double* __restrict gain, double folded,
+                Sample* __restrict y, uint32_t n) noexcept {
   for (uint32_t i = 0; i < n; ++i)
-    y[i] = static_cast<float>(static_cast<double>(x[i]) * (gain[i] * folded));
+    y[i] = static_cast<Sample>(static_cast<double>(x[i]) * (gain[i] * folded));
 }
 
 // Steps 2 and 3 in one pass, for constant parameters: the level in dB and the
@@ -100,18 +102,20 @@ void power_to_compressor_target(double* __restrict db, uint32_t n, double thresh
 
 // Steps 5 and 6 in one pass for a group of one or two channels with constant
 // makeup and mix: the gain is never stored.
-LOOPHOLE_VECTOR_CLONES
 // `folded0`, `folded1`: constant gains of the fader and pan folded into the
 // node (1 when none: k * 1 is k exactly, so an unfolded node keeps its bits).
+template <class Sample>
+LOOPHOLE_VECTOR_CLONES
 void gain_and_apply(const double* __restrict db, double makeup, double mix,
-                    const float* __restrict x0, const float* __restrict x1, float* __restrict y0,
-                    float* __restrict y1, double folded0, double folded1, uint32_t n) noexcept {
+                    const Sample* __restrict x0, const Sample* __restrict x1,
+                    Sample* __restrict y0, Sample* __restrict y1, double folded0, double folded1,
+                    uint32_t n) noexcept {
   for (uint32_t i = 0; i < n; ++i) {
     const double g = fast::db_to_gain(db[i] + makeup);
     const double k = mix == 1.0 ? g : mix * g + (1.0 - mix);
-    y0[i] = static_cast<float>(static_cast<double>(x0[i]) * (k * folded0));
+    y0[i] = static_cast<Sample>(static_cast<double>(x0[i]) * (k * folded0));
     if (x1)
-      y1[i] = static_cast<float>(static_cast<double>(x1[i]) * (k * folded1));
+      y1[i] = static_cast<Sample>(static_cast<double>(x1[i]) * (k * folded1));
   }
 }
 
@@ -221,8 +225,11 @@ double pole(double frames) noexcept { return frames > 0.0 ? std::exp(-1.0 / fram
 // x^2 among the sidechain's channels. Unlinked, channel c follows lane c.
 // The rms running sum is recomputed from its window whenever the window
 // wraps, so rounding never accumulates, at the same frames whatever the blocks.
-class dynamics_node final : public node_processor {
+template <class Sample>
+class dynamics_node final : public basic_node_processor<Sample> {
 public:
+  using view = basic_audio_view<Sample>;
+
   dynamics_node(const render_node& node, dynamics_mode mode)
     : mode_(mode),
       channels_(node.channels),
@@ -263,6 +270,7 @@ public:
   }
 
   static uint64_t state_bytes_of(const render_node& node, dynamics_mode mode) noexcept {
+    // the lookahead ring holds samples
     const uint64_t channels = node.channels;
     const bool linked = mode == dynamics_mode::gate || param_or(node, "link", 1.0) != 0.0;
     const bool rms = mode == dynamics_mode::compressor && param_or(node, "detector", 0.0) == 1.0;
@@ -272,7 +280,7 @@ public:
     const uint64_t groups = linked ? 1 : channels;
     return modulation_state_bytes(node) + groups * (2 * sizeof(double) + sizeof(uint32_t)) +
            2 * sizeof(uint32_t) + (rms ? channels * (rms_frames + 1) * sizeof(double) : 0) +
-           channels * lookahead * sizeof(float);
+           channels * lookahead * sizeof(Sample);
   }
 
   void prepare(uint32_t max_block) override {
@@ -287,16 +295,16 @@ public:
       lane_power_.assign(size_t{channels_} * max_block, 0.0);
     }
     window_pos_ = 0;
-    delay_.assign(size_t{channels_} * lookahead_, 0.0f);
+    delay_.assign(size_t{channels_} * lookahead_, Sample{});
     delay_pos_ = 0;
     power_.assign(max_block, 0.0);
     gain_.assign(max_block, 0.0);
-    delayed_.assign(2 * size_t{max_block}, 0.0f);
+    delayed_.assign(2 * size_t{max_block}, Sample{});
     max_block_ = max_block;
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  void process_rt(const process_context& ctx, std::span<const view> inputs,
+                  const view& out) noexcept override {
     const denormal_guard guard;
     const uint32_t n = ctx.frames;
     const auto& in = inputs[0];
@@ -335,8 +343,9 @@ public:
         hold_[g] = pending ? 1u : 0u;
         const uint16_t first = linked_ ? 0 : g, count = linked_ ? channels_ : 1;
         if (!makeup && !mix && count <= 2) {
-          const float* x0 = delay(in[first], first, start_pos, n);
-          const float* x1 = count == 2 ? delay(in[first + 1], first + 1, start_pos, n, 1) : nullptr;
+          const Sample* x0 = delay(in[first], first, start_pos, n);
+          const Sample* x1 =
+            count == 2 ? delay(in[first + 1], first + 1, start_pos, n, 1) : nullptr;
           gain_and_apply(db, streams_[makeup_].constant(),
                          std::clamp(streams_[mix_].constant(), 0.0, 1.0), x0, x1, out[first],
                          count == 2 ? out[first + 1] : nullptr, folded_[first],
@@ -362,7 +371,7 @@ public:
       }
       const uint16_t first = linked_ ? 0 : g, last = linked_ ? channels_ : g + 1;
       for (uint16_t c = first; c < last; ++c) {
-        const float* x = delay(in[c], c, start_pos, n);
+        const Sample* x = delay(in[c], c, start_pos, n);
         apply_gain(x, gain_.data(), folded_[c], out[c], n);
       }
     }
@@ -372,7 +381,7 @@ public:
 
   std::vector<std::byte> snapshot() const override {
     state_writer w(streams_.state_bytes() + 64 + window_.size() * sizeof(double) +
-                   delay_.size() * sizeof(float));
+                   delay_.size() * sizeof(Sample));
     w.put_streams(streams_);
     w.put_all(std::span<const double>(smoothed_));
     w.put_all(std::span<const double>(pending_target_));
@@ -383,7 +392,7 @@ public:
       w.put_all(std::span<const double>(sums_));
       w.put_all(std::span<const double>(window_));
     }
-    w.put_all(std::span<const float>(delay_));
+    w.put_all(std::span<const Sample>(delay_));
     return w.take();
   }
 
@@ -391,7 +400,7 @@ public:
     const size_t expected = streams_.state_bytes() + 2 * smoothed_.size() * sizeof(double) +
                             hold_.size() * sizeof(uint32_t) + 2 * sizeof(uint32_t) +
                             (rms_ ? (sums_.size() + window_.size()) * sizeof(double) : 0) +
-                            delay_.size() * sizeof(float);
+                            delay_.size() * sizeof(Sample);
     if (state.size() != expected)
       return false;
     state_reader r(state);
@@ -408,7 +417,7 @@ public:
       return false;
     if (rms_ && (!r.get_all(std::span<double>(sums)) || !r.get_all(std::span<double>(window))))
       return false;
-    if (!r.get_all(std::span<float>(delay)) || !r.complete())
+    if (!r.get_all(std::span<Sample>(delay)) || !r.complete())
       return false;
     if ((rms_ ? window_pos >= rms_frames_ : window_pos != 0) ||
         (lookahead_ > 0 ? delay_pos >= lookahead_ : delay_pos != 0))
@@ -423,7 +432,7 @@ public:
 private:
   static double clamp_ratio(double r) noexcept { return std::max(1.0, r); }
 
-  const double* fill(size_t index, const process_context& ctx, const audio_view& in) noexcept {
+  const double* fill(size_t index, const process_context& ctx, const view& in) noexcept {
     auto& s = streams_[index];
     return s.varies() ? s.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
   }
@@ -432,7 +441,7 @@ private:
   }
 
   // The detector's power for group g into power_.
-  void detect(const audio_view& key, uint16_t g, uint32_t n) noexcept {
+  void detect(const view& key, uint16_t g, uint32_t n) noexcept {
     const uint16_t first = linked_ ? 0 : g, last = linked_ ? channels_ : g + 1;
     if (rms_) {
       for (uint16_t lane = first; lane < last; ++lane) {
@@ -456,7 +465,7 @@ private:
 
   // Advances every lane's rms window over the block; lane_power_ gets the
   // mean square of each frame.
-  void update_rms(const audio_view& key, uint32_t n) noexcept {
+  void update_rms(const view& key, uint32_t n) noexcept {
     const double inv = 1.0 / static_cast<double>(rms_frames_);
     const bool own = key.channels == channels_;
     if (!own) // every lane reads the loudest sidechain channel
@@ -513,11 +522,11 @@ private:
 
   // Channel c of the input, lookahead_ frames late, for the block starting at
   // ring position `start` (every channel's ring shares the position).
-  const float* delay(const float* x, uint16_t c, uint32_t start, uint32_t n,
-                     size_t scratch = 0) noexcept {
+  const Sample* delay(const Sample* x, uint16_t c, uint32_t start, uint32_t n,
+                      size_t scratch = 0) noexcept {
     if (lookahead_ == 0)
       return x;
-    float* d = delayed_.data() + scratch * max_block_;
+    Sample* d = delayed_.data() + scratch * max_block_;
     delay_through_ring(x, delay_.data() + size_t{c} * lookahead_, lookahead_, start, n, d);
     return d;
   }
@@ -538,36 +547,47 @@ private:
   pair_smoother smoother_{attack_, release_};
   std::vector<double> window_, sums_, lane_power_;
   uint32_t window_pos_ = 0;
-  std::vector<float> delay_;
+  std::vector<Sample> delay_;
   uint32_t delay_pos_ = 0;
   std::vector<double> power_, gain_;
-  std::vector<float> delayed_; ///< two channels of the delayed input
+  std::vector<Sample> delayed_; ///< two channels of the delayed input
   uint32_t max_block_ = 0;
 };
 
 } // namespace
 
-std::unique_ptr<node_processor> make_dynamics(const render_graph& graph, const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_dynamics(const render_graph& graph,
+                                                            const render_node& node) {
   switch (node.kind) {
     case node_kind::compressor:
-      return std::make_unique<dynamics_node>(node, dynamics_mode::compressor);
+      return std::make_unique<dynamics_node<Sample>>(node, dynamics_mode::compressor);
     case node_kind::gate:
-      return std::make_unique<dynamics_node>(node, dynamics_mode::gate);
+      return std::make_unique<dynamics_node<Sample>>(node, dynamics_mode::gate);
     case node_kind::limiter:
-      return make_limiter(graph, node);
+      return make_limiter<Sample>(graph, node);
     default:
       return nullptr;
   }
 }
 
-uint64_t dynamics_state_bytes(const render_node& node) noexcept {
+template std::unique_ptr<node_processor> make_dynamics<float>(const render_graph&,
+                                                              const render_node&);
+template std::unique_ptr<node_processor_f64> make_dynamics<double>(const render_graph&,
+                                                                   const render_node&);
+
+uint64_t dynamics_state_bytes(const render_node& node, sample_precision precision) noexcept {
+  const bool f64 = precision == sample_precision::float64;
   switch (node.kind) {
     case node_kind::compressor:
-      return dynamics_node::state_bytes_of(node, dynamics_mode::compressor);
-    case node_kind::gate:
-      return dynamics_node::state_bytes_of(node, dynamics_mode::gate);
+    case node_kind::gate: {
+      const auto mode =
+        node.kind == node_kind::gate ? dynamics_mode::gate : dynamics_mode::compressor;
+      return f64 ? dynamics_node<double>::state_bytes_of(node, mode)
+                 : dynamics_node<float>::state_bytes_of(node, mode);
+    }
     case node_kind::limiter:
-      return limiter_state_bytes(node);
+      return limiter_state_bytes(node, precision);
     default:
       return 0;
   }

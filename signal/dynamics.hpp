@@ -11,12 +11,19 @@
 
 namespace loophole::signal {
 
-/// The processor of a compressor, gate or limiter node.
-std::unique_ptr<node_processor> make_dynamics(const render_graph& graph, const render_node& node);
-uint64_t dynamics_state_bytes(const render_node& node) noexcept;
+/// The processor of a compressor, gate or limiter node (float or double
+/// samples).
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_dynamics(const render_graph& graph,
+                                                            const render_node& node);
+/// Their lookahead rings hold samples, so the state's size depends on the
+/// graph's precision.
+uint64_t dynamics_state_bytes(const render_node& node, sample_precision precision) noexcept;
 
-std::unique_ptr<node_processor> make_limiter(const render_graph& graph, const render_node& node);
-uint64_t limiter_state_bytes(const render_node& node) noexcept;
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_limiter(const render_graph& graph,
+                                                           const render_node& node);
+uint64_t limiter_state_bytes(const render_node& node, sample_precision precision) noexcept;
 /// The lookahead, plus the true-peak detector's delay when true_peak is on.
 uint32_t limiter_latency_frames(const render_node& node) noexcept;
 

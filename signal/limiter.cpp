@@ -30,7 +30,7 @@ constexpr uint32_t true_peak_delay = 6;
 /// scaled by a gain no higher than the peak's.
 constexpr uint32_t true_peak_spread = 6;
 /// The gain aims this far under the ceiling, so that the rounding of the
-/// running sums and of the float output cannot reach it.
+/// running sums and of the output's rounding cannot reach it.
 constexpr double ceiling_margin = 0.9999;
 
 struct limiter_shape {
@@ -63,8 +63,11 @@ limiter_shape shape_of(const render_node& node) noexcept {
 // ceiling; the clamp only catches the last rounding. latency = lookahead
 // (+ 12 in true-peak mode: 6 for the interpolator to see the peak, 6 to hold
 // the gain over the samples that form it).
-class limiter_node final : public node_processor {
+template <class Sample>
+class limiter_node final : public basic_node_processor<Sample> {
 public:
+  using view = basic_audio_view<Sample>;
+
   explicit limiter_node(const render_node& node)
     : shape_(shape_of(node)),
       channels_(node.channels),
@@ -82,8 +85,8 @@ public:
                      uint64_t{sh.window} * (sizeof(uint64_t) + sizeof(double)) +
                      (uint64_t{sh.lookahead} + 1) * sizeof(double)) +
            uint64_t{node.channels} *
-             (uint64_t{sh.latency} * sizeof(float) +
-              (sh.true_peak ? (fir_taps - 1) * sizeof(float) + sizeof(double) : 0));
+             (uint64_t{sh.latency} * sizeof(Sample) +
+              (sh.true_peak ? (fir_taps - 1) * sizeof(Sample) + sizeof(double) : 0));
   }
 
   void prepare(uint32_t max_block) override {
@@ -98,22 +101,22 @@ public:
     }
     frame_ = 0;
     box_pos_ = 0;
-    audio_.assign(size_t{channels_} * shape_.latency, 0.0f);
+    audio_.assign(size_t{channels_} * shape_.latency, Sample{});
     audio_pos_ = 0;
     if (shape_.true_peak) {
-      history_.assign(size_t{channels_} * (fir_taps - 1), 0.0f);
+      history_.assign(size_t{channels_} * (fir_taps - 1), Sample{});
       last_interval_.assign(channels_, 0.0);
-      scratch_.assign(max_block + fir_taps - 1, 0.0f);
+      scratch_.assign(max_block + fir_taps - 1, Sample{});
     }
     level_.assign(max_block, 0.0);
     channel_level_.assign(max_block, 0.0);
     gain_.assign(max_block, 0.0);
     ceiling_values_.assign(max_block, 0.0);
-    delayed_.assign(max_block, 0.0f);
+    delayed_.assign(max_block, Sample{});
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  void process_rt(const process_context& ctx, std::span<const view> inputs,
+                  const view& out) noexcept override {
     const denormal_guard guard;
     const uint32_t n = ctx.frames;
     const auto& in = inputs[0];
@@ -145,12 +148,12 @@ public:
       frame_ = frame_start;
       compute_gain(groups_[g], n);
       for (uint16_t c = first; c < last; ++c) {
-        const float* d = delay(in[c], c, audio_start, n);
-        float* y = out[c];
+        const Sample* d = delay(in[c], c, audio_start, n);
+        Sample* y = out[c];
         for (uint32_t i = 0; i < n; ++i) {
           const double v = static_cast<double>(d[i]) * gain_[i];
           const double limit = ceiling_values_[i];
-          y[i] = static_cast<float>(std::clamp(v, -limit, limit));
+          y[i] = static_cast<Sample>(std::clamp(v, -limit, limit));
         }
       }
     }
@@ -173,9 +176,9 @@ public:
       w.put_all(std::span<const double>(g.deque_value));
       w.put_all(std::span<const double>(g.box));
     }
-    w.put_all(std::span<const float>(audio_));
+    w.put_all(std::span<const Sample>(audio_));
     if (shape_.true_peak) {
-      w.put_all(std::span<const float>(history_));
+      w.put_all(std::span<const Sample>(history_));
       w.put_all(std::span<const double>(last_interval_));
     }
     return w.take();
@@ -201,10 +204,10 @@ public:
       if (g.head >= shape_.window || g.count > shape_.window)
         return false;
     }
-    if (!r.get_all(std::span<float>(audio)))
+    if (!r.get_all(std::span<Sample>(audio)))
       return false;
     if (shape_.true_peak &&
-        (!r.get_all(std::span<float>(history)) || !r.get_all(std::span<double>(last_interval))))
+        (!r.get_all(std::span<Sample>(history)) || !r.get_all(std::span<double>(last_interval))))
       return false;
     if (!r.complete() || box_pos > shape_.lookahead ||
         (shape_.latency > 0 ? audio_pos >= shape_.latency : audio_pos != 0))
@@ -231,25 +234,25 @@ private:
       n += sizeof g.head + sizeof g.count + sizeof g.release + sizeof g.box_sum +
            g.deque_frame.size() * sizeof(uint64_t) + g.deque_value.size() * sizeof(double) +
            g.box.size() * sizeof(double);
-    return n + audio_.size() * sizeof(float) + history_.size() * sizeof(float) +
+    return n + audio_.size() * sizeof(Sample) + history_.size() * sizeof(Sample) +
            last_interval_.size() * sizeof(double);
   }
 
   // channel_level_[i]: the level the detector assigns at frame i of the block.
-  void measure(const float* x, uint16_t c, uint32_t n) noexcept {
+  void measure(const Sample* x, uint16_t c, uint32_t n) noexcept {
     if (!shape_.true_peak) {
       for (uint32_t i = 0; i < n; ++i)
         channel_level_[i] = std::abs(static_cast<double>(x[i]));
       return;
     }
     // scratch_ = the last 11 input samples, then the block.
-    float* hist = history_.data() + size_t{c} * (fir_taps - 1);
+    Sample* hist = history_.data() + size_t{c} * (fir_taps - 1);
     std::copy_n(hist, fir_taps - 1, scratch_.data());
     std::copy_n(x, n, scratch_.data() + fir_taps - 1);
     double previous = last_interval_[c];
     for (uint32_t i = 0; i < n; ++i) {
       // scratch_[i + 11] is frame n; tap j reads frame n - j.
-      const float* s = scratch_.data() + i + fir_taps - 1;
+      const Sample* s = scratch_.data() + i + fir_taps - 1;
       double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
       for (uint32_t j = 0; j < fir_taps; ++j) {
         const double v = static_cast<double>(*(s - j));
@@ -317,11 +320,11 @@ private:
     frame_ = frame;
   }
 
-  const float* delay(const float* x, uint16_t c, uint32_t start, uint32_t n) noexcept {
+  const Sample* delay(const Sample* x, uint16_t c, uint32_t start, uint32_t n) noexcept {
     const uint32_t len = shape_.latency;
     if (len == 0)
       return x;
-    float* d = delayed_.data();
+    Sample* d = delayed_.data();
     delay_through_ring(x, audio_.data() + size_t{c} * len, len, start, n, d);
     return d;
   }
@@ -334,22 +337,30 @@ private:
   std::vector<group> groups_;
   uint64_t frame_ = 0;
   uint32_t box_pos_ = 0;
-  std::vector<float> audio_;
+  std::vector<Sample> audio_;
   uint32_t audio_pos_ = 0;
-  std::vector<float> history_, scratch_;
+  std::vector<Sample> history_, scratch_;
   std::vector<double> last_interval_;
   std::vector<double> level_, channel_level_, gain_, ceiling_values_;
-  std::vector<float> delayed_;
+  std::vector<Sample> delayed_;
 };
 
 } // namespace
 
-std::unique_ptr<node_processor> make_limiter(const render_graph&, const render_node& node) {
-  return std::make_unique<limiter_node>(node);
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_limiter(const render_graph&,
+                                                           const render_node& node) {
+  return std::make_unique<limiter_node<Sample>>(node);
 }
 
-uint64_t limiter_state_bytes(const render_node& node) noexcept {
-  return limiter_node::state_bytes_of(node);
+template std::unique_ptr<node_processor> make_limiter<float>(const render_graph&,
+                                                             const render_node&);
+template std::unique_ptr<node_processor_f64> make_limiter<double>(const render_graph&,
+                                                                  const render_node&);
+
+uint64_t limiter_state_bytes(const render_node& node, sample_precision precision) noexcept {
+  return precision == sample_precision::float64 ? limiter_node<double>::state_bytes_of(node)
+                                                : limiter_node<float>::state_bytes_of(node);
 }
 
 uint32_t limiter_latency_frames(const render_node& node) noexcept {

@@ -25,11 +25,15 @@ struct process_context {
   uint32_t frames = 0;        ///< Frames in the block (<= the prepared maximum).
 };
 
-/// A node's processing. One instance per node per Signal instance; it is used
-/// by one thread at a time.
-class node_processor {
+/// A node's processing, in samples of type `Sample` (float, or double for a
+/// graph of precision float64). One instance per node per Signal instance; it
+/// is used by one thread at a time.
+template <class Sample>
+class basic_node_processor {
 public:
-  virtual ~node_processor() = default;
+  using view = basic_audio_view<Sample>;
+
+  virtual ~basic_node_processor() = default;
 
   /// Not realtime-safe: may allocate. Called once before any `process_rt`.
   virtual void prepare(uint32_t max_block_frames) = 0;
@@ -37,8 +41,8 @@ public:
   /// Realtime contract: never allocates, locks, blocks, logs or throws.
   /// `output` has the node's channel count and `ctx.frames` frames; each view
   /// in `inputs` has its input node's channel count and `ctx.frames` frames.
-  virtual void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                          const audio_view& output) noexcept = 0;
+  virtual void process_rt(const process_context& ctx, std::span<const view> inputs,
+                          const view& output) noexcept = 0;
 
   /// Gives a clip node the media buffer it plays. Others ignore it.
   virtual void bind_media(const planar_region& /*media*/) noexcept {}
@@ -54,17 +58,47 @@ public:
     return false;
   }
 
-  /// Serialises the processing state, for checkpoints. Stateless nodes (all
-  /// the built-in ones so far) return nothing.
+  /// Serialises the processing state, for checkpoints. Stateless nodes
+  /// return nothing.
   virtual std::vector<std::byte> snapshot() const { return {}; }
 
   /// Restores a state made by `snapshot`; false if it does not fit the node.
   virtual bool restore(std::span<const std::byte> state) { return state.empty(); }
 };
 
-/// Makes the processor of a built-in node. Precondition: the graph is valid.
-std::unique_ptr<node_processor> make_processor(const render_graph& graph,
-                                               const render_node& node);
+using node_processor = basic_node_processor<float>;
+using node_processor_f64 = basic_node_processor<double>;
+
+/// The base of a node whose state does not depend on the sample type (it
+/// computes in double and keeps no samples): one class serves both
+/// precisions. `Derived` implements
+///   template <class Sample>
+///   void process_block(const process_context&,
+///                      std::span<const basic_audio_view<Sample>>,
+///                      const basic_audio_view<Sample>&) noexcept;
+/// under the realtime contract of `process_rt`; its prepare, snapshot and
+/// other overrides override both bases. Nodes that keep samples (delay
+/// lines, lookahead rings, filter histories) are class templates on the
+/// sample type instead, so that a double graph keeps double state.
+template <class Derived>
+class either_precision : public node_processor, public node_processor_f64 {
+public:
+  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
+                  const audio_view& output) noexcept final {
+    static_cast<Derived*>(this)->process_block(ctx, inputs, output);
+  }
+  void process_rt(const process_context& ctx, std::span<const audio_view_f64> inputs,
+                  const audio_view_f64& output) noexcept final {
+    static_cast<Derived*>(this)->process_block(ctx, inputs, output);
+  }
+};
+
+/// Makes the processor of a built-in node, processing `Sample`s (float or
+/// double; the executor takes the graph's precision). Precondition: the graph
+/// is valid.
+template <class Sample = float>
+std::unique_ptr<basic_node_processor<Sample>> make_processor(const render_graph& graph,
+                                                             const render_node& node);
 
 /// The size of the state `snapshot` returns for a processor of `node` (a
 /// checkpoint carries it): known from the node alone, so Pulse can refuse a

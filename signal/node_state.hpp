@@ -40,8 +40,9 @@ private:
 /// Delays x[0, n) by `length` frames through `ring` (one channel's ring of
 /// `length` frames, at position `start`): `out` gets what the ring held, the
 /// ring keeps x. The lookahead of the compressor and the limiter.
-inline void delay_through_ring(const float* x, float* ring, uint32_t length, uint32_t start,
-                               uint32_t n, float* out) noexcept {
+template <class Sample>
+inline void delay_through_ring(const Sample* x, Sample* ring, uint32_t length, uint32_t start,
+                               uint32_t n, Sample* out) noexcept {
   uint32_t pos = start;
   for (uint32_t done = 0; done < n;) {
     const uint32_t run = n - done < length - pos ? n - done : length - pos;

@@ -14,14 +14,15 @@ output_stage::output_stage(const render_node& node)
     seed_(static_cast<uint64_t>(param_or(node, "dither_seed",
                                          static_cast<double>(default_dither_seed >> 11)))) {}
 
-void output_stage::write_rt(int64_t timeline_frame, const audio_view& in,
+template <class Sample>
+void output_stage::write_rt(int64_t timeline_frame, const basic_audio_view<Sample>& in,
                             void* dest) const noexcept {
   const uint16_t nc = in.channels;
   if (bits_ == 0) {
     auto* out = static_cast<float*>(dest);
     for (uint32_t i = 0; i < in.frames; ++i)
       for (uint16_t c = 0; c < nc; ++c)
-        out[size_t{i} * nc + c] = in[c][i];
+        out[size_t{i} * nc + c] = static_cast<float>(in[c][i]);
     return;
   }
   auto* out = static_cast<int32_t*>(dest);
@@ -29,7 +30,7 @@ void output_stage::write_rt(int64_t timeline_frame, const audio_view& in,
   const uint64_t seed = seed_;
   const unsigned bits = bits_;
   for (uint16_t c = 0; c < nc; ++c) {
-    const float* x = in[c];
+    const Sample* x = in[c];
     int32_t* o = out + c;
     if (dither_) {
       for (uint32_t i = 0; i < in.frames; ++i)
@@ -41,5 +42,8 @@ void output_stage::write_rt(int64_t timeline_frame, const audio_view& in,
     }
   }
 }
+
+template void output_stage::write_rt(int64_t, const audio_view&, void*) const noexcept;
+template void output_stage::write_rt(int64_t, const audio_view_f64&, void*) const noexcept;
 
 } // namespace loophole::signal

@@ -23,8 +23,12 @@ public:
                                                                 : sample_encoding::int32; }
 
   /// Realtime contract: no allocation. Writes `in.frames` interleaved frames
-  /// of `in.channels` samples to `dest` (4 bytes a sample).
-  void write_rt(int64_t timeline_frame, const audio_view& in, void* dest) const noexcept;
+  /// of `in.channels` samples to `dest` (4 bytes a sample, whatever the
+  /// graph's precision: a double graph is rounded to float, or quantised
+  /// from double, here). Instantiated for float and double views.
+  template <class Sample>
+  void write_rt(int64_t timeline_frame, const basic_audio_view<Sample>& in,
+                void* dest) const noexcept;
 
 private:
   unsigned bits_;

@@ -76,26 +76,29 @@ uint32_t pad_length(uint32_t factor) noexcept {
 
 std::span<const halfband_stage> halfband_stages() noexcept { return stages(); }
 
-channel_oversampler::channel_oversampler(uint32_t factor) : factor_(factor) {
+template <class Sample>
+basic_channel_oversampler<Sample>::basic_channel_oversampler(uint32_t factor) : factor_(factor) {
   for (uint32_t s = 0; s < stage_count(factor); ++s)
     stages_.push_back({&stages()[s], {}, {}});
 }
 
-void channel_oversampler::prepare(uint32_t max_block) {
+template <class Sample>
+void basic_channel_oversampler<Sample>::prepare(uint32_t max_block) {
   max_block_ = max_block;
   uint32_t in_frames = max_block;
   for (auto& st : stages_) {
     const uint32_t k = st.stage->half_length;
-    st.up.assign(k + in_frames, 0.0f);
-    st.down.assign(2 * k + 2 * in_frames, 0.0f);
+    st.up.assign(k + in_frames, Sample{});
+    st.down.assign(2 * k + 2 * in_frames, Sample{});
     in_frames *= 2;
   }
-  pad_.assign(pad_length(factor_), 0.0f);
+  pad_.assign(pad_length(factor_), Sample{});
   pad_pos_ = 0;
-  scratch_.assign(size_t{max_block} * factor_, 0.0f);
+  scratch_.assign(size_t{max_block} * factor_, Sample{});
 }
 
-void channel_oversampler::upsample(const float* in, uint32_t frames, float* out) noexcept {
+template <class Sample>
+void basic_channel_oversampler<Sample>::upsample(const Sample* in, uint32_t frames, Sample* out) noexcept {
   if (stages_.empty()) {
     std::copy_n(in, frames, out);
     return;
@@ -103,21 +106,21 @@ void channel_oversampler::upsample(const float* in, uint32_t frames, float* out)
   // Stage s reads `src` (n samples) and writes 2n: into `out` for the last
   // stage, into scratch otherwise, alternating halves so a stage never
   // overwrites its own input.
-  const float* src = in;
+  const Sample* src = in;
   uint32_t n = frames;
   for (size_t s = 0; s < stages_.size(); ++s) {
     auto& st = stages_[s];
     const uint32_t k = st.stage->half_length;
     const double* taps = st.stage->odd_taps.data();
     const uint32_t half_taps = (k + 1) / 2;
-    float* x = st.up.data();
+    Sample* x = st.up.data();
     std::copy_n(src, n, x + k);
     const bool last = s + 1 == stages_.size();
-    float* dst = last ? out : (s % 2 == 0 ? scratch_.data() + scratch_.size() / 2 : scratch_.data());
+    Sample* dst = last ? out : (s % 2 == 0 ? scratch_.data() + scratch_.size() / 2 : scratch_.data());
     // y[2m] = 2 sum_i h[2i - K] x[m - i], i = 0..K; h is symmetric about i = K/2.
     // y[2m + 1] = x[m - (K - 1)/2].
     for (uint32_t m = 0; m < n; ++m) {
-      const float* xm = x + k + m; // xm[-i] = x[m - i]
+      const Sample* xm = x + k + m; // xm[-i] = x[m - i]
       double acc = 0.0;
       for (uint32_t t = 0; t < half_taps; ++t) {
         // offsets d = 2i - K = -(2t+1) and +(2t+1): i = (K - 1)/2 - t and (K + 1)/2 + t
@@ -125,7 +128,7 @@ void channel_oversampler::upsample(const float* in, uint32_t frames, float* out)
         acc += taps[t] * (static_cast<double>(xm[-static_cast<int64_t>(i_neg)]) +
                           static_cast<double>(xm[-static_cast<int64_t>(i_pos)]));
       }
-      dst[2 * m] = static_cast<float>(2.0 * acc);
+      dst[2 * m] = static_cast<Sample>(2.0 * acc);
       dst[2 * m + 1] = xm[-static_cast<int64_t>((k - 1) / 2)];
     }
     std::copy(x + n, x + n + k, x); // keep the last K inputs
@@ -134,12 +137,13 @@ void channel_oversampler::upsample(const float* in, uint32_t frames, float* out)
   }
 }
 
-void channel_oversampler::downsample(float* in, uint32_t frames, float* out) noexcept {
+template <class Sample>
+void basic_channel_oversampler<Sample>::downsample(Sample* in, uint32_t frames, Sample* out) noexcept {
   const uint32_t total = frames * factor_;
   if (!pad_.empty()) {
     const auto p = static_cast<uint32_t>(pad_.size());
     for (uint32_t i = 0; i < total; ++i) {
-      const float delayed = pad_[pad_pos_];
+      const Sample delayed = pad_[pad_pos_];
       pad_[pad_pos_] = in[i];
       in[i] = delayed;
       if (++pad_pos_ == p)
@@ -150,20 +154,20 @@ void channel_oversampler::downsample(float* in, uint32_t frames, float* out) noe
     std::copy_n(in, frames, out);
     return;
   }
-  const float* src = in;
+  const Sample* src = in;
   uint32_t n = total; // input samples of the stage
   for (size_t r = stages_.size(); r-- > 0;) {
     auto& st = stages_[r];
     const uint32_t k = st.stage->half_length;
     const double* taps = st.stage->odd_taps.data();
     const uint32_t half_taps = (k + 1) / 2;
-    float* v = st.down.data();
+    Sample* v = st.down.data();
     std::copy_n(src, n, v + 2 * k);
-    float* dst = r == 0 ? out : (r % 2 == 0 ? scratch_.data() + scratch_.size() / 2 : scratch_.data());
+    Sample* dst = r == 0 ? out : (r % 2 == 0 ? scratch_.data() + scratch_.size() / 2 : scratch_.data());
     // z[m] = sum_j h[j - K] v[2m - j], j = 0..2K: the even j (odd offsets)
     // and the centre 1/2 v[2m - K].
     for (uint32_t m = 0; m < n / 2; ++m) {
-      const float* vm = v + 2 * k + 2 * m; // vm[-j] = v[2m - j]
+      const Sample* vm = v + 2 * k + 2 * m; // vm[-j] = v[2m - j]
       double acc = 0.0;
       for (uint32_t t = 0; t < half_taps; ++t) {
         const uint32_t j_neg = k - (2 * t + 1), j_pos = k + (2 * t + 1);
@@ -171,7 +175,7 @@ void channel_oversampler::downsample(float* in, uint32_t frames, float* out) noe
                           static_cast<double>(vm[-static_cast<int64_t>(j_pos)]));
       }
       acc += 0.5 * static_cast<double>(vm[-static_cast<int64_t>(k)]);
-      dst[m] = static_cast<float>(acc);
+      dst[m] = static_cast<Sample>(acc);
     }
     std::copy(v + n, v + n + 2 * k, v); // keep the last 2K inputs
     src = dst;
@@ -179,46 +183,53 @@ void channel_oversampler::downsample(float* in, uint32_t frames, float* out) noe
   }
 }
 
-uint32_t channel_oversampler::latency_frames(uint32_t factor) noexcept {
+template <class Sample>
+uint32_t basic_channel_oversampler<Sample>::latency_frames(uint32_t factor) noexcept {
   return factor <= 1 ? 0u : (raw_delay(factor) + pad_length(factor)) / factor;
 }
 
-size_t channel_oversampler::state_bytes(uint32_t factor) noexcept {
-  size_t floats = pad_length(factor);
+template <class Sample>
+size_t basic_channel_oversampler<Sample>::state_bytes(uint32_t factor) noexcept {
+  size_t samples = pad_length(factor);
   for (uint32_t s = 0; s < stage_count(factor); ++s)
-    floats += 3 * size_t{stages()[s].half_length};
-  return floats * sizeof(float) + sizeof(uint32_t);
+    samples += 3 * size_t{stages()[s].half_length};
+  return samples * sizeof(Sample) + sizeof(uint32_t);
 }
 
-void channel_oversampler::snapshot_into(std::byte* out) const noexcept {
+template <class Sample>
+void basic_channel_oversampler<Sample>::snapshot_into(std::byte* out) const noexcept {
   for (const auto& st : stages_) {
     const size_t k = st.stage->half_length;
-    std::memcpy(out, st.up.data(), k * sizeof(float));
-    out += k * sizeof(float);
-    std::memcpy(out, st.down.data(), 2 * k * sizeof(float));
-    out += 2 * k * sizeof(float);
+    std::memcpy(out, st.up.data(), k * sizeof(Sample));
+    out += k * sizeof(Sample);
+    std::memcpy(out, st.down.data(), 2 * k * sizeof(Sample));
+    out += 2 * k * sizeof(Sample);
   }
   if (!pad_.empty())
-    std::memcpy(out, pad_.data(), pad_.size() * sizeof(float));
-  out += pad_.size() * sizeof(float);
+    std::memcpy(out, pad_.data(), pad_.size() * sizeof(Sample));
+  out += pad_.size() * sizeof(Sample);
   std::memcpy(out, &pad_pos_, sizeof pad_pos_);
 }
 
-void channel_oversampler::restore_from(const std::byte* in) noexcept {
+template <class Sample>
+void basic_channel_oversampler<Sample>::restore_from(const std::byte* in) noexcept {
   for (auto& st : stages_) {
     const size_t k = st.stage->half_length;
-    std::memcpy(st.up.data(), in, k * sizeof(float));
-    in += k * sizeof(float);
-    std::memcpy(st.down.data(), in, 2 * k * sizeof(float));
-    in += 2 * k * sizeof(float);
+    std::memcpy(st.up.data(), in, k * sizeof(Sample));
+    in += k * sizeof(Sample);
+    std::memcpy(st.down.data(), in, 2 * k * sizeof(Sample));
+    in += 2 * k * sizeof(Sample);
   }
   if (!pad_.empty())
-    std::memcpy(pad_.data(), in, pad_.size() * sizeof(float));
-  in += pad_.size() * sizeof(float);
+    std::memcpy(pad_.data(), in, pad_.size() * sizeof(Sample));
+  in += pad_.size() * sizeof(Sample);
   uint32_t pos = 0;
   std::memcpy(&pos, in, sizeof pos);
   pad_pos_ = pad_.empty() ? 0 : pos % static_cast<uint32_t>(pad_.size());
 }
+
+template class basic_channel_oversampler<float>;
+template class basic_channel_oversampler<double>;
 
 // -- the wrapper --------------------------------------------------------------
 
@@ -261,8 +272,11 @@ uint32_t oversample_factor(const render_graph& graph, const render_node& node) n
 
 namespace {
 
-class oversampled_node final : public node_processor {
+template <class Sample>
+class oversampled_node final : public basic_node_processor<Sample> {
 public:
+  using view = basic_audio_view<Sample>;
+
   oversampled_node(const render_graph& graph, const render_node& node, uint32_t factor,
                    std::vector<uint16_t> input_channels)
     : factor_(factor), input_channels_(std::move(input_channels)), channels_(node.channels) {
@@ -273,7 +287,8 @@ public:
     fast.frame_count = graph.frame_count * factor;
     fast.media = graph.media;
     fast.oversample = 1;
-    inner_ = make_processor(fast, scaled_for_oversampling(node, factor));
+    fast.precision = graph.precision;
+    inner_ = make_processor<Sample>(fast, scaled_for_oversampling(node, factor));
     for (auto c : input_channels_)
       for (uint16_t i = 0; i < c; ++i)
         up_.emplace_back(factor);
@@ -289,20 +304,20 @@ public:
       o.prepare(max_block);
     for (auto& o : down_)
       o.prepare(max_block);
-    inputs_high_.assign(up_.size() * high, 0.0f);
-    output_high_.assign(size_t{channels_} * high, 0.0f);
-    views_.assign(input_channels_.size(), audio_view{});
+    inputs_high_.assign(up_.size() * high, Sample{});
+    output_high_.assign(size_t{channels_} * high, Sample{});
+    views_.assign(input_channels_.size(), view{});
     inner_->prepare(max_block * factor_);
     max_block_ = max_block;
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  void process_rt(const process_context& ctx, std::span<const view> inputs,
+                  const view& out) noexcept override {
     const uint32_t n = ctx.frames, high = n * factor_;
     const size_t stride = size_t{max_block_} * factor_;
     size_t k = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
-      audio_view v;
+      view v;
       v.channels = inputs[i].channels;
       v.frames = high;
       for (uint16_t c = 0; c < inputs[i].channels; ++c, ++k) {
@@ -311,7 +326,7 @@ public:
       }
       views_[i] = v;
     }
-    audio_view o;
+    view o;
     o.channels = channels_;
     o.frames = high;
     for (uint16_t c = 0; c < channels_; ++c)
@@ -322,7 +337,7 @@ public:
   }
 
   std::vector<std::byte> snapshot() const override {
-    const size_t each = channel_oversampler::state_bytes(factor_);
+    const size_t each = basic_channel_oversampler<Sample>::state_bytes(factor_);
     auto inner = inner_->snapshot();
     std::vector<std::byte> state((up_.size() + down_.size()) * each + inner.size());
     std::byte* at = state.data();
@@ -336,7 +351,7 @@ public:
   }
 
   bool restore(std::span<const std::byte> state) override {
-    const size_t each = channel_oversampler::state_bytes(factor_);
+    const size_t each = basic_channel_oversampler<Sample>::state_bytes(factor_);
     const size_t own = (up_.size() + down_.size()) * each;
     if (state.size() < own || !inner_->restore(state.subspan(own)))
       return false;
@@ -353,21 +368,31 @@ private:
   std::vector<uint16_t> input_channels_;
   uint16_t channels_;
   uint32_t max_block_ = 0;
-  std::unique_ptr<node_processor> inner_;
-  std::vector<channel_oversampler> up_, down_;
-  std::vector<float> inputs_high_, output_high_;
-  std::vector<audio_view> views_;
+  std::unique_ptr<basic_node_processor<Sample>> inner_;
+  std::vector<basic_channel_oversampler<Sample>> up_, down_;
+  std::vector<Sample> inputs_high_, output_high_;
+  std::vector<view> views_;
 };
 
 } // namespace
 
-std::unique_ptr<node_processor> make_oversampled(const render_graph& graph,
-                                                 const render_node& node, uint32_t factor,
-                                                 std::vector<uint16_t> input_channels) {
-  auto wrapped = std::make_unique<oversampled_node>(graph, node, factor, std::move(input_channels));
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_oversampled(
+  const render_graph& graph, const render_node& node, uint32_t factor,
+  std::vector<uint16_t> input_channels) {
+  auto wrapped =
+    std::make_unique<oversampled_node<Sample>>(graph, node, factor, std::move(input_channels));
   if (!wrapped->has_inner())
     return nullptr;
   return wrapped;
 }
+
+template std::unique_ptr<node_processor> make_oversampled<float>(const render_graph&,
+                                                                 const render_node&, uint32_t,
+                                                                 std::vector<uint16_t>);
+template std::unique_ptr<node_processor_f64> make_oversampled<double>(const render_graph&,
+                                                                      const render_node&,
+                                                                      uint32_t,
+                                                                      std::vector<uint16_t>);
 
 } // namespace loophole::signal

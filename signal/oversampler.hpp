@@ -13,7 +13,7 @@
 // padded at the high rate to a multiple of N: a whole number of base frames,
 // which `latency_frames` reports for plugin delay compensation.
 //
-// `oversampled_node` wraps any node_processor: it upsamples every input,
+// `oversampled_node` wraps any node processor: it upsamples every input,
 // runs the inner node at N x the rate (made for a graph whose sample_rate is
 // N times the outer one, with its frames parameters, automation and
 // modulator clocks scaled by N) and downsamples its output.
@@ -43,10 +43,12 @@ constexpr bool valid_oversample(double factor) noexcept {
   return factor == 1 || factor == 2 || factor == 4 || factor == 8;
 }
 
-/// Up and down sampling of one channel by 2, 4 or 8.
-class channel_oversampler {
+/// Up and down sampling of one channel by 2, 4 or 8, in samples of `Sample`
+/// (float or double; both are instantiated).
+template <class Sample>
+class basic_channel_oversampler {
 public:
-  explicit channel_oversampler(uint32_t factor);
+  explicit basic_channel_oversampler(uint32_t factor);
 
   /// Not realtime-safe: sizes the histories for blocks of `max_block` base frames.
   void prepare(uint32_t max_block);
@@ -54,11 +56,11 @@ public:
   uint32_t factor() const noexcept { return factor_; }
 
   /// `frames` base-rate samples of `in` to `frames * factor` samples of `out`.
-  void upsample(const float* in, uint32_t frames, float* out) noexcept;
+  void upsample(const Sample* in, uint32_t frames, Sample* out) noexcept;
 
   /// `frames * factor` high-rate samples of `in` to `frames` samples of `out`.
   /// `in` is used as scratch (its contents are not kept).
-  void downsample(float* in, uint32_t frames, float* out) noexcept;
+  void downsample(Sample* in, uint32_t frames, Sample* out) noexcept;
 
   /// The round trip's delay in base frames.
   static uint32_t latency_frames(uint32_t factor) noexcept;
@@ -71,22 +73,25 @@ public:
 private:
   struct stage_buffer {
     const halfband_stage* stage = nullptr;
-    std::vector<float> up;   ///< K samples of history, then the block
-    std::vector<float> down; ///< 2K samples of history, then the block
+    std::vector<Sample> up;   ///< K samples of history, then the block
+    std::vector<Sample> down; ///< 2K samples of history, then the block
   };
   uint32_t factor_;
   uint32_t max_block_ = 0;
   std::vector<stage_buffer> stages_;
-  std::vector<float> pad_;     ///< delay line at the high rate (whole-frame latency)
+  std::vector<Sample> pad_;     ///< delay line at the high rate (whole-frame latency)
   uint32_t pad_pos_ = 0;
-  std::vector<float> scratch_; ///< intermediate rates
+  std::vector<Sample> scratch_; ///< intermediate rates
 };
+
+using channel_oversampler = basic_channel_oversampler<float>;
 
 /// The node `node` of `graph` run at `factor` x the rate, with its inputs of
 /// `input_channels` channels. `factor` is 2, 4 or 8.
-std::unique_ptr<node_processor> make_oversampled(const render_graph& graph,
-                                                 const render_node& node, uint32_t factor,
-                                                 std::vector<uint16_t> input_channels);
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_oversampled(
+  const render_graph& graph, const render_node& node, uint32_t factor,
+  std::vector<uint16_t> input_channels);
 
 /// The node as its inner processor sees it at `factor` x the rate: frames
 /// parameters, automation points, modulator clocks and follower times scaled,

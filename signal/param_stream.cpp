@@ -42,7 +42,9 @@ void param_stream::prepare(uint32_t max_block) {
   std::fill(envelopes_.begin(), envelopes_.end(), 0.0);
 }
 
-const double* param_stream::fill(int64_t frame, uint32_t frames, const audio_view& input) noexcept {
+template <class Sample>
+const double* param_stream::fill(int64_t frame, uint32_t frames,
+                                 const basic_audio_view<Sample>& input) noexcept {
   for (uint32_t i = 0; i < frames; ++i)
     values_[i] = lane_.points.empty() ? constant_ : automation_value(lane_, frame + i);
   size_t follower = 0;
@@ -72,6 +74,9 @@ const double* param_stream::fill(int64_t frame, uint32_t frames, const audio_vie
   }
   return values_.data();
 }
+
+template const double* param_stream::fill(int64_t, uint32_t, const audio_view&) noexcept;
+template const double* param_stream::fill(int64_t, uint32_t, const audio_view_f64&) noexcept;
 
 void param_stream::snapshot_into(std::byte* out) const noexcept {
   if (!envelopes_.empty())

@@ -30,7 +30,10 @@ public:
   void prepare(uint32_t max_block);
 
   /// The values of frames [frame, frame + frames); `input` feeds followers.
-  const double* fill(int64_t frame, uint32_t frames, const audio_view& input) noexcept;
+  /// Instantiated for float and double views.
+  template <class Sample>
+  const double* fill(int64_t frame, uint32_t frames,
+                     const basic_audio_view<Sample>& input) noexcept;
 
   /// The followers' envelopes (empty without followers).
   size_t state_bytes() const noexcept { return envelopes_.size() * sizeof(double); }

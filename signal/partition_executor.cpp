@@ -8,10 +8,13 @@
 namespace loophole::signal {
 
 
-partition_executor::~partition_executor() = default;
+template <class Sample>
+basic_partition_executor<Sample>::~basic_partition_executor() = default;
 
-partition_executor::partition_executor(const render_graph& graph, uint32_t partition,
-                                       bus_layout layout, uint32_t max_block)
+template <class Sample>
+basic_partition_executor<Sample>::basic_partition_executor(const render_graph& graph,
+                                                           uint32_t partition, bus_layout layout,
+                                                           uint32_t max_block)
   : layout_(std::move(layout)), max_block_(max_block) {
   std::vector<size_t> local_of(graph.nodes.size(), SIZE_MAX);
   auto source_of = [&](uint32_t id) {
@@ -50,7 +53,7 @@ partition_executor::partition_executor(const render_graph& graph, uint32_t parti
         producer[id] = p;
         if (!layout_.find(id)) {
           local_of[id] = locals_.size();
-          locals_.emplace_back(size_t{node.channels} * max_block, 0.0f);
+          locals_.emplace_back(size_t{node.channels} * max_block, Sample{});
         }
         steps_[p].out = source_of(id);
         steps_[p].output_node = id;
@@ -64,11 +67,11 @@ partition_executor::partition_executor(const render_graph& graph, uint32_t parti
     if (node.kind == node_kind::output) {
       sink_.emplace(node);
     } else {
-      st.processor = make_processor(graph, node);
+      st.processor = make_processor<Sample>(graph, node);
       st.processor->prepare(max_block);
       if (!layout_.find(id)) {
         local_of[id] = locals_.size();
-        locals_.emplace_back(size_t{node.channels} * max_block, 0.0f);
+        locals_.emplace_back(size_t{node.channels} * max_block, Sample{});
       }
       st.out = source_of(id);
     }
@@ -84,29 +87,32 @@ partition_executor::partition_executor(const render_graph& graph, uint32_t parti
   input_views_.resize(n_inputs);
 }
 
-uint32_t partition_executor::steps_inputs_node(const step& st) const noexcept {
+template <class Sample>
+uint32_t basic_partition_executor<Sample>::steps_inputs_node(const step& st) const noexcept {
   return st.input_nodes.empty() ? st.node : st.input_nodes.front();
 }
 
-audio_view partition_executor::view_of(const source& s, std::byte* slot, uint32_t offset,
-                                       uint32_t frames) noexcept {
-  audio_view v;
+template <class Sample>
+auto basic_partition_executor<Sample>::view_of(const source& s, std::byte* slot, uint32_t offset,
+                                               uint32_t frames) noexcept -> view {
+  view v;
   v.channels = s.channels;
   v.frames = frames;
   if (s.from_bus) {
-    auto* base = reinterpret_cast<float*>(slot + s.bus_offset);
+    auto* base = reinterpret_cast<Sample*>(slot + s.bus_offset);
     for (uint16_t c = 0; c < s.channels; ++c)
       v.channel[c] = base + size_t{c} * layout_.segment_frames + offset;
   } else {
-    float* base = locals_[s.local].data();
+    Sample* base = locals_[s.local].data();
     for (uint16_t c = 0; c < s.channels; ++c)
       v.channel[c] = base + size_t{c} * max_block_;
   }
   return v;
 }
 
-void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
-                                block_hook hook) noexcept {
+template <class Sample>
+void basic_partition_executor<Sample>::run_rt(int64_t first_frame, uint32_t count,
+                                              std::byte* slot, block_hook hook) noexcept {
   non_finite_node_.reset();
   for (const auto& [window, s] : windows_) {
     planar_region region;
@@ -154,7 +160,8 @@ void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* 
   record(recorder_, recorder_phase::idle, 0, first_frame + count);
 }
 
-std::vector<partition_executor::node_snapshot> partition_executor::snapshot() const {
+template <class Sample>
+std::vector<node_snapshot> basic_partition_executor<Sample>::snapshot() const {
   std::vector<node_snapshot> states;
   for (const auto& st : steps_) {
     if (!st.processor)
@@ -168,7 +175,9 @@ std::vector<partition_executor::node_snapshot> partition_executor::snapshot() co
   return states;
 }
 
-std::string partition_executor::restore(uint32_t node, std::span<const std::byte> bytes) {
+template <class Sample>
+std::string basic_partition_executor<Sample>::restore(uint32_t node,
+                                                      std::span<const std::byte> bytes) {
   for (auto& st : steps_) {
     if (st.node != node || !st.processor)
       continue;
@@ -178,6 +187,50 @@ std::string partition_executor::restore(uint32_t node, std::span<const std::byte
     return ok ? std::string{} : "the state does not fit node " + std::to_string(node);
   }
   return "node " + std::to_string(node) + " is not processed in this partition";
+}
+
+template class basic_partition_executor<float>;
+template class basic_partition_executor<double>;
+
+namespace {
+
+std::variant<basic_partition_executor<float>, basic_partition_executor<double>>
+executor_for(const render_graph& graph, uint32_t partition, bus_layout layout,
+             uint32_t max_block) {
+  if (graph.precision == sample_precision::float64)
+    return basic_partition_executor<double>(graph, partition, std::move(layout), max_block);
+  return basic_partition_executor<float>(graph, partition, std::move(layout), max_block);
+}
+
+} // namespace
+
+partition_executor::partition_executor(const render_graph& graph, uint32_t partition,
+                                       bus_layout layout, uint32_t max_block)
+  : executor_(executor_for(graph, partition, std::move(layout), max_block)) {}
+
+void partition_executor::run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
+                                block_hook hook) noexcept {
+  std::visit([&](auto& e) { e.run_rt(first_frame, count, slot, hook); }, executor_);
+}
+
+std::optional<uint32_t> partition_executor::non_finite_node() const noexcept {
+  return std::visit([](const auto& e) { return e.non_finite_node(); }, executor_);
+}
+
+int64_t partition_executor::non_finite_frame() const noexcept {
+  return std::visit([](const auto& e) { return e.non_finite_frame(); }, executor_);
+}
+
+std::vector<node_snapshot> partition_executor::snapshot() const {
+  return std::visit([](const auto& e) { return e.snapshot(); }, executor_);
+}
+
+std::string partition_executor::restore(uint32_t node, std::span<const std::byte> bytes) {
+  return std::visit([&](auto& e) { return e.restore(node, bytes); }, executor_);
+}
+
+void partition_executor::set_recorder(flight_record* recorder) noexcept {
+  std::visit([&](auto& e) { e.set_recorder(recorder); }, executor_);
 }
 
 } // namespace loophole::signal

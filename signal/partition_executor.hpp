@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "signal/audio_block.hpp"
@@ -29,16 +30,28 @@ struct block_hook {
   void* context = nullptr;
 };
 
-class partition_executor {
+/// One node's state in a checkpoint.
+struct node_snapshot {
+  uint32_t node = 0;
+  std::vector<std::byte> bytes;
+};
+
+/// The executor of one partition in samples of `Sample` (the graph's
+/// precision). Instantiated for float and double; `partition_executor` picks
+/// one by the graph.
+template <class Sample>
+class basic_partition_executor {
 public:
+  using view = basic_audio_view<Sample>;
+
   /// Precondition: `validate(graph)` found nothing and `layout` was made
   /// from `graph`. `max_block` bounds the frames processed per node call.
-  partition_executor(const render_graph& graph, uint32_t partition, bus_layout layout,
-                     uint32_t max_block);
+  basic_partition_executor(const render_graph& graph, uint32_t partition, bus_layout layout,
+                           uint32_t max_block);
 
-  partition_executor(partition_executor&&) noexcept = default;
-  partition_executor& operator=(partition_executor&&) noexcept = default;
-  ~partition_executor();
+  basic_partition_executor(basic_partition_executor&&) noexcept = default;
+  basic_partition_executor& operator=(basic_partition_executor&&) noexcept = default;
+  ~basic_partition_executor();
 
   /// Renders timeline frames [first_frame, first_frame + count) with `slot`
   /// pointing at the start of a bus slot (count <= layout.segment_frames),
@@ -56,10 +69,6 @@ public:
 
   /// The processing state of every node of the partition that has one, in
   /// execution order, for a checkpoint. Not realtime-safe (allocates).
-  struct node_snapshot {
-    uint32_t node = 0;
-    std::vector<std::byte> bytes;
-  };
   std::vector<node_snapshot> snapshot() const;
 
   /// Restores one node's state made by `snapshot`. Returns why it failed
@@ -80,7 +89,7 @@ private:
   struct step {
     uint32_t node = 0;
     uint32_t output_node = 0; ///< Whose output it writes (a folded follower's, after folding)
-    std::unique_ptr<node_processor> processor; ///< null for the sink
+    std::unique_ptr<basic_node_processor<Sample>> processor; ///< null for the sink
     std::vector<source> inputs;
     source out;
     uint16_t input_base = 0; ///< first slot of this step in input_views_
@@ -89,18 +98,39 @@ private:
 
   uint32_t steps_inputs_node(const step& st) const noexcept;
 
-  audio_view view_of(const source& s, std::byte* slot, uint32_t offset, uint32_t frames) noexcept;
+  view view_of(const source& s, std::byte* slot, uint32_t offset, uint32_t frames) noexcept;
 
   bus_layout layout_;
   uint32_t max_block_ = 0;
   std::vector<step> steps_;
-  std::vector<std::vector<float>> locals_; ///< channels * max_block each
-  std::vector<audio_view> input_views_;
+  std::vector<std::vector<Sample>> locals_; ///< channels * max_block each
+  std::vector<view> input_views_;
   std::optional<output_stage> sink_;
   std::vector<std::pair<bus_region, size_t>> windows_; ///< (media window, step)
   std::optional<uint32_t> non_finite_node_;
   int64_t non_finite_frame_ = 0;
   flight_record* recorder_ = nullptr;
+};
+
+/// Executes one partition in the graph's precision (float or double): the
+/// one type Signal and the tests hold. Each call goes to the executor of that
+/// sample type; the contracts are `basic_partition_executor`'s.
+class partition_executor {
+public:
+  partition_executor(const render_graph& graph, uint32_t partition, bus_layout layout,
+                     uint32_t max_block);
+
+  /// Realtime contract: as basic_partition_executor::run_rt.
+  void run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
+              block_hook hook = {}) noexcept;
+  std::optional<uint32_t> non_finite_node() const noexcept;
+  int64_t non_finite_frame() const noexcept;
+  std::vector<node_snapshot> snapshot() const;
+  std::string restore(uint32_t node, std::span<const std::byte> bytes);
+  void set_recorder(flight_record* recorder) noexcept;
+
+private:
+  std::variant<basic_partition_executor<float>, basic_partition_executor<double>> executor_;
 };
 
 } // namespace loophole::signal

@@ -74,6 +74,16 @@ std::string_view to_string(render_mode x) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(sample_precision x) noexcept {
+  switch (x) {
+    case sample_precision::float32:
+      return "float";
+    case sample_precision::float64:
+      return "double";
+  }
+  return "unknown";
+}
+
 std::string graph_error::to_string(const render_graph& graph) const {
   if (!node)
     return "render graph: " + message;
@@ -444,6 +454,9 @@ std::optional<graph_error> validate(const render_graph& graph) {
   if (graph.output_latency < 0 || graph.output_latency > (int64_t{1} << 32))
     return graph_error{std::nullopt, "output latency " + std::to_string(graph.output_latency) +
                                        " is outside [0, 2^32] frames"};
+  if (graph.precision != sample_precision::float32 && graph.precision != sample_precision::float64)
+    return graph_error{std::nullopt, "unknown sample precision " +
+                                       std::to_string(static_cast<int>(graph.precision))};
   if (graph.nodes.empty())
     return graph_error{std::nullopt, "the graph has no nodes"};
   if (graph.oversample != 1 && graph.oversample != 2 && graph.oversample != 4 &&

@@ -62,6 +62,19 @@ enum class render_mode : uint8_t { offline = 0, realtime = 1, anticipative = 2 }
 
 std::string_view to_string(render_mode x) noexcept;
 
+/// The sample type a graph is processed in (`loophole render --precision`):
+/// every buffer between nodes, every sum and every node's audio state.
+/// Media and embedded audio stay float (what a file decodes to). Numbering is
+/// part of the wire format.
+enum class sample_precision : uint8_t { float32 = 0, float64 = 1 };
+
+std::string_view to_string(sample_precision x) noexcept;
+
+/// Bytes of one sample of a graph processed in `x`.
+constexpr uint32_t sample_bytes(sample_precision x) noexcept {
+  return x == sample_precision::float64 ? 8u : 4u;
+}
+
 /// A resolved, constant parameter value. Automation will add per-sample
 /// streams beside these; a node reads its parameters by name once, at
 /// `prepare`, never while processing.
@@ -260,6 +273,8 @@ struct render_graph {
   /// 1, 2, 4 or 8: the factor every node with an `oversample` parameter runs
   /// at when it does not set one (`loophole render --oversample`).
   uint8_t oversample = 1;
+  /// float (the default) or double: the sample type of the whole graph.
+  sample_precision precision = sample_precision::float32;
 };
 
 /// Why a graph was refused: the node (if any) and the reason.

@@ -28,7 +28,7 @@ namespace loophole::signal {
 
 namespace {
 
-class sampler_node final : public node_processor, midi_player<sampler_node> {
+class sampler_node final : public either_precision<sampler_node>, midi_player<sampler_node> {
   friend midi_player<sampler_node>;
 
 public:
@@ -56,8 +56,9 @@ public:
     max_block_ = max_block;
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view>,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>>,
+                     const basic_audio_view<Sample>& out) noexcept {
     played_ = sample_channels_ == 1 ? uint16_t{1} : std::min(out.channels, sample_channels_);
     for (uint16_t c = 0; c < played_; ++c)
       std::fill_n(acc_.data() + size_t{c} * max_block_, ctx.frames, 0.0);
@@ -69,7 +70,7 @@ public:
       }
       const double* acc = acc_.data() + size_t{sample_channels_ == 1 ? 0u : c} * max_block_;
       for (uint32_t i = 0; i < ctx.frames; ++i)
-        out[c][i] = static_cast<float>(acc[i]);
+        out[c][i] = static_cast<Sample>(acc[i]);
     }
   }
 
@@ -210,9 +211,15 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_sampler(const render_graph& graph, const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_sampler(const render_graph& graph,
+                                                    const render_node& node) {
   return std::make_unique<sampler_node>(graph, node);
 }
+
+template std::unique_ptr<node_processor> make_sampler<float>(const render_graph&, const render_node&);
+template std::unique_ptr<node_processor_f64> make_sampler<double>(const render_graph&,
+                                                          const render_node&);
 
 uint64_t sampler_state_bytes(const render_node& node) noexcept {
   return sampler_node::header_bytes +

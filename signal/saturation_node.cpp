@@ -18,7 +18,7 @@ namespace {
 
 double db_to_gain(double db) noexcept { return std::pow(10.0, db / 20.0); }
 
-class saturation_node final : public node_processor {
+class saturation_node final : public either_precision<saturation_node> {
 public:
   explicit saturation_node(const render_node& node)
     : curve_(static_cast<saturation_curve>(param_or(node, "curve", 0))),
@@ -32,8 +32,9 @@ public:
     output_db_.prepare(max_block);
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     const auto& in = inputs[0];
     if (!drive_db_.varies() && !mix_.varies() && !output_db_.varies()) {
       const double drive = db_to_gain(drive_db_.constant()), mix = mix_.constant();
@@ -41,7 +42,7 @@ public:
       for (uint16_t c = 0; c < out.channels; ++c)
         for (uint32_t i = 0; i < ctx.frames; ++i) {
           const double x = in[c][i];
-          out[c][i] = static_cast<float>(level * (mix * shape(curve_, drive * x) + (1.0 - mix) * x));
+          out[c][i] = static_cast<Sample>(level * (mix * shape(curve_, drive * x) + (1.0 - mix) * x));
         }
       return;
     }
@@ -54,13 +55,14 @@ public:
       const double level = db_to_gain(output_db ? output_db[i] : output_db_.constant());
       for (uint16_t c = 0; c < out.channels; ++c) {
         const double x = in[c][i];
-        out[c][i] = static_cast<float>(level * (m * shape(curve_, drive * x) + (1.0 - m) * x));
+        out[c][i] = static_cast<Sample>(level * (m * shape(curve_, drive * x) + (1.0 - m) * x));
       }
     }
   }
 
+  template <class Sample>
   static const double* values(param_stream& s, const process_context& ctx,
-                              const audio_view& in) noexcept {
+                              const basic_audio_view<Sample>& in) noexcept {
     return s.varies() ? s.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
   }
 
@@ -82,9 +84,16 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_saturation(const render_graph&, const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_saturation(const render_graph&,
+                                                              const render_node& node) {
   return std::make_unique<saturation_node>(node);
 }
+
+template std::unique_ptr<node_processor> make_saturation<float>(const render_graph&,
+                                                                const render_node&);
+template std::unique_ptr<node_processor_f64> make_saturation<double>(const render_graph&,
+                                                                     const render_node&);
 
 uint64_t saturation_state_bytes(const render_node& node) noexcept {
   return modulation_state_bytes(node);

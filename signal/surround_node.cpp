@@ -4,7 +4,7 @@
 // sides at azimuth -+ 30 x spread, each panned alone and summed. The LFE
 // channel (5.1 and wider) gets `lfe` times the mean of the inputs, on top of
 // the panned gains. All four parameters may be automated: the gains are then
-// recomputed per frame. Sums run in double and are rounded to float once.
+// recomputed per frame. Sums run in double and are rounded to the sample type once.
 
 #include "signal/surround_node.hpp"
 
@@ -163,7 +163,7 @@ gain_matrix fold_down_matrix(uint16_t from, uint16_t to, const fold_down_gains& 
 
 namespace {
 
-class surround_pan_node final : public node_processor {
+class surround_pan_node final : public either_precision<surround_pan_node> {
 public:
   surround_pan_node(const render_graph& graph, const render_node& node)
     : channels_(node.channels),
@@ -183,8 +183,9 @@ public:
       s->prepare(max_block);
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     const auto& in = inputs[0];
     const bool varies =
       azimuth_.varies() || elevation_.varies() || spread_.varies() || lfe_.varies();
@@ -218,8 +219,9 @@ private:
   // gains[output][input]
   using matrix = std::array<std::array<double, 2>, max_channels>;
 
+  template <class Sample>
   static const double* values(param_stream& s, const process_context& ctx,
-                              const audio_view& in) noexcept {
+                              const basic_audio_view<Sample>& in) noexcept {
     return s.varies() ? s.fill(ctx.timeline_frame, ctx.frames, in) : nullptr;
   }
 
@@ -244,14 +246,15 @@ private:
     return m;
   }
 
-  void apply(const matrix& m, const audio_view& in, const audio_view& out, uint32_t from,
-             uint32_t to) const noexcept {
+  template <class Sample>
+  void apply(const matrix& m, const basic_audio_view<Sample>& in,
+             const basic_audio_view<Sample>& out, uint32_t from, uint32_t to) const noexcept {
     for (uint16_t c = 0; c < channels_; ++c)
       for (uint32_t i = from; i < to; ++i) {
         double acc = m[c][0] * static_cast<double>(in[0][i]);
         if (inputs_ == 2)
           acc += m[c][1] * static_cast<double>(in[1][i]);
-        out[c][i] = static_cast<float>(acc);
+        out[c][i] = static_cast<Sample>(acc);
       }
   }
 
@@ -265,7 +268,7 @@ double db_or_off(const render_node& node, std::string_view name, double fallback
   return db <= -144.0 ? 0.0 : std::pow(10.0, db / 20.0);
 }
 
-class fold_down_node final : public node_processor {
+class fold_down_node final : public either_precision<fold_down_node> {
 public:
   fold_down_node(const render_graph& graph, const render_node& node)
     : to_(node.channels),
@@ -282,8 +285,9 @@ public:
 
   void prepare(uint32_t) override {}
 
-  void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>> inputs,
+                     const basic_audio_view<Sample>& out) noexcept {
     const auto& in = inputs[0];
     for (uint16_t o = 0; o < to_; ++o) {
       const auto& row = matrix_[o];
@@ -291,7 +295,7 @@ public:
         double acc = 0.0;
         for (uint16_t c = 0; c < from_; ++c)
           acc += row[c] * static_cast<double>(in[c][i]);
-        out[o][i] = static_cast<float>(acc);
+        out[o][i] = static_cast<Sample>(acc);
       }
     }
   }
@@ -303,13 +307,25 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_surround_pan(const render_graph& graph,
-                                                  const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_surround_pan(const render_graph& graph,
+                                                                const render_node& node) {
   return std::make_unique<surround_pan_node>(graph, node);
 }
 
-std::unique_ptr<node_processor> make_fold_down(const render_graph& graph, const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_fold_down(const render_graph& graph,
+                                                             const render_node& node) {
   return std::make_unique<fold_down_node>(graph, node);
 }
+
+template std::unique_ptr<node_processor> make_surround_pan<float>(const render_graph&,
+                                                                  const render_node&);
+template std::unique_ptr<node_processor_f64> make_surround_pan<double>(const render_graph&,
+                                                                       const render_node&);
+template std::unique_ptr<node_processor> make_fold_down<float>(const render_graph&,
+                                                               const render_node&);
+template std::unique_ptr<node_processor_f64> make_fold_down<double>(const render_graph&,
+                                                                    const render_node&);
 
 } // namespace loophole::signal

@@ -81,7 +81,7 @@ double oscillator(waveform w, double t, double dt) noexcept {
   return 0.0;
 }
 
-class synth_node final : public node_processor, midi_player<synth_node> {
+class synth_node final : public either_precision<synth_node>, midi_player<synth_node> {
   friend midi_player<synth_node>;
 
 public:
@@ -115,8 +115,9 @@ public:
       s->prepare(max_block);
   }
 
-  void process_rt(const process_context& ctx, std::span<const audio_view>,
-                  const audio_view& out) noexcept override {
+  template <class Sample>
+  void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>>,
+                     const basic_audio_view<Sample>& out) noexcept {
     const int64_t b0 = ctx.timeline_frame;
     const audio_view none{};
     auto fill = [&](param_stream& s) {
@@ -128,7 +129,7 @@ public:
     play(b0, b0 + ctx.frames);
     for (uint16_t c = 0; c < out.channels; ++c)
       for (uint32_t i = 0; i < ctx.frames; ++i)
-        out[c][i] = static_cast<float>(acc_[i]);
+        out[c][i] = static_cast<Sample>(acc_[i]);
   }
 
   std::vector<std::byte> snapshot() const override {
@@ -263,9 +264,15 @@ private:
 
 } // namespace
 
-std::unique_ptr<node_processor> make_synth(const render_graph& graph, const render_node& node) {
+template <class Sample>
+std::unique_ptr<basic_node_processor<Sample>> make_synth(const render_graph& graph,
+                                                    const render_node& node) {
   return std::make_unique<synth_node>(graph, node);
 }
+
+template std::unique_ptr<node_processor> make_synth<float>(const render_graph&, const render_node&);
+template std::unique_ptr<node_processor_f64> make_synth<double>(const render_graph&,
+                                                          const render_node&);
 
 uint64_t synth_state_bytes(const render_node& node) noexcept {
   return synth_node::header_bytes +

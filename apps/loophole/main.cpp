@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
   render->add_option("--oversample", r.oversample,
                      "1, 2, 4 or 8: the oversampling of every node that has an oversample "
                      "parameter and does not set it");
+  render->add_option("--precision", r.precision,
+                     "float (default) or double: the sample type of the whole graph");
   render->add_option("--config", r.config_file, "an extra configuration file (TOML)");
   render->add_option("--progress", r.progress, "auto, bar, json or none")
     ->check(CLI::IsMember({"auto", "bar", "json", "none"}));

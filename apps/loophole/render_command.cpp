@@ -168,6 +168,7 @@ json plan_to_json(const messages::render_plan& plan) {
                        {"frame", m.frame},
                        {"seconds", static_cast<double>(m.frame) / g.sample_rate}});
   return {{"sample_rate", g.sample_rate},
+          {"precision", std::string{signal::to_string(g.precision)}},
           {"markers", markers},
           {"first_frame", g.first_frame},
           {"frame_count", g.frame_count},
@@ -184,10 +185,11 @@ void print_plan(const messages::render_plan& plan, bool as_json) {
     return;
   }
   const auto& g = plan.graph;
-  std::printf("Render plan: %lld frames (%s) from frame %lld at %u Hz\n",
+  std::printf("Render plan: %lld frames (%s) from frame %lld at %u Hz, in %s\n",
               static_cast<long long>(g.frame_count),
               duration_text(static_cast<double>(g.frame_count) / g.sample_rate).c_str(),
-              static_cast<long long>(g.first_frame), g.sample_rate);
+              static_cast<long long>(g.first_frame), g.sample_rate,
+              std::string{signal::to_string(g.precision)}.c_str());
   std::printf("Media:\n");
   for (const auto& m : plan.media)
     std::printf("  %s  %s  %u ch  %u Hz%s%s\n", m.media_id.substr(0, 12).c_str(),
@@ -331,6 +333,11 @@ int run_render(const render_options& o) {
         throw usage_error("--oversample " + std::to_string(f) + ": the factor must be 1, 2, 4 or 8");
       settings.oversample = static_cast<uint8_t>(f);
     }
+    const std::string precision = o.precision.value_or(cfg.precision);
+    if (precision != "float" && precision != "double")
+      throw usage_error("--precision: \"" + precision + "\" is not float or double");
+    settings.precision = precision == "double" ? signal::sample_precision::float64
+                                               : signal::sample_precision::float32;
     settings.workers = o.workers.value_or(cfg.workers);
     if (o.range)
       settings.range = parse_range(*o.range);
@@ -485,6 +492,8 @@ int run_render(const render_options& o) {
                             json{{"file", s.output_path},
                                  {"format", s.format},
                                  {"bits", s.bits},
+                                 {"precision",
+                                  std::string{signal::to_string(plan->graph.precision)}},
                                  {"channels", s.channels},
                                  {"sample_rate", s.sample_rate},
                                  {"frames", s.frames},

@@ -22,6 +22,7 @@ struct render_options {
   std::optional<uint64_t> dither_seed;
   std::optional<double> quality;
   std::optional<unsigned> oversample;
+  std::optional<std::string> precision;
   std::optional<std::string> config_file;
   std::string progress = "auto";
   bool dry_run = false;

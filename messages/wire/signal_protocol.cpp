@@ -152,8 +152,10 @@ struct wire_graph {
   std::vector<std::string> partitions;
   uint32_t output_node = 0;
   uint8_t oversample = 1;
+  uint8_t precision = 0;
   MSGPACK_DEFINE_MAP(format_version, sample_rate, mode, first_frame, frame_count,
-                     output_latency, media, nodes, partitions, output_node, oversample)
+                     output_latency, media, nodes, partitions, output_node, oversample,
+                     precision)
 };
 
 struct wire_state {
@@ -276,6 +278,7 @@ wire_graph to_wire(const signal::render_graph& g) {
     w.partitions.push_back(p.label);
   w.output_node = g.output_node;
   w.oversample = g.oversample;
+  w.precision = static_cast<uint8_t>(g.precision);
   return w;
 }
 
@@ -286,6 +289,8 @@ signal::render_graph from_wire(const wire_graph& w) {
                              std::to_string(signal::render_graph::format_version));
   if (w.mode > static_cast<uint8_t>(signal::render_mode::anticipative))
     throw std::runtime_error("unknown render mode " + std::to_string(w.mode));
+  if (w.precision > static_cast<uint8_t>(signal::sample_precision::float64))
+    throw std::runtime_error("unknown sample precision " + std::to_string(w.precision));
   signal::render_graph g;
   g.sample_rate = w.sample_rate;
   g.mode = static_cast<signal::render_mode>(w.mode);
@@ -351,6 +356,7 @@ signal::render_graph from_wire(const wire_graph& w) {
     g.partitions.push_back({p});
   g.output_node = w.output_node;
   g.oversample = w.oversample;
+  g.precision = static_cast<signal::sample_precision>(w.precision);
   return g;
 }
 

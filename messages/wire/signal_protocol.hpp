@@ -23,9 +23,10 @@
 namespace loophole::wire {
 
 /// The version this build speaks. A peer that says another is refused.
-inline constexpr uint32_t protocol_version = 4; // 3: MIDI events, modulators;
+inline constexpr uint32_t protocol_version = 5; // 3: MIDI events, modulators;
                                                 // 4: embedded audio, default oversampling,
-                                                //    output latency
+                                                //    output latency;
+                                                // 5: sample precision
 
 /// The largest frame either side accepts (a graph of thousands of nodes fits).
 inline constexpr size_t max_frame_bytes = 64u << 20;

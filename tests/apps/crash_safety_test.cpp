@@ -977,6 +977,34 @@ BOOST_AUTO_TEST_CASE(random_sigkills_with_a_small_checkpoint_interval_give_ident
   random_worker_kills(7, "30");
 }
 
+// A double-precision render (whose delay line, bus and checkpoints hold doubles) survives random
+// kills with the same bytes as its undisturbed render, which differs from the float render.
+BOOST_AUTO_TEST_CASE(random_sigkills_of_a_double_precision_render_give_identical_output) {
+  auto& w = shared();
+  case_dir dir{"double-kills"};
+  const auto session = w.session({"slow", 0.0, 0.0, slow_sleep_ms});
+  const auto reference_out = dir.out("reference.wav");
+  const auto undisturbed =
+    run_loophole(render_args(session, reference_out, {"--precision", "double", "--json"}));
+  BOOST_TEST_REQUIRE(undisturbed.code == 0, undisturbed);
+  BOOST_TEST_REQUIRE(undisturbed.summary.has_value(), undisturbed);
+  BOOST_TEST(undisturbed.summary->value("precision", "") == "double", undisturbed);
+  const auto reference = read_bytes(reference_out);
+  fs::remove(reference_out);
+  BOOST_TEST((reference != w.reference(session, "wav")),
+             "the double render has the float render's bytes");
+
+  random_worker_killer killer{20261201, 10};
+  run_options o;
+  o.env = {"LOOPHOLE_RENDER_CHECKPOINT_MS=0", "LOOPHOLE_SIGNAL_MAX_RESTARTS=1000"};
+  o.watch = std::ref(killer);
+  const auto out = dir.out("mix.wav");
+  const auto r = run_loophole(render_args(session, out, {"--precision", "double"}), o);
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  BOOST_TEST(killer.kills >= 5, "only " << killer.kills << " kills landed before the end");
+  check_identical(dir, out, reference);
+}
+
 // Review regression: both workers die at once (one recovery starts while the other's is still
 // attaching). The second recovery must not treat the instance still restarting as a survivor
 // whose load_job can be sent straight away (the router drops it: the process is not connected).

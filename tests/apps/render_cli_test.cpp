@@ -534,6 +534,22 @@ struct three_tracks {
   }
 };
 
+/// `material` routed: a group bus and a return with a delay, pre- and post-fader sends, and a
+/// lookahead compressor keyed by another track (so its latency is compensated).
+json routed_session(const three_tracks& material) {
+  auto doc = material.session.to_json();
+  doc["buses"] = json::array(
+    {{{"id", "verb"}, {"inserts", json::array({{{"kind", "delay"}, {"time", {{"seconds", 0.05}}}, {"feedback", 0.4}}})}},
+     {{"id", "grp"}, {"kind", "group"}, {"gain_db", -1.5}, {"sends", json::array({{{"to", "verb"}}})}}});
+  doc["tracks"][0]["output"] = "grp";
+  doc["tracks"][1]["output"] = "grp";
+  doc["tracks"][1]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -3.0}, {"pre_fader", true}}});
+  doc["tracks"][2]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -9.0}}});
+  doc["tracks"][2]["inserts"] = json::array(
+      {{{"kind", "compressor"}, {"sidechain", "mono"}, {"lookahead", {{"seconds", 0.003}}}}});
+  return doc;
+}
+
 json errors_base_session() {
   return {{"format", "loophole-session"},
           {"version", 1},
@@ -2088,17 +2104,7 @@ BOOST_AUTO_TEST_CASE(a_latent_path_nulls_against_its_twin_without_it) {
 BOOST_AUTO_TEST_CASE(routed_renders_are_byte_identical_across_worker_counts) {
   temp_dir dir;
   three_tracks material{dir};
-  auto doc = material.session.to_json();
-  doc["buses"] = json::array(
-    {{{"id", "verb"}, {"inserts", json::array({{{"kind", "delay"}, {"time", {{"seconds", 0.05}}}, {"feedback", 0.4}}})}},
-     {{"id", "grp"}, {"kind", "group"}, {"gain_db", -1.5}, {"sends", json::array({{{"to", "verb"}}})}}});
-  doc["tracks"][0]["output"] = "grp";
-  doc["tracks"][1]["output"] = "grp";
-  doc["tracks"][1]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -3.0}, {"pre_fader", true}}});
-  doc["tracks"][2]["sends"] = json::array({{{"to", "verb"}, {"gain_db", -9.0}}});
-  doc["tracks"][2]["inserts"] = json::array(
-      {{{"kind", "compressor"}, {"sidechain", "mono"}, {"lookahead", {{"seconds", 0.003}}}}});
-  const auto session = write_session(dir, "routed.json", doc);
+  const auto session = write_session(dir, "routed.json", routed_session(material));
   auto render = [&](const std::string& name, const std::string& workers) {
     const auto r = run_loophole(dir, {"render", session, "-o", dir.out(name), "--progress", "none",
                                       "--bits", "24", "--workers", workers});
@@ -2196,6 +2202,122 @@ BOOST_AUTO_TEST_CASE(a_meter_insert_reads_the_analytic_loudness_of_a_sine) {
              r.out);
   BOOST_TEST(m["range_lu"].get<double>() < 0.1, r.out);
   BOOST_TEST(m["frames"].get<int64_t>() == 4 * static_cast<int64_t>(rate), r.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ==========================================================================================
+
+BOOST_AUTO_TEST_SUITE(precision)
+
+namespace {
+
+json mono_track(const std::string& id, const std::string& media, const std::string& output) {
+  return {{"id", id},
+          {"channels", 1},
+          {"output", output},
+          {"clips", json::array({{{"media", media}, {"position", {{"seconds", 0}}}}})}};
+}
+
+} // namespace
+
+// A signal 160 dB under another survives a bus only in double: bus "sum" carries big + tiny,
+// bus "inverse" carries -big through the same gains, and the master's sum of the two is tiny
+// alone. In float the bus's output is rounded to 24 bits of big (about 3e-8), which buries
+// tiny (5e-9 after the pans); in double the residual is the double rounding of the sum, 1e-16.
+BOOST_AUTO_TEST_CASE(a_signal_160_db_under_another_survives_a_bus_only_in_double) {
+  temp_dir dir;
+  const auto big = sine_media("big.wav", 0.5, {1000.0}, {0.5});
+  const auto tiny = sine_media("tiny.wav", 0.5, {440.0}, {1e-8});
+  write_media(dir, big);
+  write_media(dir, tiny);
+  json doc{{"format", "loophole-session"},
+           {"version", 1},
+           {"sample_rate", rate},
+           {"buses", json::array({{{"id", "sum"}}, {{"id", "inverse"}}})},
+           {"tracks", json::array({mono_track("big", "big.wav", "sum"),
+                                   mono_track("tiny", "tiny.wav", "sum"),
+                                   mono_track("minus-big", "big.wav", "inverse")})}};
+  doc["tracks"][2]["inserts"] = json::array({{{"kind", "polarity"}}});
+  const auto session = write_session(dir, "small.json", doc);
+  // Each path is panned twice at the centre (the track's pan of its mono clip, then the
+  // stereo bus's): left times cos^2(pi/4), right times sin^2(pi/4).
+  const double left = std::cos(std::numbers::pi / 4) * std::cos(std::numbers::pi / 4);
+  const double right = std::sin(std::numbers::pi / 4) * std::sin(std::numbers::pi / 4);
+  auto residual = [&](const std::string& precision) {
+    const auto out = dir.out(precision + ".wav");
+    const auto r = run_loophole(dir, {"render", session, "-o", out, "--bits", "0", "--precision",
+                                      precision, "--progress", "none"});
+    BOOST_TEST_REQUIRE(r.code == 0, r);
+    const auto got = sound_file{out}.floats();
+    BOOST_TEST_REQUIRE(got.size() == static_cast<size_t>(tiny.frames()) * 2u);
+    double worst = 0, peak = 0;
+    for (size_t i = 0; i < tiny.samples.size(); ++i) {
+      const double t = tiny.samples[i];
+      worst = std::max({worst, std::abs(static_cast<double>(got[2 * i]) - t * left),
+                        std::abs(static_cast<double>(got[2 * i + 1]) - t * right)});
+      peak = std::max(peak, std::abs(static_cast<double>(got[2 * i])));
+    }
+    BOOST_TEST_MESSAGE(precision << ": residual " << worst << " against tiny, peak " << peak);
+    return worst;
+  };
+  // Double: the file's float rounding of 5e-9 (half an ulp: 2.2e-16) plus the double sum's
+  // rounding of big (0.25 x 2^-53: 3e-17 a sum).
+  BOOST_TEST(residual("double") < 5e-16);
+  // Float cannot: the test tells the two apart.
+  BOOST_TEST(residual("float") > 1e-9);
+}
+
+// The routed session (buses, sends, a delay, a sidechained lookahead compressor) with an eq and
+// a meter, in double: byte-identical across worker counts, the plan and the
+// summary say double, the meter reads the double bus, and it agrees with the float render to
+// float precision without being the same bytes.
+BOOST_AUTO_TEST_CASE(double_renders_are_byte_identical_across_worker_counts_and_near_float) {
+  temp_dir dir;
+  three_tracks material{dir};
+  auto doc = routed_session(material);
+  const json eq{{"kind", "eq"},
+                {"bands", json::array({{{"type", "peak"}, {"freq", 600}, {"gain_db", 4}}})}};
+  doc["tracks"][2]["inserts"].insert(doc["tracks"][2]["inserts"].begin(), eq);
+  doc["master"]["inserts"] = json::array({{{"kind", "meter"}, {"id", "m"}}});
+  const auto session = write_session(dir, "double.json", doc);
+  auto render = [&](const std::string& name, const std::string& precision,
+                    const std::string& workers) {
+    const auto r = run_loophole(dir, {"render", session, "-o", dir.out(name), "--progress", "none",
+                                      "--bits", "0", "--precision", precision, "--workers",
+                                      workers, "--json"});
+    BOOST_TEST_REQUIRE(r.code == 0, r);
+    const auto summary = json::parse(r.out);
+    BOOST_TEST(summary.value("precision", "") == precision, r.out);
+    BOOST_TEST_REQUIRE(summary["meters"].size() == 1u, r.out);
+    BOOST_TEST(summary["meters"][0]["frames"].get<int64_t>() == 144000, r.out);
+    return read_bytes(dir.out(name));
+  };
+  const auto w1 = render("w1.wav", "double", "1");
+  BOOST_TEST(w1.size() > 144000u * 8u);
+  BOOST_TEST((render("w2.wav", "double", "2") == w1), "--workers 2 differs");
+  BOOST_TEST((render("w4.wav", "double", "4") == w1), "--workers 4 differs");
+  BOOST_TEST((render("float.wav", "float", "2") != w1), "double gave the float render's bytes");
+  const auto d = sound_file{dir.out("w1.wav")}.floats();
+  const auto f = sound_file{dir.out("float.wav")}.floats();
+  BOOST_TEST_REQUIRE(d.size() == f.size());
+  double worst = 0, peak = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(d[i]) - static_cast<double>(f[i])));
+    peak = std::max(peak, std::abs(static_cast<double>(d[i])));
+  }
+  BOOST_TEST(peak > 0.1);
+  BOOST_TEST(worst < 1e-5, "double and float renders differ by " << worst);
+
+  const auto plan = run_loophole(dir, {"render", session, "-o", dir.out("plan.wav"), "--dry-run",
+                                       "--json", "--precision", "double"});
+  BOOST_TEST_REQUIRE(plan.code == 0, plan);
+  BOOST_TEST(json::parse(plan.out).value("precision", "") == "double", plan.out);
+  const auto bad = run_loophole(dir, {"render", session, "-o", dir.out("bad.wav"),
+                                      "--precision", "quad"});
+  BOOST_TEST(bad.code == 64, bad);
+  BOOST_TEST(contains(bad.err, "--precision: \"quad\" is not float or double"), bad.err);
+  BOOST_TEST(!std::filesystem::exists(dir.out("bad.wav")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -290,9 +290,11 @@ struct free_deleter {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(processing_never_allocates) {
+  for (auto precision : {sample_precision::float32, sample_precision::float64})
   for (uint32_t rate : {44100u, 48000u})
     for (uint32_t block : {1u, 64u, 1000u}) {
-      const auto g = make_graph(rate);
+      auto g = make_graph(rate);
+      g.precision = precision;
       const auto err = validate(g);
       BOOST_TEST_REQUIRE(!err.has_value(), (err ? err->to_string(g) : std::string{}));
       constexpr uint32_t segment = 4096;
@@ -314,8 +316,10 @@ BOOST_AUTO_TEST_CASE(processing_never_allocates) {
           ex.run_rt(first, count, slot.get());
       }
       counting = false;
-      BOOST_TEST(allocations.load() == 0u, "rate " << rate << ", block " << block);
-      BOOST_TEST(deallocations.load() == 0u, "rate " << rate << ", block " << block);
+      const auto where = std::string{to_string(precision)} + ", rate " + std::to_string(rate) +
+                         ", block " + std::to_string(block);
+      BOOST_TEST(allocations.load() == 0u, where);
+      BOOST_TEST(deallocations.load() == 0u, where);
       for (auto& ex : executors)
         BOOST_TEST(!ex.non_finite_node().has_value());
     }
@@ -356,4 +360,84 @@ BOOST_AUTO_TEST_CASE(every_built_node_kind_has_a_row) {
                                     [&](const node_row& r) { return r.kind == kind; });
     BOOST_TEST((!built || listed), to_string(kind) << " is built but has no row in node_table");
   }
+}
+
+// -- the same graph in double ---------------------------------------------------------------------
+
+namespace {
+
+/// Renders frames [0, frames) of `g` in segments of `segment` frames and blocks of `block`,
+/// through one executor per partition, and returns the sink's interleaved float samples.
+/// With `split_at` > 0, the executors are replaced at that frame by new ones restored from
+/// the old ones' snapshots (a checkpoint and a resume).
+std::vector<float> render_sink(const render_graph& g, uint32_t block, int64_t frames,
+                               int64_t split_at = 0) {
+  constexpr uint32_t segment = 4096;
+  const auto layout = bus_layout::make(g, segment);
+  std::unique_ptr<std::byte, free_deleter> slot(
+    static_cast<std::byte*>(std::aligned_alloc(64, layout.slot_bytes)));
+  auto make = [&] {
+    std::vector<partition_executor> executors;
+    for (uint32_t p = 0; p < g.partitions.size(); ++p)
+      executors.emplace_back(g, p, layout, block);
+    return executors;
+  };
+  auto executors = make();
+  std::vector<float> sink;
+  for (int64_t first = 0; first < frames; first += segment) {
+    if (split_at > 0 && first == split_at) {
+      auto resumed = make();
+      for (size_t p = 0; p < executors.size(); ++p)
+        for (const auto& state : executors[p].snapshot()) {
+          const auto why = resumed[p].restore(state.node, state.bytes);
+          BOOST_TEST_REQUIRE(why.empty(), why);
+        }
+      executors = std::move(resumed);
+    }
+    const auto count = static_cast<uint32_t>(std::min<int64_t>(segment, frames - first));
+    for (auto& ex : executors)
+      ex.run_rt(first, count, slot.get());
+    const auto* out = reinterpret_cast<const float*>(slot.get() + layout.sink_offset);
+    sink.insert(sink.end(), out, out + size_t{count} * layout.sink_channels);
+  }
+  return sink;
+}
+
+} // namespace
+
+// Every node kind in double runs the same algorithm as in float: the outputs of the whole chain
+// agree to float precision, and are not the same bits (the double path is taken).
+BOOST_AUTO_TEST_CASE(every_node_kind_in_double_agrees_with_float) {
+  for (uint32_t rate : {44100u, 96000u}) {
+    auto g = make_graph(rate);
+    const auto single = render_sink(g, 256, 120000);
+    g.precision = sample_precision::float64;
+    const auto twice = render_sink(g, 256, 120000);
+    BOOST_TEST_REQUIRE(single.size() == twice.size());
+    double worst = 0, peak = 0;
+    size_t differing = 0;
+    for (size_t i = 0; i < single.size(); ++i) {
+      worst = std::max(worst, std::abs(static_cast<double>(single[i]) - static_cast<double>(twice[i])));
+      peak = std::max(peak, std::abs(static_cast<double>(twice[i])));
+      differing += single[i] != twice[i];
+    }
+    BOOST_TEST(peak > 0.01, "rate " << rate << ": the chain is silent");
+    BOOST_TEST(worst < 1e-4 * peak, "rate " << rate << ": float and double differ by " << worst
+                                            << " (peak " << peak << ")");
+    BOOST_TEST(differing > single.size() / 10, "rate " << rate << ": only " << differing
+                                                       << " samples differ from float");
+  }
+}
+
+// Snapshots of every node kind in either precision restore bit for bit: a render resumed
+// from them mid-way is the unbroken render, for any block size.
+BOOST_AUTO_TEST_CASE(every_node_kind_resumes_from_its_snapshot_bit_for_bit_in_both_precisions) {
+  for (auto precision : {sample_precision::float32, sample_precision::float64})
+    for (uint32_t block : {64u, 1000u}) {
+      auto g = make_graph(48000);
+      g.precision = precision;
+      const auto unbroken = render_sink(g, block, 60000);
+      const auto resumed = render_sink(g, block, 60000, 8 * 4096);
+      BOOST_TEST((unbroken == resumed), to_string(precision) << ", block " << block);
+    }
 }
