@@ -41,7 +41,7 @@ test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 600
 
 bench: build test-deps
-	@./scripts/install-packages ecasound
+	@./scripts/install-packages ecasound swh-plugins
 	@bench/peers.sh A
 
 clean:

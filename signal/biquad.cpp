@@ -9,6 +9,10 @@
 
 #include "signal/node_state.hpp"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace loophole::signal {
 
 biquad_coefficients rbj_coefficients(const biquad_design& d, double rate) noexcept {
@@ -83,22 +87,41 @@ namespace {
 // whether it runs in a pair or alone.
 using pair = double __attribute__((vector_size(16)));
 
+// The lane vectors below never cross a call boundary that is not inlined or
+// internal to this file, so the ABI GCC warns about for them does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// The channels of a cohort of eq nodes (signal/node_processor.hpp) side by
+// side: eight recurrences, two AVX registers, advance in the same
+// instructions. Again each lane performs the scalar operations.
+constexpr size_t cohort_lanes = 8;
+using lanes = double __attribute__((vector_size(8 * cohort_lanes)));
+
 // a * b + c rounded once. std::fma is exactly rounded by definition, so the
 // result is the same bits on every CPU: one instruction where the clone below
 // runs on a CPU with FMA, the C library's exact emulation elsewhere.
 template <class T>
 [[gnu::always_inline]] inline T fused_multiply_add(T a, T b, T c) noexcept {
-  if constexpr (std::is_same_v<T, pair>)
-    return pair{std::fma(a[0], b[0], c[0]), std::fma(a[1], b[1], c[1])};
-  else
+  if constexpr (std::is_floating_point_v<T>) {
     return std::fma(a, b, c);
+  } else {
+    T r;
+    for (size_t i = 0; i < sizeof(T) / sizeof(double); ++i)
+      r[i] = std::fma(a[i], b[i], c[i]);
+    return r;
+  }
 }
+
+// Per-lane coefficients of a cohort: lane l holds its node's band.
+struct lane_coefficients {
+  lanes b0, b1, b2, a1, a2;
+};
 
 // One transposed-direct-form-II step. Only one fused multiply-add waits for
 // y: the critical path from one sample to the next is an add and an FMA
 // (about 8 cycles, against 12 for add, multiply, subtract).
-template <class T>
-[[gnu::always_inline]] inline T tdf2_step(const biquad_coefficients& c, T x, T& s1, T& s2) noexcept {
+template <class C, class T>
+[[gnu::always_inline]] inline T tdf2_step(const C& c, T x, T& s1, T& s2) noexcept {
   const T y = c.b0 * x + s1;
   const T zero{};
   s1 = fused_multiply_add(zero - c.a1, y, c.b1 * x + s2);
@@ -109,35 +132,44 @@ template <class T>
 // Constant coefficients, `bands` in series, over one pair of channels (or one
 // channel): the state lives in registers for the whole block, and sample n
 // of band k+1 overlaps sample n+1 of band k in the CPU's pipeline.
-template <size_t bands, class T, class Sample>
-[[gnu::always_inline]] inline void run_constant(const biquad_coefficients* coefs, T* s1_io,
+template <size_t bands, class C, class T, class Sample>
+[[gnu::always_inline]] inline void run_constant(const C* coefs, T* s1_io,
                                                 T* s2_io, const Sample* const* x,
                                                 Sample* const* y, uint32_t n) noexcept {
-  std::array<biquad_coefficients, bands> c;
+  // Scalar coefficients are copied to stay in registers; a cohort's lane
+  // vectors do not fit them and are read where they are.
+  constexpr bool copy = std::is_same_v<C, biquad_coefficients>;
+  std::array<biquad_coefficients, copy ? bands : 0> local;
   std::array<T, bands> s1, s2;
-  for (size_t k = 0; k < bands; ++k)
-    c[k] = coefs[k], s1[k] = s1_io[k], s2[k] = s2_io[k];
+  for (size_t k = 0; k < bands; ++k) {
+    if constexpr (copy)
+      local[k] = coefs[k];
+    s1[k] = s1_io[k], s2[k] = s2_io[k];
+  }
+  const C* c = copy ? reinterpret_cast<const C*>(local.data()) : coefs;
   for (uint32_t i = 0; i < n; ++i) {
     T v;
-    if constexpr (std::is_same_v<T, pair>)
-      v = pair{static_cast<double>(x[0][i]), static_cast<double>(x[1][i])};
-    else
+    if constexpr (std::is_floating_point_v<T>) {
       v = static_cast<double>(x[0][i]);
+    } else {
+      for (size_t l = 0; l < sizeof(T) / sizeof(double); ++l)
+        v[l] = static_cast<double>(x[l][i]);
+    }
     for (size_t k = 0; k < bands; ++k)
       v = tdf2_step(c[k], v, s1[k], s2[k]);
-    if constexpr (std::is_same_v<T, pair>) {
-      y[0][i] = static_cast<Sample>(v[0]);
-      y[1][i] = static_cast<Sample>(v[1]);
-    } else {
+    if constexpr (std::is_floating_point_v<T>) {
       y[0][i] = static_cast<Sample>(v);
+    } else {
+      for (size_t l = 0; l < sizeof(T) / sizeof(double); ++l)
+        y[l][i] = static_cast<Sample>(v[l]);
     }
   }
   for (size_t k = 0; k < bands; ++k)
     s1_io[k] = s1[k], s2_io[k] = s2[k];
 }
 
-template <class T, class Sample>
-[[gnu::always_inline]] inline void dispatch_constant(int bands, const biquad_coefficients* c,
+template <class C, class T, class Sample>
+[[gnu::always_inline]] inline void dispatch_constant(int bands, const C* c,
                                                      T* s1, T* s2, const Sample* const* x,
                                                      Sample* const* y, uint32_t n) noexcept {
   switch (bands) {
@@ -183,6 +215,137 @@ void run_constant_single(int bands, const biquad_coefficients* c, double* s1, do
 LOOPHOLE_FMA_CLONES
 void run_constant_single(int bands, const biquad_coefficients* c, double* s1, double* s2,
                          const double* const* x, double* const* y, uint32_t n) noexcept {
+  dispatch_constant(bands, c, s1, s2, x, y, n);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LOOPHOLE_HAVE_LANE_KERNEL 1
+// The lanes on AVX2 and FMA, written with intrinsics (GCC does not turn an
+// element-wise std::fma of a vector into vfmadd). Per lane, the operations of
+// tdf2_step: b0 x + s1 as a multiply then an add, the fused multiply-adds
+// exactly rounded, the conversions to float rounded to nearest as a cast is:
+// the same bits as the scalar step. Four frames of the eight lanes are
+// loaded, transposed to four vectors of lanes per half, filtered, and
+// transposed back.
+#define LOOPHOLE_AVX2_FMA __attribute__((target("avx2,fma"), always_inline)) inline
+
+template <class Sample>
+LOOPHOLE_AVX2_FMA __m256d load4(const Sample* p) noexcept {
+  if constexpr (std::is_same_v<Sample, float>)
+    return _mm256_cvtps_pd(_mm_loadu_ps(p));
+  else
+    return _mm256_loadu_pd(p);
+}
+
+template <class Sample>
+LOOPHOLE_AVX2_FMA void store4(Sample* p, __m256d v) noexcept {
+  if constexpr (std::is_same_v<Sample, float>)
+    _mm_storeu_ps(p, _mm256_cvtpd_ps(v));
+  else
+    _mm256_storeu_pd(p, v);
+}
+
+// Rows (one lane's four frames each) to columns (one frame's four lanes), or back.
+LOOPHOLE_AVX2_FMA void transpose4(__m256d* r) noexcept {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+struct lane_half {
+  __m256d b0, b1, b2, na1, na2, s1, s2;
+};
+
+template <size_t bands>
+LOOPHOLE_AVX2_FMA __m256d lanes_step(lane_half* h, __m256d v) noexcept {
+  for (size_t k = 0; k < bands; ++k) {
+    auto& b = h[k];
+    const __m256d y = _mm256_add_pd(_mm256_mul_pd(b.b0, v), b.s1);
+    b.s1 = _mm256_fmadd_pd(b.na1, y, _mm256_add_pd(_mm256_mul_pd(b.b1, v), b.s2));
+    b.s2 = _mm256_fmadd_pd(b.na2, y, _mm256_mul_pd(b.b2, v));
+    v = y;
+  }
+  return v;
+}
+
+template <size_t bands, class Sample>
+__attribute__((target("avx2,fma"))) void lanes_fma(const lane_coefficients* c, lanes* s1_io,
+                                                   lanes* s2_io, const Sample* const* x,
+                                                   Sample* const* y, uint32_t n) noexcept {
+  lane_half h[2][bands];
+  const __m256d zero = _mm256_setzero_pd();
+  for (size_t j = 0; j < 2; ++j)
+    for (size_t k = 0; k < bands; ++k) {
+      const auto half = [&](const lanes& v) {
+        return reinterpret_cast<const double*>(&v) + 4 * j;
+      };
+      h[j][k] = {_mm256_loadu_pd(half(c[k].b0)),
+                 _mm256_loadu_pd(half(c[k].b1)),
+                 _mm256_loadu_pd(half(c[k].b2)),
+                 _mm256_sub_pd(zero, _mm256_loadu_pd(half(c[k].a1))),
+                 _mm256_sub_pd(zero, _mm256_loadu_pd(half(c[k].a2))),
+                 _mm256_loadu_pd(half(s1_io[k])),
+                 _mm256_loadu_pd(half(s2_io[k]))};
+    }
+  uint32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m256d r[2][4];
+    for (size_t j = 0; j < 2; ++j) {
+      for (size_t q = 0; q < 4; ++q)
+        r[j][q] = load4(x[4 * j + q] + i);
+      transpose4(r[j]);
+    }
+    for (size_t q = 0; q < 4; ++q) // both halves' chains side by side
+      for (size_t j = 0; j < 2; ++j)
+        r[j][q] = lanes_step<bands>(h[j], r[j][q]);
+    for (size_t j = 0; j < 2; ++j) {
+      transpose4(r[j]);
+      for (size_t q = 0; q < 4; ++q)
+        store4(y[4 * j + q] + i, r[j][q]);
+    }
+  }
+  for (; i < n; ++i)
+    for (size_t j = 0; j < 2; ++j) {
+      alignas(32) double v[4];
+      for (size_t q = 0; q < 4; ++q)
+        v[q] = static_cast<double>(x[4 * j + q][i]);
+      _mm256_store_pd(v, lanes_step<bands>(h[j], _mm256_load_pd(v)));
+      for (size_t q = 0; q < 4; ++q)
+        y[4 * j + q][i] = static_cast<Sample>(v[q]);
+    }
+  for (size_t j = 0; j < 2; ++j)
+    for (size_t k = 0; k < bands; ++k) {
+      _mm256_storeu_pd(reinterpret_cast<double*>(&s1_io[k]) + 4 * j, h[j][k].s1);
+      _mm256_storeu_pd(reinterpret_cast<double*>(&s2_io[k]) + 4 * j, h[j][k].s2);
+    }
+}
+#undef LOOPHOLE_AVX2_FMA
+#endif
+
+// Eight channels through `bands` bands with per-lane coefficients: the
+// AVX2/FMA kernel where the CPU has it, else the generic lane loop (the same
+// bits, through the C library's fma).
+template <class Sample>
+void run_constant_lanes(int bands, const lane_coefficients* c, lanes* s1, lanes* s2,
+                        const Sample* const* x, Sample* const* y, uint32_t n) noexcept {
+#ifdef LOOPHOLE_HAVE_LANE_KERNEL
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    switch (bands) {
+      case 1: return lanes_fma<1>(c, s1, s2, x, y, n);
+      case 2: return lanes_fma<2>(c, s1, s2, x, y, n);
+      case 3: return lanes_fma<3>(c, s1, s2, x, y, n);
+      case 4: return lanes_fma<4>(c, s1, s2, x, y, n);
+      case 5: return lanes_fma<5>(c, s1, s2, x, y, n);
+      case 6: return lanes_fma<6>(c, s1, s2, x, y, n);
+      case 7: return lanes_fma<7>(c, s1, s2, x, y, n);
+      case 8: return lanes_fma<8>(c, s1, s2, x, y, n);
+      default: return;
+    }
+  }
+#endif
   dispatch_constant(bands, c, s1, s2, x, y, n);
 }
 
@@ -254,6 +417,57 @@ public:
       process_varying(ctx, in, out);
     else
       process_constant(ctx.frames, in, out);
+  }
+
+  // Constant coefficients make the eq a pure recurrence per channel: nodes
+  // with as many bands and channels run side by side in the lanes of
+  // run_constant_lanes, each lane the scalar operations of its own channel.
+  uint64_t cohort_key() const noexcept override {
+    if (varies_ || bands_.empty())
+      return 0;
+    return cohort_key_of(node_kind::eq, uint64_t{bands_.size()} << 16 | channels_);
+  }
+
+  void process_cohort_rt(const process_context& ctx,
+                         std::span<basic_node_processor<Sample>* const> members,
+                         std::span<const std::span<const view>> inputs,
+                         std::span<const view> outputs) noexcept override {
+    const denormal_guard guard;
+    const size_t bands = bands_.size();
+    const size_t total = members.size() * channels_;
+    // Lanes are (member, channel) in order; a last group short of lanes
+    // repeats its first lane, which computes and writes the same values again.
+    for (size_t first = 0; first < total; first += cohort_lanes) {
+      std::array<lane_coefficients, max_eq_bands> c;
+      std::array<lanes, max_eq_bands> s1, s2;
+      std::array<const Sample*, cohort_lanes> x;
+      std::array<Sample*, cohort_lanes> y;
+      for (size_t l = 0; l < cohort_lanes; ++l) {
+        const size_t lane = first + l < total ? first + l : first;
+        const size_t m = lane / channels_;
+        const auto ch = static_cast<uint16_t>(lane % channels_);
+        const auto& node = *static_cast<const eq_node*>(members[m]);
+        for (size_t k = 0; k < bands; ++k) {
+          const auto& ck = node.coefs_[k];
+          c[k].b0[l] = ck.b0, c[k].b1[l] = ck.b1, c[k].b2[l] = ck.b2;
+          c[k].a1[l] = ck.a1, c[k].a2[l] = ck.a2;
+          s1[k][l] = node.state_[node.at(k, ch)];
+          s2[k][l] = node.state_[node.at(k, ch) + 1];
+        }
+        x[l] = inputs[m][0][ch];
+        y[l] = outputs[m][ch];
+      }
+      run_constant_lanes(static_cast<int>(bands), c.data(), s1.data(), s2.data(), x.data(),
+                         y.data(), ctx.frames);
+      for (size_t l = 0; l < cohort_lanes && first + l < total; ++l) {
+        auto& node = *static_cast<eq_node*>(members[(first + l) / channels_]);
+        const auto ch = static_cast<uint16_t>((first + l) % channels_);
+        for (size_t k = 0; k < bands; ++k) {
+          node.state_[node.at(k, ch)] = s1[k][l];
+          node.state_[node.at(k, ch) + 1] = s2[k][l];
+        }
+      }
+    }
   }
 
   std::vector<std::byte> snapshot() const override {

@@ -1,13 +1,18 @@
 #include "signal/dynamics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <span>
 
 #include "signal/fast_math.hpp"
 #include "signal/node_state.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -203,6 +208,101 @@ struct pair_smoother {
   }
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LOOPHOLE_HAVE_SMOOTHER_LANES 1
+// The smoothers of eight compressors (a cohort, signal/node_processor.hpp)
+// side by side, two AVX vectors of four lanes, each lane the scalar
+// operations of pair_smoother::run (multiplies and adds in the same order,
+// min and max as the selects x < y ? x : y and x > y ? x : y, which is what
+// minpd and maxpd compute), so the same bits. Four frames of each lane are
+// loaded and transposed to frame vectors, smoothed two by two, transposed
+// back. The caller runs a pending pair's first frame and a last odd frame.
+#define LOOPHOLE_AVX2 __attribute__((target("avx2"), always_inline)) inline
+// The vectors never cross a call that is not inlined or internal to this file.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+LOOPHOLE_AVX2 void transpose4(__m256d* r) noexcept {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+struct smoother_half {
+  __m256d a, r, a1, r1, a2, ar, r2, aa1, ar1, ra1, rr1;
+};
+
+template <bool use_min>
+LOOPHOLE_AVX2 __m256d pick4(__m256d x, __m256d y) noexcept {
+  if constexpr (use_min)
+    return _mm256_min_pd(x, y);
+  else
+    return _mm256_max_pd(x, y);
+}
+
+template <bool use_min>
+LOOPHOLE_AVX2 __m256d one4(const smoother_half& c, __m256d s, __m256d t) noexcept {
+  return pick4<use_min>(_mm256_add_pd(_mm256_mul_pd(c.a, s), _mm256_mul_pd(c.a1, t)),
+                        _mm256_add_pd(_mm256_mul_pd(c.r, s), _mm256_mul_pd(c.r1, t)));
+}
+
+template <bool use_min>
+LOOPHOLE_AVX2 __m256d two4(const smoother_half& c, __m256d s, __m256d t0, __m256d t1) noexcept {
+  const __m256d k_aa = _mm256_add_pd(_mm256_mul_pd(c.aa1, t0), _mm256_mul_pd(c.a1, t1));
+  const __m256d k_ar =
+    pick4<use_min>(_mm256_add_pd(_mm256_mul_pd(c.ar1, t0), _mm256_mul_pd(c.a1, t1)),
+                   _mm256_add_pd(_mm256_mul_pd(c.ra1, t0), _mm256_mul_pd(c.r1, t1)));
+  const __m256d k_rr = _mm256_add_pd(_mm256_mul_pd(c.rr1, t0), _mm256_mul_pd(c.r1, t1));
+  return pick4<use_min>(pick4<use_min>(_mm256_add_pd(_mm256_mul_pd(c.a2, s), k_aa),
+                                       _mm256_add_pd(_mm256_mul_pd(c.ar, s), k_ar)),
+                        _mm256_add_pd(_mm256_mul_pd(c.r2, s), k_rr));
+}
+
+/// Frames [from, from + 4 * chunks) of db[0..8) smoothed in place from the
+/// states s[0..8) (after a complete pair).
+template <bool use_min>
+__attribute__((target("avx2"))) void smooth_lanes_avx2(const pair_smoother* const* c,
+                                                      double* const* db, double* s,
+                                                      uint32_t from, uint32_t chunks) noexcept {
+  smoother_half h[2];
+  __m256d state[2];
+#define LOOPHOLE_LANES(m)                                                                 \
+  _mm256_set_pd(c[4 * j + 3]->m, c[4 * j + 2]->m, c[4 * j + 1]->m, c[4 * j]->m)
+  for (size_t j = 0; j < 2; ++j) {
+    h[j] = {LOOPHOLE_LANES(a),   LOOPHOLE_LANES(r),   LOOPHOLE_LANES(a1),  LOOPHOLE_LANES(r1),
+            LOOPHOLE_LANES(a2),  LOOPHOLE_LANES(ar),  LOOPHOLE_LANES(r2),  LOOPHOLE_LANES(aa1),
+            LOOPHOLE_LANES(ar1), LOOPHOLE_LANES(ra1), LOOPHOLE_LANES(rr1)};
+    state[j] = _mm256_loadu_pd(s + 4 * j);
+  }
+#undef LOOPHOLE_LANES
+  for (uint32_t k = 0, i = from; k < chunks; ++k, i += 4) {
+    __m256d f[2][4];
+    for (size_t j = 0; j < 2; ++j) {
+      for (size_t q = 0; q < 4; ++q)
+        f[j][q] = _mm256_loadu_pd(db[4 * j + q] + i);
+      transpose4(f[j]);
+    }
+    for (size_t p = 0; p < 4; p += 2) // both halves' chains side by side
+      for (size_t j = 0; j < 2; ++j) {
+        const __m256d t0 = f[j][p], t1 = f[j][p + 1];
+        f[j][p] = one4<use_min>(h[j], state[j], t0);
+        state[j] = two4<use_min>(h[j], state[j], t0, t1);
+        f[j][p + 1] = state[j];
+      }
+    for (size_t j = 0; j < 2; ++j) {
+      transpose4(f[j]);
+      for (size_t q = 0; q < 4; ++q)
+        _mm256_storeu_pd(db[4 * j + q] + i, f[j][q]);
+    }
+  }
+  for (size_t j = 0; j < 2; ++j)
+    _mm256_storeu_pd(s + 4 * j, state[j]);
+}
+#undef LOOPHOLE_AVX2
+#endif
+
 // -- the compressor and the gate ------------------------------------------------------
 
 enum class dynamics_mode : uint8_t { compressor, gate };
@@ -303,11 +403,60 @@ public:
     max_block_ = max_block;
   }
 
+  // A compressor of constant parameters and linked channels is, apart from
+  // its one serial smoother, block loops over its own channels: compressors
+  // of that shape share a cohort, whose smoothers run in the lanes of
+  // smooth_lanes_avx2 (process_cohort_rt) and whose other steps run member
+  // by member as process_rt runs them.
+  bool plain_compressor() const noexcept {
+    return mode_ == dynamics_mode::compressor && linked_ && channels_ <= 2 &&
+           !streams_.any_varies();
+  }
+
+  uint64_t cohort_key() const noexcept override {
+    if (!plain_compressor())
+      return 0;
+    const bool use_min = smoother_.a <= smoother_.r;
+    return cohort_key_of(node_kind::compressor, uint64_t{channels_} | uint64_t{use_min} << 8);
+  }
+
+  void process_cohort_rt(const process_context& ctx,
+                         std::span<basic_node_processor<Sample>* const> members,
+                         std::span<const std::span<const view>> inputs,
+                         std::span<const view> outputs) noexcept override {
+    const denormal_guard guard;
+    const uint32_t n = ctx.frames;
+    auto member = [&](size_t m) -> dynamics_node& { return *static_cast<dynamics_node*>(members[m]); };
+    // Pairs count from each node's first frame: members that processed as
+    // many frames are in step. Any other mix runs member by member.
+    for (size_t m = 1; m < members.size(); ++m)
+      if (member(m).hold_[0] != hold_[0])
+        return basic_node_processor<Sample>::process_cohort_rt(ctx, members, inputs, outputs);
+    for (size_t m = 0; m < members.size(); ++m)
+      member(m).plain_targets(inputs[m], n);
+#ifdef LOOPHOLE_HAVE_SMOOTHER_LANES
+    if (__builtin_cpu_supports("avx2")) {
+      for (size_t first = 0; first < members.size(); first += 8)
+        smooth_together(members.subspan(first, std::min<size_t>(8, members.size() - first)), n);
+    } else
+#endif
+      for (size_t m = 0; m < members.size(); ++m)
+        member(m).plain_smooth(n);
+    for (size_t m = 0; m < members.size(); ++m)
+      member(m).plain_apply(inputs[m][0], outputs[m], n);
+  }
+
   void process_rt(const process_context& ctx, std::span<const view> inputs,
                   const view& out) noexcept override {
     const denormal_guard guard;
     const uint32_t n = ctx.frames;
     const auto& in = inputs[0];
+    if (plain_compressor()) {
+      plain_targets(inputs, n);
+      plain_smooth(n);
+      plain_apply(in, out, n);
+      return;
+    }
     const auto& key = inputs.size() > 1 ? inputs[1] : inputs[0];
     const double* threshold = fill(threshold_, ctx, in);
     const double* ratio = fill(ratio_, ctx, in);
@@ -439,6 +588,92 @@ private:
   double value(const double* values, size_t index, uint32_t i) const noexcept {
     return values ? values[i] : streams_[index].constant();
   }
+
+  // The plain compressor's steps: the target gain change of each frame into
+  // power_ (the detector's power, then the static curve); its smoothing; the
+  // gain applied to the delayed input.
+  void plain_targets(std::span<const view> inputs, uint32_t n) noexcept {
+    const auto& key = inputs.size() > 1 ? inputs[1] : inputs[0];
+    if (rms_)
+      update_rms(key, n);
+    detect(key, 0, n);
+    power_to_compressor_target(power_.data(), n, streams_[threshold_].constant(),
+                               1.0 / clamp_ratio(streams_[ratio_].constant()) - 1.0,
+                               std::max(0.0, streams_[knee_].constant()));
+  }
+
+  void plain_smooth(uint32_t n) noexcept {
+    bool pending = hold_[0] != 0;
+    if (smoother_.a <= smoother_.r)
+      smoother_.run<true>(power_.data(), n, smoothed_[0], pending, pending_target_[0]);
+    else
+      smoother_.run<false>(power_.data(), n, smoothed_[0], pending, pending_target_[0]);
+    hold_[0] = pending ? 1u : 0u;
+  }
+
+  void plain_apply(const view& in, const view& out, uint32_t n) noexcept {
+    const uint32_t start_pos = delay_pos_;
+    const bool two = channels_ == 2;
+    const Sample* x0 = delay(in[0], 0, start_pos, n);
+    const Sample* x1 = two ? delay(in[1], 1, start_pos, n, 1) : nullptr;
+    gain_and_apply(power_.data(), streams_[makeup_].constant(),
+                   std::clamp(streams_[mix_].constant(), 0.0, 1.0), x0, x1, out[0],
+                   two ? out[1] : nullptr, folded_[0], two ? folded_[1] : 1.0, n);
+    if (lookahead_ > 0)
+      delay_pos_ = (start_pos + n) % lookahead_;
+  }
+
+#ifdef LOOPHOLE_HAVE_SMOOTHER_LANES
+  // The smoothers of up to eight plain compressors in step, as each one's
+  // plain_smooth: a pending pair closed frame by frame, the whole chunks of
+  // four frames in the lanes, then the pairs and the odd frame left.
+  static void smooth_together(std::span<basic_node_processor<Sample>* const> members,
+                              uint32_t n) noexcept {
+    std::array<dynamics_node*, 8> m;
+    for (size_t l = 0; l < 8; ++l) // short groups repeat their first member
+      m[l] = static_cast<dynamics_node*>(members[l < members.size() ? l : 0]);
+    const bool use_min = m[0]->smoother_.a <= m[0]->smoother_.r;
+    bool pending = m[0]->hold_[0] != 0;
+    uint32_t i = 0;
+    if (pending && n > 0) {
+      for (size_t l = 0; l < members.size(); ++l) {
+        auto& d = *m[l];
+        auto& s = d.smoothed_[0];
+        s = use_min ? d.smoother_.template two<true>(s, d.pending_target_[0], d.power_[0])
+                    : d.smoother_.template two<false>(s, d.pending_target_[0], d.power_[0]);
+        d.power_[0] = s;
+      }
+      pending = false;
+      i = 1;
+    }
+    const uint32_t chunks = (n - i) / 4;
+    if (chunks > 0) {
+      std::array<const pair_smoother*, 8> c;
+      std::array<double*, 8> db;
+      std::array<double, 8> s;
+      for (size_t l = 0; l < 8; ++l)
+        c[l] = &m[l]->smoother_, db[l] = m[l]->power_.data(), s[l] = m[l]->smoothed_[0];
+      if (use_min)
+        smooth_lanes_avx2<true>(c.data(), db.data(), s.data(), i, chunks);
+      else
+        smooth_lanes_avx2<false>(c.data(), db.data(), s.data(), i, chunks);
+      for (size_t l = 0; l < members.size(); ++l)
+        m[l]->smoothed_[0] = s[l];
+      i += 4 * chunks;
+    }
+    for (size_t l = 0; l < members.size(); ++l) {
+      auto& d = *m[l];
+      bool p = pending;
+      if (use_min)
+        d.smoother_.template run<true>(d.power_.data() + i, n - i, d.smoothed_[0], p,
+                                       d.pending_target_[0]);
+      else
+        d.smoother_.template run<false>(d.power_.data() + i, n - i, d.smoothed_[0], p,
+                                        d.pending_target_[0]);
+      d.hold_[0] = p ? 1u : 0u;
+    }
+  }
+#endif
 
   // The detector's power for group g into power_.
   void detect(const view& key, uint16_t g, uint32_t n) noexcept {

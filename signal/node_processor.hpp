@@ -64,7 +64,32 @@ public:
 
   /// Restores a state made by `snapshot`; false if it does not fit the node.
   virtual bool restore(std::span<const std::byte> state) { return state.empty(); }
+
+  // -- cohorts: the same node kind in several partitions, side by side ---------
+
+  /// Nodes whose serial recurrences (a biquad, a gain smoother) can share the
+  /// lanes of one vector with other nodes of their kind return a non-zero
+  /// key; processors with equal keys (so of one dynamic type and layout) may
+  /// be processed together by `process_cohort_rt`. 0: always alone.
+  virtual uint64_t cohort_key() const noexcept { return 0; }
+
+  /// Processes `members` (this processor first; all of equal cohort_key)
+  /// over one block: member m reads `inputs[m]` and writes `outputs[m]`,
+  /// with exactly the bits its own process_rt would give, so grouping never
+  /// changes a result. Realtime contract as process_rt's.
+  virtual void process_cohort_rt(const process_context& ctx,
+                                 std::span<basic_node_processor* const> members,
+                                 std::span<const std::span<const view>> inputs,
+                                 std::span<const view> outputs) noexcept {
+    for (size_t m = 0; m < members.size(); ++m)
+      members[m]->process_rt(ctx, inputs[m], outputs[m]);
+  }
 };
+
+/// Cohort keys: the node kind in the top byte, the layout below.
+constexpr uint64_t cohort_key_of(node_kind kind, uint64_t layout) noexcept {
+  return (uint64_t{static_cast<uint8_t>(kind)} + 1) << 56 | (layout & ((uint64_t{1} << 56) - 1));
+}
 
 using node_processor = basic_node_processor<float>;
 using node_processor_f64 = basic_node_processor<double>;

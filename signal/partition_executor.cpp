@@ -111,8 +111,8 @@ auto basic_partition_executor<Sample>::view_of(const source& s, std::byte* slot,
 }
 
 template <class Sample>
-void basic_partition_executor<Sample>::run_rt(int64_t first_frame, uint32_t count,
-                                              std::byte* slot, block_hook hook) noexcept {
+void basic_partition_executor<Sample>::begin_rt(int64_t first_frame, uint32_t count,
+                                                std::byte* slot) noexcept {
   non_finite_node_.reset();
   for (const auto& [window, s] : windows_) {
     planar_region region;
@@ -123,41 +123,142 @@ void basic_partition_executor<Sample>::run_rt(int64_t first_frame, uint32_t coun
     region.first_frame = first_frame;
     steps_[s].processor->bind_media(region);
   }
+}
+
+template <class Sample>
+auto basic_partition_executor<Sample>::inputs_rt(step& st, std::byte* slot, uint32_t done,
+                                                 uint32_t n) noexcept -> std::span<const view> {
+  auto* views = input_views_.data() + st.input_base;
+  for (size_t i = 0; i < st.inputs.size(); ++i)
+    views[i] = view_of(st.inputs[i], slot, done, n);
+  return {views, st.inputs.size()};
+}
+
+// Every node's output, while it is still in the cache: the node named is the
+// one that made the value, not the next one to export it.
+template <class Sample>
+void basic_partition_executor<Sample>::check_rt(const step& st, const view& out,
+                                                const process_context& ctx) noexcept {
+  if (non_finite_node_)
+    return;
+  for (uint16_t c = 0; c < out.channels; ++c)
+    if (!kernels::all_finite(out[c], ctx.frames)) {
+      non_finite_node_ = st.processor ? st.node : steps_inputs_node(st);
+      non_finite_frame_ = ctx.timeline_frame;
+      return;
+    }
+}
+
+template <class Sample>
+void basic_partition_executor<Sample>::run_step_rt(step& st, const process_context& ctx,
+                                                   std::byte* slot, uint32_t done) noexcept {
+  const auto inputs = inputs_rt(st, slot, done, ctx.frames);
+  record(recorder_, recorder_phase::process, st.node, ctx.timeline_frame);
+  if (!st.processor) {
+    check_rt(st, inputs[0], ctx);
+    auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
+    sink_->write_rt(ctx.timeline_frame, inputs[0], dest);
+    return;
+  }
+  const auto out = view_of(st.out, slot, done, ctx.frames);
+  st.processor->process_rt(ctx, inputs, out);
+  check_rt(st, out, ctx);
+}
+
+template <class Sample>
+void basic_partition_executor<Sample>::run_rt(int64_t first_frame, uint32_t count,
+                                              std::byte* slot, block_hook hook) noexcept {
+  begin_rt(first_frame, count, slot);
   for (uint32_t done = 0; done < count;) {
     const uint32_t n = std::min(max_block_, count - done);
     const process_context ctx{first_frame + done, n};
-    for (auto& st : steps_) {
-      auto* views = input_views_.data() + st.input_base;
-      for (size_t i = 0; i < st.inputs.size(); ++i)
-        views[i] = view_of(st.inputs[i], slot, done, n);
-      record(recorder_, recorder_phase::process, st.node, ctx.timeline_frame);
-      if (!st.processor) {
-        for (uint16_t c = 0; c < views[0].channels && !non_finite_node_; ++c)
-          if (!kernels::all_finite(views[0][c], n)) {
-            non_finite_node_ = steps_inputs_node(st);
-            non_finite_frame_ = ctx.timeline_frame;
-          }
-        auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
-        sink_->write_rt(ctx.timeline_frame, views[0], dest);
-        continue;
-      }
-      const auto out = view_of(st.out, slot, done, n);
-      st.processor->process_rt(ctx, {views, st.inputs.size()}, out);
-      // Every node's output, while it is still in the cache: the node named
-      // is the one that made the value, not the next one to export it.
-      if (!non_finite_node_)
-        for (uint16_t c = 0; c < out.channels; ++c)
-          if (!kernels::all_finite(out[c], n)) {
-            non_finite_node_ = st.node;
-            non_finite_frame_ = ctx.timeline_frame;
-            break;
-          }
-    }
+    for (auto& st : steps_)
+      run_step_rt(st, ctx, slot, done);
     done += n;
     if (hook.call && done < count)
       hook.call(hook.context);
   }
   record(recorder_, recorder_phase::idle, 0, first_frame + count);
+}
+
+// -- cohorts --------------------------------------------------------------------
+
+template <class Sample>
+basic_partition_cohort<Sample>::basic_partition_cohort(std::vector<executor*> members)
+  : members_(std::move(members)) {
+  for (const auto* m : members_) {
+    max_steps_ = std::max(max_steps_, m->steps_.size());
+    max_block_ = std::max(max_block_, m->max_block_);
+  }
+  taken_.resize(members_.size());
+  group_.reserve(members_.size());
+  processors_.reserve(members_.size());
+  inputs_.reserve(members_.size());
+  outputs_.reserve(members_.size());
+}
+
+template <class Sample>
+void basic_partition_cohort<Sample>::run_rt(int64_t first_frame, uint32_t count,
+                                            std::byte* slot, block_hook hook) noexcept {
+  for (auto* m : members_)
+    m->begin_rt(first_frame, count, slot);
+  // Members made with another block size than the largest run alone.
+  for (uint32_t done = 0; done < count;) {
+    const uint32_t n = std::min(max_block_, count - done);
+    const process_context ctx{first_frame + done, n};
+    for (size_t k = 0; k < max_steps_; ++k) {
+      // Step k of every member, in member order; those whose nodes share a
+      // cohort key with an earlier member's go with it.
+      for (size_t i = 0; i < members_.size(); ++i)
+        taken_[i] = k >= members_[i]->steps_.size() || members_[i]->max_block_ != max_block_;
+      for (size_t i = 0; i < members_.size(); ++i) {
+        if (taken_[i])
+          continue;
+        auto& st = members_[i]->steps_[k];
+        const uint64_t key = st.processor ? st.processor->cohort_key() : 0;
+        group_.clear();
+        group_.push_back(i);
+        taken_[i] = 1;
+        for (size_t j = i + 1; key != 0 && j < members_.size(); ++j) {
+          if (taken_[j])
+            continue;
+          const auto& other = members_[j]->steps_[k];
+          if (other.processor && other.processor->cohort_key() == key) {
+            group_.push_back(j);
+            taken_[j] = 1;
+          }
+        }
+        if (group_.size() == 1) {
+          members_[i]->run_step_rt(st, ctx, slot, done);
+          continue;
+        }
+        processors_.clear();
+        inputs_.clear();
+        outputs_.clear();
+        for (auto j : group_) {
+          auto& m = *members_[j];
+          auto& s = m.steps_[k];
+          processors_.push_back(s.processor.get());
+          inputs_.push_back(m.inputs_rt(s, slot, done, n));
+          outputs_.push_back(m.view_of(s.out, slot, done, n));
+          record(m.recorder_, recorder_phase::process, s.node, ctx.timeline_frame);
+        }
+        processors_[0]->process_cohort_rt(ctx, processors_, inputs_, outputs_);
+        for (size_t g = 0; g < group_.size(); ++g) {
+          auto& m = *members_[group_[g]];
+          m.check_rt(m.steps_[k], outputs_[g], ctx);
+        }
+      }
+    }
+    done += n;
+    if (hook.call && done < count)
+      hook.call(hook.context);
+  }
+  for (auto* m : members_) {
+    if (m->max_block_ != max_block_)
+      m->run_rt(first_frame, count, slot, hook);
+    record(m->recorder_, recorder_phase::idle, 0, first_frame + count);
+  }
 }
 
 template <class Sample>
@@ -191,6 +292,8 @@ std::string basic_partition_executor<Sample>::restore(uint32_t node,
 
 template class basic_partition_executor<float>;
 template class basic_partition_executor<double>;
+template class basic_partition_cohort<float>;
+template class basic_partition_cohort<double>;
 
 namespace {
 
@@ -231,6 +334,35 @@ std::string partition_executor::restore(uint32_t node, std::span<const std::byte
 
 void partition_executor::set_recorder(flight_record* recorder) noexcept {
   std::visit([&](auto& e) { e.set_recorder(recorder); }, executor_);
+}
+
+namespace {
+
+template <class Sample>
+basic_partition_cohort<Sample> typed_cohort(const std::vector<partition_executor*>& members,
+                                            auto& variant_of) {
+  std::vector<basic_partition_executor<Sample>*> typed;
+  for (auto* m : members)
+    typed.push_back(&std::get<basic_partition_executor<Sample>>(variant_of(*m)));
+  return basic_partition_cohort<Sample>(std::move(typed));
+}
+
+} // namespace
+
+partition_cohort::partition_cohort(std::vector<partition_executor*> members)
+  : cohort_(std::in_place_type<basic_partition_cohort<float>>,
+            std::vector<basic_partition_executor<float>*>{}) {
+  auto variant_of = [](partition_executor& e) -> auto& { return e.executor_; };
+  if (!members.empty() &&
+      std::holds_alternative<basic_partition_executor<double>>(members.front()->executor_))
+    cohort_ = typed_cohort<double>(members, variant_of);
+  else
+    cohort_ = typed_cohort<float>(members, variant_of);
+}
+
+void partition_cohort::run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
+                              block_hook hook) noexcept {
+  std::visit([&](auto& c) { c.run_rt(first_frame, count, slot, hook); }, cohort_);
 }
 
 } // namespace loophole::signal

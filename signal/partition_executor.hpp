@@ -96,9 +96,20 @@ private:
     std::vector<uint32_t> input_nodes;
   };
 
+  template <class>
+  friend class basic_partition_cohort;
+
   uint32_t steps_inputs_node(const step& st) const noexcept;
 
   view view_of(const source& s, std::byte* slot, uint32_t offset, uint32_t frames) noexcept;
+
+  // The parts of run_rt, for it and for a cohort: binding the media windows,
+  // one step over one block, and its pieces (the views it reads and writes,
+  // the check of what it wrote).
+  void begin_rt(int64_t first_frame, uint32_t count, std::byte* slot) noexcept;
+  void run_step_rt(step& st, const process_context& ctx, std::byte* slot, uint32_t done) noexcept;
+  std::span<const view> inputs_rt(step& st, std::byte* slot, uint32_t done, uint32_t n) noexcept;
+  void check_rt(const step& st, const view& out, const process_context& ctx) noexcept;
 
   bus_layout layout_;
   uint32_t max_block_ = 0;
@@ -110,6 +121,41 @@ private:
   std::optional<uint32_t> non_finite_node_;
   int64_t non_finite_frame_ = 0;
   flight_record* recorder_ = nullptr;
+};
+
+/// Several partitions of one graph run side by side, block by block: at each
+/// step, nodes of the members that share a cohort_key are processed together
+/// (node_processor::process_cohort_rt), so serial recurrences of different
+/// tracks fill the lanes of one vector. Every node computes the bits it
+/// would alone, so a cohort never changes a result: only the time.
+///
+/// Preconditions: the members are distinct, were made from one graph and one
+/// layout with one block size, and none reads what another writes in the same
+/// segment (Pulse sends together only partitions whose inputs are done).
+/// Thread contract: construct off the audio thread (allocates); run_rt is
+/// realtime-safe.
+template <class Sample>
+class basic_partition_cohort {
+public:
+  using executor = basic_partition_executor<Sample>;
+  using view = basic_audio_view<Sample>;
+
+  explicit basic_partition_cohort(std::vector<executor*> members);
+
+  /// As each member's run_rt over the same frames, with `hook` after every
+  /// block but the last.
+  void run_rt(int64_t first_frame, uint32_t count, std::byte* slot, block_hook hook = {}) noexcept;
+
+private:
+  std::vector<executor*> members_;
+  size_t max_steps_ = 0;
+  uint32_t max_block_ = 0;
+  // Scratch of one group, sized for every member at once.
+  std::vector<uint8_t> taken_;
+  std::vector<size_t> group_;
+  std::vector<basic_node_processor<Sample>*> processors_;
+  std::vector<std::span<const view>> inputs_;
+  std::vector<view> outputs_;
 };
 
 /// Executes one partition in the graph's precision (float or double): the
@@ -130,7 +176,22 @@ public:
   void set_recorder(flight_record* recorder) noexcept;
 
 private:
+  friend class partition_cohort;
   std::variant<basic_partition_executor<float>, basic_partition_executor<double>> executor_;
+};
+
+/// A cohort of partition_executors of one graph (basic_partition_cohort, in
+/// the graph's precision).
+class partition_cohort {
+public:
+  /// Preconditions as basic_partition_cohort's. Allocates.
+  explicit partition_cohort(std::vector<partition_executor*> members);
+
+  /// Realtime contract: as basic_partition_cohort::run_rt.
+  void run_rt(int64_t first_frame, uint32_t count, std::byte* slot, block_hook hook = {}) noexcept;
+
+private:
+  std::variant<basic_partition_cohort<float>, basic_partition_cohort<double>> cohort_;
 };
 
 } // namespace loophole::signal

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sysexits.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include <CLI/CLI.hpp>
@@ -36,7 +38,39 @@ struct loaded_job {
   uint32_t slots = 0;
   std::map<uint32_t, signal::partition_executor> executors;
   signal::flight_record* recorder = nullptr;
+  /// By the partitions of a task: those run side by side (empty when one of
+  /// them reads another, which then run one after the other). Made on first
+  /// use; the executors they point to live as long as the job.
+  std::map<std::vector<uint32_t>, std::optional<signal::partition_cohort>> cohorts = {};
 };
+
+/// The cohort running `partitions` of `job` side by side, or null when they
+/// must run in order (a single partition, or one reading another's output).
+signal::partition_cohort* cohort_of(loaded_job& job, const std::vector<uint32_t>& partitions) {
+  if (partitions.size() < 2)
+    return nullptr;
+  auto it = job.cohorts.find(partitions);
+  if (it == job.cohorts.end()) {
+    bool independent = true;
+    for (const auto& node : job.graph.nodes)
+      for (auto in : node.inputs) {
+        const auto from = job.graph.nodes[in].partition;
+        if (from != node.partition &&
+            std::find(partitions.begin(), partitions.end(), from) != partitions.end() &&
+            std::find(partitions.begin(), partitions.end(), node.partition) != partitions.end())
+          independent = false;
+      }
+    std::optional<signal::partition_cohort> cohort;
+    if (independent) {
+      std::vector<signal::partition_executor*> members;
+      for (auto p : partitions)
+        members.push_back(&job.executors.at(p));
+      cohort.emplace(std::move(members));
+    }
+    it = job.cohorts.emplace(partitions, std::move(cohort)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
 
 class worker {
 public:
@@ -196,13 +230,17 @@ private:
     if (job.recorder)
       std::atomic_ref<uint64_t>(job.recorder->task).store(t.task, std::memory_order_relaxed);
     double peak = 0;
+    // Heartbeats from inside the DSP loop: a partition that takes long is
+    // still heard from, and one that hangs falls silent.
+    const signal::block_hook hook{
+      [](void* self) noexcept { static_cast<worker*>(self)->beat_if_due_noexcept(); }, this};
+    auto* cohort = cohort_of(job, t.partitions);
+    if (cohort)
+      cohort->run_rt(t.first_frame, t.frames, slot, hook);
     for (auto p : t.partitions) {
       auto& ex = job.executors.at(p);
-      // Heartbeats from inside the DSP loop: a partition that takes long is
-      // still heard from, and one that hangs falls silent.
-      ex.run_rt(t.first_frame, t.frames, slot,
-                {[](void* self) noexcept { static_cast<worker*>(self)->beat_if_due_noexcept(); },
-                 this});
+      if (!cohort)
+        ex.run_rt(t.first_frame, t.frames, slot, hook);
       if (auto bad = ex.non_finite_node())
         return fail(t.job, t.task, wire::failure_code::non_finite,
                     "node " + std::to_string(*bad) + " ('" + job.graph.nodes[*bad].label +

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -440,4 +441,131 @@ BOOST_AUTO_TEST_CASE(every_node_kind_resumes_from_its_snapshot_bit_for_bit_in_bo
       const auto resumed = render_sink(g, block, 60000, 8 * 4096);
       BOOST_TEST((unbroken == resumed), to_string(precision) << ", block " << block);
     }
+}
+
+// -- cohorts ----------------------------------------------------------------------------------------
+
+namespace {
+
+/// `tracks` partitions of one shape (an instrument, a constant eq, a constant linked compressor,
+/// a gain), their parameters different, and a master partition summing them into the output.
+/// Odd tracks are mono, and every third has a second eq band, so cohorts form, split by layout,
+/// and end short of a full vector.
+render_graph cohort_graph(uint32_t tracks, sample_precision precision) {
+  render_graph g;
+  g.sample_rate = 48000;
+  g.first_frame = 0;
+  g.frame_count = 100000;
+  g.precision = precision;
+  auto add = [&](node_kind kind, uint32_t partition, uint16_t channels,
+                 std::vector<uint32_t> inputs, std::vector<parameter> params) {
+    render_node n;
+    n.id = static_cast<uint32_t>(g.nodes.size());
+    n.label = std::string{to_string(kind)} + " " + std::to_string(n.id);
+    n.kind = kind;
+    n.partition = partition;
+    n.channels = channels;
+    n.inputs = std::move(inputs);
+    n.params = std::move(params);
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back().id;
+  };
+  std::vector<uint32_t> outs;
+  for (uint32_t t = 0; t < tracks; ++t) {
+    g.partitions.push_back({"track " + std::to_string(t)});
+    const uint16_t channels = t % 2 == 0 ? 2 : 1;
+    const auto source = add(node_kind::instrument, t, channels, {}, {{"attack_frames", 50.0 + t}});
+    g.nodes[source].events = melody();
+    std::vector<parameter> eq{{"b1_type", 0}, {"b1_freq", 200.0 + 150.0 * t}, {"b1_gain_db", 6}};
+    if (t % 3 == 0)
+      eq.insert(eq.end(), {{"b2_type", 2}, {"b2_freq", 40.0 + t}});
+    const auto filtered = add(node_kind::eq, t, channels, {source}, eq);
+    const auto squeezed =
+      add(node_kind::compressor, t, channels, {filtered},
+          {{"threshold_db", -30.0 + t}, {"ratio", 2.0 + t}, {"knee_db", static_cast<double>(t % 4)},
+           {"attack_frames", 30.0 + 20 * t}, {"release_frames", 900.0 + 300 * t},
+           {"lookahead_frames", t % 2 == 0 ? 32.0 : 0.0}, {"detector", t % 5 == 4 ? 1.0 : 0.0},
+           {"rms_frames", 128}});
+    outs.push_back(add(node_kind::gain, t, channels, {squeezed}, {{"gain", 0.3}}));
+  }
+  g.partitions.push_back({"master"});
+  const uint32_t master = tracks;
+  std::vector<uint32_t> stereo;
+  for (auto o : outs)
+    stereo.push_back(g.nodes[o].channels == 2 ? o
+                                              : add(node_kind::pan, master, 2, {o}, {{"position", 0.0}}));
+  const auto sum = add(node_kind::mix, master, 2, stereo, {});
+  g.output_node = add(node_kind::output, master, 2, {sum}, {{"bits", 0}});
+  return g;
+}
+
+/// The sink of `g`, its track partitions run one after the other or as one cohort.
+std::vector<float> render_tracks(const render_graph& g, uint32_t block, bool together) {
+  constexpr uint32_t segment = 4096;
+  const auto layout = bus_layout::make(g, segment);
+  std::unique_ptr<std::byte, free_deleter> slot(
+    static_cast<std::byte*>(std::aligned_alloc(64, layout.slot_bytes)));
+  std::vector<partition_executor> executors;
+  executors.reserve(g.partitions.size());
+  for (uint32_t p = 0; p < g.partitions.size(); ++p)
+    executors.emplace_back(g, p, layout, block);
+  std::vector<partition_executor*> tracks;
+  for (size_t p = 0; p + 1 < executors.size(); ++p)
+    tracks.push_back(&executors[p]);
+  partition_cohort cohort{tracks};
+  std::vector<float> sink;
+  for (int64_t first = 0; first < g.frame_count; first += segment) {
+    const auto count = static_cast<uint32_t>(std::min<int64_t>(segment, g.frame_count - first));
+    if (together) {
+      counting = true;
+      cohort.run_rt(first, count, slot.get());
+      counting = false;
+    } else {
+      for (auto* t : tracks)
+        t->run_rt(first, count, slot.get());
+    }
+    executors.back().run_rt(first, count, slot.get());
+    const auto* out = reinterpret_cast<const float*>(slot.get() + layout.sink_offset);
+    sink.insert(sink.end(), out, out + size_t{count} * layout.sink_channels);
+  }
+  return sink;
+}
+
+} // namespace
+
+// A cohort changes no bit and allocates nothing, whatever its size (short of a vector, two
+// vectors and a half), block size and precision; and it does form: the eqs and compressors of
+// tracks of one layout share keys, other layouts do not.
+BOOST_AUTO_TEST_CASE(partitions_run_as_a_cohort_give_the_bits_they_give_alone) {
+  {
+    const auto g = cohort_graph(6, sample_precision::float32);
+    auto key = [&](uint32_t track, uint32_t step) {
+      return make_processor(g, g.nodes[track * 4 + step])->cohort_key();
+    };
+    for (uint32_t step : {1u, 2u}) { // the eq, the compressor
+      BOOST_TEST(key(2, step) != 0u);
+      BOOST_TEST(key(2, step) == key(4, step)); // stereo, one band
+      BOOST_TEST(key(1, step) != key(2, step)); // mono against stereo
+    }
+    BOOST_TEST(key(0, 1) != key(2, 1)); // two eq bands against one
+    BOOST_TEST(key(0, 0) == 0u);        // the instrument runs alone
+  }
+  for (auto precision : {sample_precision::float32, sample_precision::float64})
+    for (uint32_t tracks : {3u, 10u, 21u})
+      for (uint32_t block : {7u, 1024u}) {
+        const auto g = cohort_graph(tracks, precision);
+        const auto err = validate(g);
+        BOOST_TEST_REQUIRE(!err.has_value(), (err ? err->to_string(g) : std::string{}));
+        const auto alone = render_tracks(g, block, false);
+        allocations = 0;
+        const auto together = render_tracks(g, block, true);
+        const auto where = std::string{to_string(precision)} + ", " + std::to_string(tracks) +
+                           " tracks, block " + std::to_string(block);
+        BOOST_TEST((alone == together), where);
+        BOOST_TEST(allocations.load() == 0u, where);
+        double peak = 0;
+        for (float x : alone)
+          peak = std::max(peak, std::abs(static_cast<double>(x)));
+        BOOST_TEST(peak > 0.01, where << ": silent");
+      }
 }
