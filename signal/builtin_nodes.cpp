@@ -80,6 +80,27 @@ public:
 
   void bind_media(const planar_region& media) noexcept override { media_ = media; }
 
+  // Unity gain on every channel, no fade or envelope, and the block inside
+  // the region: the output would be float(double(x) * 1) = x, the media
+  // window itself, so the readers get the window.
+  bool pass_view_block(const process_context& ctx, audio_view& out) const noexcept {
+    const int64_t b0 = ctx.timeline_frame, b1 = b0 + ctx.frames;
+    const int64_t r0 = region_.timeline_start, r1 = r0 + region_.length;
+    if (media_.base == nullptr || b0 < r0 || b1 > r1 || !envelope_.points.empty() ||
+        b0 - r0 < fade_in_ || (fade_out_ > 0 && b1 - r0 > region_.length - fade_out_))
+      return false;
+    for (uint16_t c = 0; c < channels_; ++c)
+      if (gain_[c] != 1.0)
+        return false;
+    out.channels = channels_;
+    out.frames = ctx.frames;
+    for (uint16_t c = 0; c < channels_; ++c) {
+      const uint16_t mc = std::min<uint16_t>(media_channel_[c], media_.channels - 1);
+      out.channel[c] = const_cast<float*>(media_.channel(mc) + (b0 - media_.first_frame));
+    }
+    return true;
+  }
+
   template <class Sample>
   void process_block(const process_context& ctx, std::span<const basic_audio_view<Sample>>,
                      const basic_audio_view<Sample>& out) noexcept {
@@ -165,8 +186,12 @@ public:
       double* acc = acc_.data();
       const uint16_t sc = source_[c];
       std::fill_n(acc, ctx.frames, 0.0);
-      for (const auto& in : inputs)
-        kernels::accumulate(acc, in[sc], ctx.frames);
+      size_t i = 0;
+      for (; i + 4 <= inputs.size(); i += 4)
+        kernels::accumulate4(acc, inputs[i][sc], inputs[i + 1][sc], inputs[i + 2][sc],
+                             inputs[i + 3][sc], ctx.frames);
+      for (; i < inputs.size(); ++i)
+        kernels::accumulate(acc, inputs[i][sc], ctx.frames);
       if (scaled_)
         kernels::store_scaled(acc, gain_[c], out[c], ctx.frames);
       else

@@ -47,6 +47,16 @@ public:
   /// Gives a clip node the media buffer it plays. Others ignore it.
   virtual void bind_media(const planar_region& /*media*/) noexcept {}
 
+  /// A node whose output over this block would be a copy of memory that
+  /// stays put until the block is done (a clip playing its media unchanged)
+  /// may, instead of process_rt, point `output` at that memory and return
+  /// true; the executor then hands that view to the node's readers, which
+  /// only read it. Asked only of nodes whose output stays inside their
+  /// partition. Realtime contract as process_rt's.
+  virtual bool pass_view_rt(const process_context& /*ctx*/, view& /*output*/) noexcept {
+    return false;
+  }
+
   /// Offers a constant linear map to apply to this node's output (a gain or
   /// pan node that follows it and nothing else reads): the output becomes
   /// `channels` channels, channel c being old channel `source[c]` times
@@ -108,6 +118,14 @@ using node_processor_f64 = basic_node_processor<double>;
 template <class Derived>
 class either_precision : public node_processor, public node_processor_f64 {
 public:
+  bool pass_view_rt(const process_context& ctx, audio_view& output) noexcept final {
+    if constexpr (requires(Derived& d) { d.pass_view_block(ctx, output); })
+      return static_cast<Derived*>(this)->pass_view_block(ctx, output);
+    else
+      return false;
+  }
+  bool pass_view_rt(const process_context&, audio_view_f64&) noexcept final { return false; }
+
   void process_rt(const process_context& ctx, std::span<const audio_view> inputs,
                   const audio_view& output) noexcept final {
     static_cast<Derived*>(this)->process_block(ctx, inputs, output);

@@ -85,6 +85,7 @@ basic_partition_executor<Sample>::basic_partition_executor(const render_graph& g
     steps_.push_back(std::move(st));
   }
   input_views_.resize(n_inputs);
+  passed_.resize(locals_.size());
 }
 
 template <class Sample>
@@ -102,6 +103,8 @@ auto basic_partition_executor<Sample>::view_of(const source& s, std::byte* slot,
     auto* base = reinterpret_cast<Sample*>(slot + s.bus_offset);
     for (uint16_t c = 0; c < s.channels; ++c)
       v.channel[c] = base + size_t{c} * layout_.segment_frames + offset;
+  } else if (passed_[s.local]) {
+    v = *passed_[s.local];
   } else {
     Sample* base = locals_[s.local].data();
     for (uint16_t c = 0; c < s.channels; ++c)
@@ -159,6 +162,18 @@ void basic_partition_executor<Sample>::run_step_rt(step& st, const process_conte
     auto* dest = slot + layout_.sink_offset + size_t{done} * layout_.sink_channels * 4u;
     sink_->write_rt(ctx.timeline_frame, inputs[0], dest);
     return;
+  }
+  if (!st.out.from_bus) {
+    // A node that can pass a view of memory it would only copy does; its
+    // readers in this block read that instead of its buffer.
+    auto& passed = passed_[st.out.local];
+    passed.reset();
+    view v;
+    if (st.processor->pass_view_rt(ctx, v)) {
+      passed = v;
+      check_rt(st, v, ctx);
+      return;
+    }
   }
   const auto out = view_of(st.out, slot, done, ctx.frames);
   st.processor->process_rt(ctx, inputs, out);

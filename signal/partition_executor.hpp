@@ -115,6 +115,8 @@ private:
   uint32_t max_block_ = 0;
   std::vector<step> steps_;
   std::vector<std::vector<Sample>> locals_; ///< channels * max_block each
+  /// Per local: the view a node passed instead of writing it, this block.
+  std::vector<std::optional<view>> passed_;
   std::vector<view> input_views_;
   std::optional<output_stage> sink_;
   std::vector<std::pair<bus_region, size_t>> windows_; ///< (media window, step)

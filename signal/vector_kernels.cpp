@@ -26,6 +26,16 @@ LOOPHOLE_VECTOR_CLONES void accumulate(double* __restrict acc, const Sample* __r
 }
 
 template <class Sample>
+LOOPHOLE_VECTOR_CLONES void accumulate4(double* __restrict acc, const Sample* __restrict a,
+                                        const Sample* __restrict b, const Sample* __restrict c,
+                                        const Sample* __restrict d, uint32_t n) noexcept {
+  for (uint32_t i = 0; i < n; ++i)
+    acc[i] = (((acc[i] + static_cast<double>(a[i])) + static_cast<double>(b[i])) +
+              static_cast<double>(c[i])) +
+             static_cast<double>(d[i]);
+}
+
+template <class Sample>
 LOOPHOLE_VECTOR_CLONES void store_scaled(const double* __restrict acc, double gain,
                                          Sample* __restrict dst, uint32_t n) noexcept {
   for (uint32_t i = 0; i < n; ++i)
@@ -65,6 +75,8 @@ LOOPHOLE_VECTOR_CLONES bool all_finite(const Sample* x, uint32_t n) noexcept {
 #define LOOPHOLE_KERNELS_FOR(Sample)                                                      \
   template void scale_to_float(const float*, double, Sample*, uint32_t) noexcept;       \
   template void accumulate(double*, const Sample*, uint32_t) noexcept;                  \
+  template void accumulate4(double*, const Sample*, const Sample*, const Sample*,       \
+                            const Sample*, uint32_t) noexcept;                          \
   template void store_scaled(const double*, double, Sample*, uint32_t) noexcept;        \
   template void store(const double*, Sample*, uint32_t) noexcept;                       \
   template void multiply(const Sample*, Sample, Sample*, uint32_t) noexcept;            \

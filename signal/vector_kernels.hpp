@@ -21,6 +21,12 @@ void scale_to_float(const float* src, double gain, Sample* dst, uint32_t n) noex
 template <class Sample>
 void accumulate(double* acc, const Sample* src, uint32_t n) noexcept;
 
+/// acc[i] = (((acc[i] + a[i]) + b[i]) + c[i]) + d[i]: four accumulate calls
+/// in one pass over acc (the same additions in the same order).
+template <class Sample>
+void accumulate4(double* acc, const Sample* a, const Sample* b, const Sample* c,
+                 const Sample* d, uint32_t n) noexcept;
+
 /// dst[i] = Sample(acc[i] * gain)
 template <class Sample>
 void store_scaled(const double* acc, double gain, Sample* dst, uint32_t n) noexcept;

@@ -1595,3 +1595,54 @@ BOOST_AUTO_TEST_CASE(a_render_resumed_from_a_snapshot_continues_bit_for_bit) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A clip of unity gain followed by a node that does not fold into it hands that node its media
+// window instead of copying it, in the blocks wholly inside its region and outside its fades:
+// the output is -media exactly where the clip plays and silence elsewhere, whatever the blocks,
+// and a NaN in the media is still reported at the clip.
+BOOST_AUTO_TEST_CASE(a_unity_clip_passes_its_media_window_to_its_reader) {
+  const uint32_t rate = 48000;
+  const int64_t first = 0, count = 20000;
+  const media_region region{0, 3000, 500, 12000};
+  graph_builder b(rate, first, count);
+  const auto p = b.partition("track");
+  b.media(2, 20000);
+  const auto clip = b.clip(p, 2, region, {param("gain", 1.0), param("fade_out_frames", 700)});
+  const auto flip = b.node(node_kind::polarity, p, 2, {clip}, {});
+  b.node(node_kind::output, p, 2, {flip}, {param("bits", 0)});
+  std::vector<media_buffer> media(1);
+  media[0].channel.assign(2, std::vector<float>(20000));
+  for (size_t c = 0; c < 2; ++c)
+    for (size_t n = 0; n < 20000; ++n)
+      media[0].channel[c][n] = static_cast<float>(std::sin(0.01 * static_cast<double>(n) + static_cast<double>(c)));
+  for (auto block : blocks) {
+    BOOST_TEST_CONTEXT("block " << block) {
+      rig r(b.g, 4096, block);
+      const auto out = as_floats(r.render(media));
+      BOOST_TEST_REQUIRE(out.size() == static_cast<size_t>(count) * 2u);
+      BOOST_TEST(!r.first_non_finite().has_value());
+      size_t wrong = 0;
+      for (int64_t t = 0; t < count; ++t)
+        for (size_t c = 0; c < 2; ++c) {
+          const int64_t k = t - region.timeline_start;
+          double expected = 0.0;
+          if (k >= 0 && k < region.length) {
+            const double x = media[0].channel[c][static_cast<size_t>(region.source_offset + k)];
+            const double fade = clip_fade_gain(k, region.length, 0, fade_shape::linear, 700,
+                                               fade_shape::linear);
+            expected = -static_cast<double>(static_cast<float>(x * fade));
+          }
+          wrong += out[static_cast<size_t>(t) * 2 + c] != static_cast<float>(expected);
+        }
+      BOOST_TEST(wrong == 0u);
+      // A NaN in the middle of the region, in a block that passes the window.
+      r.poison();
+      const auto poisoned = static_cast<size_t>(region.source_offset + 5000);
+      media[0].channel[1][poisoned] = std::numeric_limits<float>::quiet_NaN();
+      r.fill_windows(4096, 4096, media);
+      r.run(4096, 4096);
+      media[0].channel[1][poisoned] = 0.5f;
+      BOOST_TEST((r.executor(0).non_finite_node() == std::optional<uint32_t>{clip}));
+    }
+  }
+}
