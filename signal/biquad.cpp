@@ -9,9 +9,7 @@
 
 #include "signal/node_state.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
+#include "signal/avx2_lanes.hpp"
 
 namespace loophole::signal {
 
@@ -168,21 +166,28 @@ template <size_t bands, class C, class T, class Sample>
     s1_io[k] = s1[k], s2_io[k] = s2[k];
 }
 
+// f(std::integral_constant<size_t, bands>) for bands in 1..8: the loops are
+// instantiated per band count, so the states stay in registers.
+template <class F>
+[[gnu::always_inline]] inline void with_band_count(int bands, F&& f) noexcept {
+  switch (bands) {
+    case 1: return f(std::integral_constant<size_t, 1>{});
+    case 2: return f(std::integral_constant<size_t, 2>{});
+    case 3: return f(std::integral_constant<size_t, 3>{});
+    case 4: return f(std::integral_constant<size_t, 4>{});
+    case 5: return f(std::integral_constant<size_t, 5>{});
+    case 6: return f(std::integral_constant<size_t, 6>{});
+    case 7: return f(std::integral_constant<size_t, 7>{});
+    case 8: return f(std::integral_constant<size_t, 8>{});
+    default: return;
+  }
+}
+
 template <class C, class T, class Sample>
 [[gnu::always_inline]] inline void dispatch_constant(int bands, const C* c,
                                                      T* s1, T* s2, const Sample* const* x,
                                                      Sample* const* y, uint32_t n) noexcept {
-  switch (bands) {
-    case 1: return run_constant<1>(c, s1, s2, x, y, n);
-    case 2: return run_constant<2>(c, s1, s2, x, y, n);
-    case 3: return run_constant<3>(c, s1, s2, x, y, n);
-    case 4: return run_constant<4>(c, s1, s2, x, y, n);
-    case 5: return run_constant<5>(c, s1, s2, x, y, n);
-    case 6: return run_constant<6>(c, s1, s2, x, y, n);
-    case 7: return run_constant<7>(c, s1, s2, x, y, n);
-    case 8: return run_constant<8>(c, s1, s2, x, y, n);
-    default: return;
-  }
+  with_band_count(bands, [&](auto k) { run_constant<decltype(k)::value>(c, s1, s2, x, y, n); });
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -218,8 +223,7 @@ void run_constant_single(int bands, const biquad_coefficients* c, double* s1, do
   dispatch_constant(bands, c, s1, s2, x, y, n);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LOOPHOLE_HAVE_LANE_KERNEL 1
+#ifdef LOOPHOLE_HAVE_AVX2_LANES
 // The lanes on AVX2 and FMA, written with intrinsics (GCC does not turn an
 // element-wise std::fma of a vector into vfmadd). Per lane, the operations of
 // tdf2_step: b0 x + s1 as a multiply then an add, the fused multiply-adds
@@ -227,40 +231,16 @@ void run_constant_single(int bands, const biquad_coefficients* c, double* s1, do
 // the same bits as the scalar step. Four frames of the eight lanes are
 // loaded, transposed to four vectors of lanes per half, filtered, and
 // transposed back.
-#define LOOPHOLE_AVX2_FMA __attribute__((target("avx2,fma"), always_inline)) inline
-
-template <class Sample>
-LOOPHOLE_AVX2_FMA __m256d load4(const Sample* p) noexcept {
-  if constexpr (std::is_same_v<Sample, float>)
-    return _mm256_cvtps_pd(_mm_loadu_ps(p));
-  else
-    return _mm256_loadu_pd(p);
-}
-
-template <class Sample>
-LOOPHOLE_AVX2_FMA void store4(Sample* p, __m256d v) noexcept {
-  if constexpr (std::is_same_v<Sample, float>)
-    _mm_storeu_ps(p, _mm256_cvtpd_ps(v));
-  else
-    _mm256_storeu_pd(p, v);
-}
-
-// Rows (one lane's four frames each) to columns (one frame's four lanes), or back.
-LOOPHOLE_AVX2_FMA void transpose4(__m256d* r) noexcept {
-  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
+using avx2::load4;
+using avx2::store4;
+using avx2::transpose4;
 
 struct lane_half {
   __m256d b0, b1, b2, na1, na2, s1, s2;
 };
 
 template <size_t bands>
-LOOPHOLE_AVX2_FMA __m256d lanes_step(lane_half* h, __m256d v) noexcept {
+LOOPHOLE_AVX2_INLINE __m256d lanes_step(lane_half* h, __m256d v) noexcept {
   for (size_t k = 0; k < bands; ++k) {
     auto& b = h[k];
     const __m256d y = _mm256_add_pd(_mm256_mul_pd(b.b0, v), b.s1);
@@ -322,7 +302,6 @@ __attribute__((target("avx2,fma"))) void lanes_fma(const lane_coefficients* c, l
       _mm256_storeu_pd(reinterpret_cast<double*>(&s2_io[k]) + 4 * j, h[j][k].s2);
     }
 }
-#undef LOOPHOLE_AVX2_FMA
 #endif
 
 // Eight channels through `bands` bands with per-lane coefficients: the
@@ -331,19 +310,10 @@ __attribute__((target("avx2,fma"))) void lanes_fma(const lane_coefficients* c, l
 template <class Sample>
 void run_constant_lanes(int bands, const lane_coefficients* c, lanes* s1, lanes* s2,
                         const Sample* const* x, Sample* const* y, uint32_t n) noexcept {
-#ifdef LOOPHOLE_HAVE_LANE_KERNEL
+#ifdef LOOPHOLE_HAVE_AVX2_LANES
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    switch (bands) {
-      case 1: return lanes_fma<1>(c, s1, s2, x, y, n);
-      case 2: return lanes_fma<2>(c, s1, s2, x, y, n);
-      case 3: return lanes_fma<3>(c, s1, s2, x, y, n);
-      case 4: return lanes_fma<4>(c, s1, s2, x, y, n);
-      case 5: return lanes_fma<5>(c, s1, s2, x, y, n);
-      case 6: return lanes_fma<6>(c, s1, s2, x, y, n);
-      case 7: return lanes_fma<7>(c, s1, s2, x, y, n);
-      case 8: return lanes_fma<8>(c, s1, s2, x, y, n);
-      default: return;
-    }
+    with_band_count(bands, [&](auto k) { lanes_fma<decltype(k)::value>(c, s1, s2, x, y, n); });
+    return;
   }
 #endif
   dispatch_constant(bands, c, s1, s2, x, y, n);

@@ -11,9 +11,8 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
+
+#include "signal/avx2_lanes.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // The block loops below are written to vectorise: AVX2 doubles their width.
@@ -208,8 +207,7 @@ struct pair_smoother {
   }
 };
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LOOPHOLE_HAVE_SMOOTHER_LANES 1
+#ifdef LOOPHOLE_HAVE_AVX2_LANES
 // The smoothers of eight compressors (a cohort, signal/node_processor.hpp)
 // side by side, two AVX vectors of four lanes, each lane the scalar
 // operations of pair_smoother::run (multiplies and adds in the same order,
@@ -217,25 +215,17 @@ struct pair_smoother {
 // minpd and maxpd compute), so the same bits. Four frames of each lane are
 // loaded and transposed to frame vectors, smoothed two by two, transposed
 // back. The caller runs a pending pair's first frame and a last odd frame.
-#define LOOPHOLE_AVX2 __attribute__((target("avx2"), always_inline)) inline
 // The vectors never cross a call that is not inlined or internal to this file.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-LOOPHOLE_AVX2 void transpose4(__m256d* r) noexcept {
-  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
+using avx2::transpose4;
 
 struct smoother_half {
   __m256d a, r, a1, r1, a2, ar, r2, aa1, ar1, ra1, rr1;
 };
 
 template <bool use_min>
-LOOPHOLE_AVX2 __m256d pick4(__m256d x, __m256d y) noexcept {
+LOOPHOLE_AVX2_INLINE __m256d pick4(__m256d x, __m256d y) noexcept {
   if constexpr (use_min)
     return _mm256_min_pd(x, y);
   else
@@ -243,13 +233,13 @@ LOOPHOLE_AVX2 __m256d pick4(__m256d x, __m256d y) noexcept {
 }
 
 template <bool use_min>
-LOOPHOLE_AVX2 __m256d one4(const smoother_half& c, __m256d s, __m256d t) noexcept {
+LOOPHOLE_AVX2_INLINE __m256d one4(const smoother_half& c, __m256d s, __m256d t) noexcept {
   return pick4<use_min>(_mm256_add_pd(_mm256_mul_pd(c.a, s), _mm256_mul_pd(c.a1, t)),
                         _mm256_add_pd(_mm256_mul_pd(c.r, s), _mm256_mul_pd(c.r1, t)));
 }
 
 template <bool use_min>
-LOOPHOLE_AVX2 __m256d two4(const smoother_half& c, __m256d s, __m256d t0, __m256d t1) noexcept {
+LOOPHOLE_AVX2_INLINE __m256d two4(const smoother_half& c, __m256d s, __m256d t0, __m256d t1) noexcept {
   const __m256d k_aa = _mm256_add_pd(_mm256_mul_pd(c.aa1, t0), _mm256_mul_pd(c.a1, t1));
   const __m256d k_ar =
     pick4<use_min>(_mm256_add_pd(_mm256_mul_pd(c.ar1, t0), _mm256_mul_pd(c.a1, t1)),
@@ -263,7 +253,7 @@ LOOPHOLE_AVX2 __m256d two4(const smoother_half& c, __m256d s, __m256d t0, __m256
 /// Frames [from, from + 4 * chunks) of db[0..8) smoothed in place from the
 /// states s[0..8) (after a complete pair).
 template <bool use_min>
-__attribute__((target("avx2"))) void smooth_lanes_avx2(const pair_smoother* const* c,
+__attribute__((target("avx2,fma"))) void smooth_lanes_avx2(const pair_smoother* const* c,
                                                       double* const* db, double* s,
                                                       uint32_t from, uint32_t chunks) noexcept {
   smoother_half h[2];
@@ -300,7 +290,6 @@ __attribute__((target("avx2"))) void smooth_lanes_avx2(const pair_smoother* cons
   for (size_t j = 0; j < 2; ++j)
     _mm256_storeu_pd(s + 4 * j, state[j]);
 }
-#undef LOOPHOLE_AVX2
 #endif
 
 // -- the compressor and the gate ------------------------------------------------------
@@ -434,8 +423,8 @@ public:
         return basic_node_processor<Sample>::process_cohort_rt(ctx, members, inputs, outputs);
     for (size_t m = 0; m < members.size(); ++m)
       member(m).plain_targets(inputs[m], n);
-#ifdef LOOPHOLE_HAVE_SMOOTHER_LANES
-    if (__builtin_cpu_supports("avx2")) {
+#ifdef LOOPHOLE_HAVE_AVX2_LANES
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
       for (size_t first = 0; first < members.size(); first += 8)
         smooth_together(members.subspan(first, std::min<size_t>(8, members.size() - first)), n);
     } else
@@ -623,7 +612,7 @@ private:
       delay_pos_ = (start_pos + n) % lookahead_;
   }
 
-#ifdef LOOPHOLE_HAVE_SMOOTHER_LANES
+#ifdef LOOPHOLE_HAVE_AVX2_LANES
   // The smoothers of up to eight plain compressors in step, as each one's
   // plain_smooth: a pending pair closed frame by frame, the whole chunks of
   // four frames in the lanes, then the pairs and the odd frame left.
