@@ -518,11 +518,13 @@ int run_render(const render_options& o) {
                   : format == media::output_format::mp3  ? "MP3"
                   : s.bits == 0                          ? "32-bit float"
                                                          : std::to_string(s.bits) + "-bit";
+                const bool in_double = plan->graph.precision == signal::sample_precision::float64;
                 std::printf("Wrote %s: %s, %u Hz, %s, %u channels, peak %s; "
-                            "rendered in %.2f s (%.0fx realtime) by %u Signal instances\n",
+                            "rendered in %.2f s (%.0fx realtime) by %u Signal instances%s\n",
                             s.output_path.c_str(), duration_text(duration).c_str(), s.sample_rate,
                             encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
-                            wall > 0 ? duration / wall : 0.0, s.workers);
+                            wall > 0 ? duration / wall : 0.0, s.workers,
+                            in_double ? " in double precision" : "");
                 for (const auto& m : s.meters)
                   std::printf("Meter %s: %s integrated, range %.1f LU, peak %s, true peak %s, "
                               "RMS %s\n",
