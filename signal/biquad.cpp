@@ -136,15 +136,16 @@ template <size_t bands, class C, class T, class Sample>
                                                 Sample* const* y, uint32_t n) noexcept {
   // Scalar coefficients are copied to stay in registers; a cohort's lane
   // vectors do not fit them and are read where they are.
-  constexpr bool copy = std::is_same_v<C, biquad_coefficients>;
-  std::array<biquad_coefficients, copy ? bands : 0> local;
-  std::array<T, bands> s1, s2;
-  for (size_t k = 0; k < bands; ++k) {
-    if constexpr (copy)
-      local[k] = coefs[k];
-    s1[k] = s1_io[k], s2[k] = s2_io[k];
+  constexpr bool scalar = std::is_same_v<C, biquad_coefficients>;
+  std::array<C, scalar ? bands : 0> local;
+  const C* c = coefs;
+  if constexpr (scalar) {
+    std::copy_n(coefs, bands, local.begin());
+    c = local.data();
   }
-  const C* c = copy ? reinterpret_cast<const C*>(local.data()) : coefs;
+  std::array<T, bands> s1, s2;
+  for (size_t k = 0; k < bands; ++k)
+    s1[k] = s1_io[k], s2[k] = s2_io[k];
   for (uint32_t i = 0; i < n; ++i) {
     T v;
     if constexpr (std::is_floating_point_v<T>) {

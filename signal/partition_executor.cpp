@@ -217,13 +217,13 @@ void basic_partition_cohort<Sample>::run_rt(int64_t first_frame, uint32_t count,
                                             std::byte* slot, block_hook hook) noexcept {
   for (auto* m : members_)
     m->begin_rt(first_frame, count, slot);
-  // Members made with another block size than the largest run alone.
   for (uint32_t done = 0; done < count;) {
     const uint32_t n = std::min(max_block_, count - done);
     const process_context ctx{first_frame + done, n};
     for (size_t k = 0; k < max_steps_; ++k) {
       // Step k of every member, in member order; those whose nodes share a
-      // cohort key with an earlier member's go with it.
+      // cohort key with an earlier member's go with it. A member made with
+      // another block size runs alone after the loop.
       for (size_t i = 0; i < members_.size(); ++i)
         taken_[i] = k >= members_[i]->steps_.size() || members_[i]->max_block_ != max_block_;
       for (size_t i = 0; i < members_.size(); ++i) {
@@ -351,29 +351,25 @@ void partition_executor::set_recorder(flight_record* recorder) noexcept {
   std::visit([&](auto& e) { e.set_recorder(recorder); }, executor_);
 }
 
-namespace {
-
 template <class Sample>
-basic_partition_cohort<Sample> typed_cohort(const std::vector<partition_executor*>& members,
-                                            auto& variant_of) {
-  std::vector<basic_partition_executor<Sample>*> typed;
+basic_partition_cohort<Sample> partition_cohort::typed(
+  const std::vector<partition_executor*>& members) {
+  std::vector<basic_partition_executor<Sample>*> executors;
   for (auto* m : members)
-    typed.push_back(&std::get<basic_partition_executor<Sample>>(variant_of(*m)));
-  return basic_partition_cohort<Sample>(std::move(typed));
+    executors.push_back(&std::get<basic_partition_executor<Sample>>(m->executor_));
+  return basic_partition_cohort<Sample>(std::move(executors));
 }
 
-} // namespace
-
-partition_cohort::partition_cohort(std::vector<partition_executor*> members)
-  : cohort_(std::in_place_type<basic_partition_cohort<float>>,
-            std::vector<basic_partition_executor<float>*>{}) {
-  auto variant_of = [](partition_executor& e) -> auto& { return e.executor_; };
+partition_cohort::cohort_variant partition_cohort::cohort_for(
+  const std::vector<partition_executor*>& members) {
   if (!members.empty() &&
       std::holds_alternative<basic_partition_executor<double>>(members.front()->executor_))
-    cohort_ = typed_cohort<double>(members, variant_of);
-  else
-    cohort_ = typed_cohort<float>(members, variant_of);
+    return typed<double>(members);
+  return typed<float>(members);
 }
+
+partition_cohort::partition_cohort(std::vector<partition_executor*> members)
+  : cohort_(cohort_for(members)) {}
 
 void partition_cohort::run_rt(int64_t first_frame, uint32_t count, std::byte* slot,
                               block_hook hook) noexcept {

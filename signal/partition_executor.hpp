@@ -193,7 +193,13 @@ public:
   void run_rt(int64_t first_frame, uint32_t count, std::byte* slot, block_hook hook = {}) noexcept;
 
 private:
-  std::variant<basic_partition_cohort<float>, basic_partition_cohort<double>> cohort_;
+  using cohort_variant =
+    std::variant<basic_partition_cohort<float>, basic_partition_cohort<double>>;
+  template <class Sample>
+  static basic_partition_cohort<Sample> typed(const std::vector<partition_executor*>& members);
+  static cohort_variant cohort_for(const std::vector<partition_executor*>& members);
+
+  cohort_variant cohort_;
 };
 
 } // namespace loophole::signal
