@@ -13,15 +13,7 @@
 #endif
 
 #include "signal/avx2_lanes.hpp"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// The block loops below are written to vectorise: AVX2 doubles their width.
-// Both clones perform the same IEEE operations (no FMA: -ffp-contract=off), so
-// the choice never changes a bit.
-#define LOOPHOLE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define LOOPHOLE_VECTOR_CLONES
-#endif
+#include "signal/vector_clones.hpp"
 
 namespace loophole::signal {
 

@@ -3,11 +3,7 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LOOPHOLE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define LOOPHOLE_VECTOR_CLONES
-#endif
+#include "signal/vector_clones.hpp"
 
 namespace loophole::signal::kernels {
 
