@@ -167,7 +167,7 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
   return {
     // Holds the state folder (and its lock) until the writer is done with
     // the files in it, whenever the job itself goes.
-    [disk](atoms::status_atom) { return disk->folder(); },
+    [disk](atoms::status_atom) { return disk ? disk->folder() : std::string{}; },
     [out, mem, float_samples, meters](atoms::write_atom, uint32_t slot, uint32_t skip,
                                       uint32_t count) {
       return guarded(
@@ -186,6 +186,8 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
               tap.meter.add_planar(reinterpret_cast<const float*>(samples) + skip,
                                    mem.layout.segment_frames, count);
           }
+          if (!out)
+            return; // a measuring pass: the meters are all it is for
           const auto* sink =
             slot_base + mem.layout.sink_offset + uint64_t{skip} * mem.layout.sink_channels * 4u;
           if (float_samples)
@@ -202,7 +204,10 @@ caf::behavior writer_actor(caf::event_based_actor*, std::shared_ptr<media::outpu
         "resuming failed: ");
     },
     [out](atoms::commit_atom) {
-      return guarded([&] { out->commit(); }, "finishing the file failed: ");
+      return guarded([&] {
+        if (out)
+          out->commit();
+      }, "finishing the file failed: ");
     },
   };
 }
@@ -1067,17 +1072,20 @@ void start_job(job_ptr self) {
     spec.comment = st.plan.metadata.comment;
     spec.date = st.plan.metadata.date;
     spec.time_reference = g.first_frame;
-    // The output file's own checks, before claiming a folder beside it.
+    // The output file's own checks, before claiming a folder beside it (a
+    // measuring pass checks too, so a bad target fails before the render).
     media::check_target(spec);
-    st.disk = std::make_shared<media::render_state>(st.settings.output_path);
-    resume = look_for_resume(self);
-    if (!resume)
-      st.disk->clear();
-    st.partial_name = st.disk->fresh_partial_name();
-    spec.temporary_path = st.disk->path_of(st.partial_name);
-    if (!media::can_read_back(format))
-      spec.spool_path = st.disk->path_of("spool");
-    st.out = std::make_shared<media::output_file>(spec);
+    if (!st.settings.measure_only) {
+      st.disk = std::make_shared<media::render_state>(st.settings.output_path);
+      resume = look_for_resume(self);
+      if (!resume)
+        st.disk->clear();
+      st.partial_name = st.disk->fresh_partial_name();
+      spec.temporary_path = st.disk->path_of(st.partial_name);
+      if (!media::can_read_back(format))
+        spec.spool_path = st.disk->path_of("spool");
+      st.out = std::make_shared<media::output_file>(spec);
+    }
     st.mem.bus = std::make_shared<media::shared_memory>(media::shared_memory::create(
       "bus" + std::to_string(st.job),
       st.recorder_base + uint64_t{st.recorder_count} * signal::recorder_stride));

@@ -1,5 +1,6 @@
 #include "actors/render_orchestrator.hpp"
 
+#include "actors/loudness_normalization.hpp"
 #include "caf/send.hpp"
 #include "kernel/error.hpp"
 
@@ -33,8 +34,16 @@ render_orchestrator(render_orchestrator_actor::pointer self, context_ptr ctx,
     [self, ctx, state](atoms::render_atom, messages::render_plan plan,
                        messages::render_settings settings,
                        caf::actor listener) -> caf::delegated<messages::render_summary> {
-      auto job = spawn_render_job(self->system(), ctx, state->next_job++, std::move(plan),
-                                  std::move(settings), std::move(listener));
+      caf::actor job;
+      if (settings.normalize && !settings.measure_only) {
+        // Two passes, two job numbers (actors/loudness_normalization.hpp).
+        const auto measuring = state->next_job++;
+        job = spawn_loudness_job(self->system(), ctx, measuring, state->next_job++,
+                                 std::move(plan), std::move(settings), std::move(listener));
+      } else {
+        job = spawn_render_job(self->system(), ctx, state->next_job++, std::move(plan),
+                               std::move(settings), std::move(listener));
+      }
       state->jobs.emplace(job.address(), job);
       self->monitor(job);
       self->delegate(job, atoms::render_atom::value); // the job answers the requester

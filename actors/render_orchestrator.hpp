@@ -2,6 +2,8 @@
 
 // The render orchestrator: starts one render job (render_job.cpp) per
 // render and hands the request to it; the job answers the requester itself.
+// A loudness-normalised render is a job of two passes
+// (loudness_normalization.cpp), which runs two render jobs in turn.
 //
 // Its state (the running jobs) lives in a render_orchestrator_state held
 // outside the actor: an orchestrator killed and restarted by Pulse's

@@ -12,6 +12,7 @@
 #include "actors/delay_compensation.hpp"
 #include "actors/media_pool.hpp"
 #include "actors/groove.hpp"
+#include "actors/loudness_normalization.hpp"
 #include "actors/midi_resolution.hpp"
 #include "actors/tempo_map.hpp"
 #include "actors/timebase.hpp"
@@ -1257,10 +1258,20 @@ resolve_timeline(const messages::session_document& doc, const messages::render_s
     return master_chain.error();
   if (g.nodes[master_chain->fader].channels != master_channels)
     return fail(doc, "/master/inserts", "the master's inserts change its channel count");
+  // Loudness normalisation: the one gain it applies (unity until the
+  // measuring pass sets it, see actors/loudness_normalization.cpp), and the
+  // meter that measures both passes, after the master's fader.
+  uint32_t master_out = master_chain->fader;
+  if (settings.normalize) {
+    master_out = add_node(std::string{loudness_gain_label}, node_kind::gain, master,
+                          master_channels, {master_out}, {{"gain", 1.0}});
+    master_out = add_node(std::string{loudness_meter_label}, node_kind::meter, master,
+                          master_channels, {master_out}, {});
+  }
   const double seed = static_cast<double>(
     settings.dither_seed != 0 ? settings.dither_seed : (signal::default_dither_seed >> 11));
   g.output_node = add_node("master / output", node_kind::output, master, master_channels,
-                           {master_chain->fader},
+                           {master_out},
                            {{"bits", static_cast<double>(settings.bits)},
                             {"dither", settings.dither ? 1.0 : 0.0},
                             {"dither_seed", seed}});

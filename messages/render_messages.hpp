@@ -29,6 +29,21 @@ typename Inspector::result_type inspect(Inspector& f, time_range& x) {
 }
 
 /// What the user asked of a mixdown render (CLI flags over configuration).
+/// Loudness normalisation (docs/render-modes.md): a first pass measures the
+/// mix, the second renders it with the one gain that brings its integrated
+/// loudness to the target, unless its true peak would then pass the ceiling.
+struct loudness_target {
+  std::string preset;          ///< "ebu-r128", "streaming", "atsc-a85", or empty (custom)
+  double integrated_lufs = -23.0;
+  double true_peak_dbtp = -1.0; ///< The ceiling.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, loudness_target& x) {
+  return f(caf::meta::type_name("loudness_target"), x.preset, x.integrated_lufs,
+           x.true_peak_dbtp);
+}
+
 struct render_settings {
   std::string output_path;
   std::string format;          ///< wav, rf64, flac, aiff, ogg, opus, mp3
@@ -50,6 +65,11 @@ struct render_settings {
   uint8_t oversample = 1;
   /// The sample type of the whole graph (render_graph::precision).
   signal::sample_precision precision = signal::sample_precision::float32;
+  /// Normalise the mixdown's loudness (two passes); the resolver adds the
+  /// master's loudness gain and meter for it.
+  std::optional<loudness_target> normalize;
+  /// A measuring pass: the job renders and meters, and writes no file.
+  bool measure_only = false;
 };
 
 template <class Inspector>
@@ -57,7 +77,7 @@ typename Inspector::result_type inspect(Inspector& f, render_settings& x) {
   return f(caf::meta::type_name("render_settings"), x.output_path, x.format, x.bits, x.dither,
            x.dither_seed, x.workers, x.range, x.force, x.vbr_quality, x.segment_frames,
            x.block_frames, x.segments_in_flight, x.resume, x.allow_test_nodes,
-           x.diagnostics_path, x.oversample, x.precision);
+           x.diagnostics_path, x.oversample, x.precision, x.normalize, x.measure_only);
 }
 
 /// What the media pool knows of a file once it has been probed.
@@ -204,6 +224,24 @@ typename Inspector::result_type inspect(Inspector& f, meter_reading& x) {
            x.sample_peak_dbfs, x.true_peak_dbtp, x.rms_dbfs, x.frames);
 }
 
+/// What loudness normalisation measured and did.
+struct normalization_report {
+  loudness_target target;
+  double measured_lufs = 0;   ///< The first pass's integrated loudness (-inf: silence).
+  double measured_true_peak_dbtp = 0;
+  double gain_db = 0;         ///< Applied on the master, before the output stage.
+  bool limited_by_ceiling = false; ///< The gain stopped at the true-peak ceiling.
+  double output_lufs = 0;     ///< The second pass's, as written (before quantisation).
+  double output_true_peak_dbtp = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, normalization_report& x) {
+  return f(caf::meta::type_name("normalization_report"), x.target, x.measured_lufs,
+           x.measured_true_peak_dbtp, x.gain_db, x.limited_by_ceiling, x.output_lufs,
+           x.output_true_peak_dbtp);
+}
+
 struct render_summary {
   uint64_t job = 0;
   std::string output_path;
@@ -221,6 +259,7 @@ struct render_summary {
   std::vector<std::string> quarantined; ///< Nodes that ran in safe mode.
   std::vector<std::string> notes;   ///< Things the user should know.
   std::vector<meter_reading> meters; ///< One per meter node, in node order.
+  std::optional<normalization_report> normalization;
 };
 
 template <class Inspector>
@@ -228,7 +267,7 @@ typename Inspector::result_type inspect(Inspector& f, render_summary& x) {
   return f(caf::meta::type_name("render_summary"), x.job, x.output_path, x.format, x.bits,
            x.channels, x.sample_rate, x.frames, x.peak, x.elapsed_seconds, x.workers,
            x.worker_restarts, x.resumed_frames, x.checkpoints, x.quarantined, x.notes,
-           x.meters);
+           x.meters, x.normalization);
 }
 
 /// The state a Signal instance is in, as its supervisor reports it.

@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
                      "parameter and does not set it");
   render->add_option("--precision", r.precision,
                      "float (default) or double: the sample type of the whole graph");
+  render->add_option("--normalize", r.normalize,
+                     "two passes to a loudness target: ebu-r128 (-23 LUFS), streaming (-14 "
+                     "LUFS), atsc-a85 (-24 LKFS) or a number of LUFS")
+    ->type_name("TARGET");
+  render->add_option("--true-peak-ceiling", r.true_peak_ceiling,
+                     "with --normalize: the highest true peak the gain may reach, in dBTP "
+                     "(default: the preset's, -1 for a number)")
+    ->type_name("DBTP");
   render->add_option("--config", r.config_file, "an extra configuration file (TOML)");
   render->add_option("--progress", r.progress, "auto, bar, json or none")
     ->check(CLI::IsMember({"auto", "bar", "json", "none"}));

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "actors/pulse.hpp"
+#include "actors/loudness_normalization.hpp"
 #include "actors/render_orchestrator.hpp"
 #include "actors/session.hpp"
 #include "actors/timeline_resolver.hpp"
@@ -98,6 +99,22 @@ json meters_json(const std::vector<messages::meter_reading>& meters) {
                    {"rms_dbfs", level(m.rms_dbfs)},
                    {"frames", m.frames}});
   return out;
+}
+
+/// The loudness normalisation for --json (null without one).
+json normalization_json(const std::optional<messages::normalization_report>& n) {
+  if (!n)
+    return nullptr;
+  auto level = [](double db) { return std::isfinite(db) ? json(db) : json(nullptr); };
+  return {{"preset", n->target.preset.empty() ? json(nullptr) : json(n->target.preset)},
+          {"target_lufs", n->target.integrated_lufs},
+          {"true_peak_ceiling_dbtp", n->target.true_peak_dbtp},
+          {"measured_lufs", level(n->measured_lufs)},
+          {"measured_true_peak_dbtp", level(n->measured_true_peak_dbtp)},
+          {"gain_db", n->gain_db},
+          {"limited_by_ceiling", n->limited_by_ceiling},
+          {"output_lufs", level(n->output_lufs)},
+          {"output_true_peak_dbtp", level(n->output_true_peak_dbtp)}};
 }
 
 std::string dbfs(double peak) {
@@ -338,6 +355,21 @@ int run_render(const render_options& o) {
       throw usage_error("--precision: \"" + precision + "\" is not float or double");
     settings.precision = precision == "double" ? signal::sample_precision::float64
                                                : signal::sample_precision::float32;
+    if (o.normalize) {
+      std::string why;
+      settings.normalize = actors::parse_loudness_target(*o.normalize, why);
+      if (!settings.normalize)
+        throw usage_error("--normalize: " + why);
+    }
+    if (o.true_peak_ceiling) {
+      if (!settings.normalize)
+        throw usage_error("--true-peak-ceiling needs --normalize");
+      if (!std::isfinite(*o.true_peak_ceiling) || *o.true_peak_ceiling < -30.0 ||
+          *o.true_peak_ceiling > 0.0)
+        throw usage_error("--true-peak-ceiling: " + std::to_string(*o.true_peak_ceiling) +
+                          " dBTP is outside [-30, 0]");
+      settings.normalize->true_peak_dbtp = *o.true_peak_ceiling;
+    }
     settings.workers = o.workers.value_or(cfg.workers);
     if (o.range)
       settings.range = parse_range(*o.range);
@@ -507,7 +539,8 @@ int run_render(const render_options& o) {
                                  {"checkpoints", s.checkpoints},
                                  {"resumed_frames", s.resumed_frames},
                                  {"quarantined", s.quarantined},
-                                 {"meters", meters_json(s.meters)}}
+                                 {"meters", meters_json(s.meters)},
+                                 {"normalization", normalization_json(s.normalization)}}
                               .dump()
                               .c_str());
               } else {
@@ -525,6 +558,17 @@ int run_render(const render_options& o) {
                             encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
                             wall > 0 ? duration / wall : 0.0, s.workers,
                             in_double ? " in double precision" : "");
+                if (const auto& n = s.normalization)
+                  std::printf("Normalised to %s%s%s, true peak at most %s: the mix measured %s "
+                              "(true peak %s); gain %+.2f dB; now %s, true peak %s\n",
+                              level_text(n->target.integrated_lufs, "LUFS").c_str(),
+                              n->target.preset.empty() ? "" : " (",
+                              n->target.preset.empty() ? "" : (n->target.preset + ")").c_str(),
+                              level_text(n->target.true_peak_dbtp, "dBTP").c_str(),
+                              level_text(n->measured_lufs, "LUFS").c_str(),
+                              level_text(n->measured_true_peak_dbtp, "dBTP").c_str(), n->gain_db,
+                              level_text(n->output_lufs, "LUFS").c_str(),
+                              level_text(n->output_true_peak_dbtp, "dBTP").c_str());
                 for (const auto& m : s.meters)
                   std::printf("Meter %s: %s integrated, range %.1f LU, peak %s, true peak %s, "
                               "RMS %s\n",

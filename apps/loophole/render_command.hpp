@@ -23,6 +23,8 @@ struct render_options {
   std::optional<double> quality;
   std::optional<unsigned> oversample;
   std::optional<std::string> precision;
+  std::optional<std::string> normalize;      // a preset or LUFS
+  std::optional<double> true_peak_ceiling;   // dBTP, with normalize
   std::optional<std::string> config_file;
   std::string progress = "auto";
   bool dry_run = false;

@@ -20,6 +20,7 @@
 #include "tests/support/processes.hpp"
 #include "tests/support/temp_dir.hpp"
 #include <cctype>
+#include <ebur128.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -477,6 +478,20 @@ std::string write_session(const temp_dir& dir, const std::string& name, const js
   const auto path = dir.file(name);
   write_text(path, doc.dump(2));
   return path;
+}
+
+/// A session of one track playing `media` from 0 s (`channels` set when given) into `master`.
+json single_clip_session(const std::string& media, std::optional<int> channels = {},
+                         json master = {{"gain_db", 0.0}}) {
+  json track = {{"id", "t"},
+                {"clips", json::array({{{"media", media}, {"position", {{"seconds", 0}}}}})}};
+  if (channels)
+    track["channels"] = *channels;
+  return {{"format", "loophole-session"},
+          {"version", 1},
+          {"sample_rate", rate},
+          {"master", std::move(master)},
+          {"tracks", json::array({track})}};
 }
 
 // -- reading back ---------------------------------------------------------------------------------
@@ -2177,15 +2192,11 @@ BOOST_AUTO_TEST_CASE(a_meter_insert_reads_the_analytic_loudness_of_a_sine) {
   temp_dir dir;
   const auto tone = sine_media("tone997.wav", 4.0, {997.0, 997.0}, {0.5, 0.5});
   write_media(dir, tone);
-  const json doc = {
-    {"format", "loophole-session"},
-    {"version", 1},
-    {"sample_rate", rate},
-    {"master", {{"gain_db", 0.0}, {"inserts", json::array({{{"kind", "meter"}, {"id", "m"}}})}}},
-    {"tracks", json::array({{{"id", "t"},
-                              {"clips", json::array({{{"media", "tone997.wav"},
-                                                      {"position", {{"seconds", 0}}}}})}}})}};
-  const auto session = write_session(dir, "meter.json", doc);
+  const auto session = write_session(
+    dir, "meter.json",
+    single_clip_session("tone997.wav", {},
+                        {{"gain_db", 0.0},
+                         {"inserts", json::array({{{"kind", "meter"}, {"id", "m"}}})}}));
   const auto r = run_loophole(dir, {"render", session, "-o", dir.out("meter.wav"), "--bits", "0",
                                     "--progress", "none", "--json"});
   BOOST_TEST_REQUIRE(r.code == 0, r);
@@ -2202,6 +2213,164 @@ BOOST_AUTO_TEST_CASE(a_meter_insert_reads_the_analytic_loudness_of_a_sine) {
              r.out);
   BOOST_TEST(m["range_lu"].get<double>() < 0.1, r.out);
   BOOST_TEST(m["frames"].get<int64_t>() == 4 * static_cast<int64_t>(rate), r.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ==========================================================================================
+
+// Loudness normalisation in two passes, checked on the written files with libebur128 run here.
+BOOST_AUTO_TEST_SUITE(loudness_normalisation)
+
+namespace {
+
+/// Integrated loudness and true peak of a written file, measured here with libebur128 on what
+/// libsndfile reads back: not through the engine's meter.
+struct file_loudness {
+  double lufs = 0, true_peak_dbtp = 0;
+};
+
+file_loudness measure_file(const std::string& path) {
+  loophole::test::sound_file f{path};
+  BOOST_TEST_REQUIRE(f.file != nullptr, path);
+  const auto samples = f.floats();
+  const auto channels = static_cast<unsigned>(f.info.channels);
+  ebur128_state* st = ebur128_init(channels, static_cast<unsigned long>(f.info.samplerate),
+                                   EBUR128_MODE_I | EBUR128_MODE_TRUE_PEAK);
+  BOOST_TEST_REQUIRE(st != nullptr);
+  ebur128_add_frames_float(st, samples.data(), samples.size() / channels);
+  file_loudness r;
+  ebur128_loudness_global(st, &r.lufs);
+  double peak = 0;
+  for (unsigned c = 0; c < channels; ++c) {
+    double p = 0;
+    ebur128_true_peak(st, c, &p);
+    peak = std::max(peak, p);
+  }
+  r.true_peak_dbtp = 20.0 * std::log10(peak);
+  ebur128_destroy(&st);
+  return r;
+}
+
+/// A quiet tone (-20 dBFS) with a 5 ms burst (-1 dBFS) each second: the bursts hardly move
+/// the loudness and set the true peak, so a loud target meets the true-peak ceiling first.
+std::string bursty_session(const temp_dir& dir, const std::string& name) {
+  media_file m = sine_media("bursty.wav", 6.0, {997.0}, {1.0});
+  for (int64_t i = 0; i < m.frames(); ++i)
+    m.samples[static_cast<size_t>(i)] *= (i % rate) < rate / 200 ? 0.9f : 0.1f;
+  write_media(dir, m);
+  return write_session(dir, name, single_clip_session("bursty.wav", 1));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(normalised_renders_measure_within_0_1_lu_of_the_target_under_the_ceiling) {
+  temp_dir dir;
+  const auto tone = sine_media("tone.wav", 5.0, {997.0, 440.0}, {0.05, 0.03});
+  write_media(dir, tone);
+  const auto session = write_session(dir, "quiet.json", single_clip_session("tone.wav"));
+  struct target_case {
+    std::string arg;
+    double lufs, ceiling;
+    std::string bits;
+  } cases[] = {{"ebu-r128", -23.0, -1.0, "24"},
+               {"streaming", -14.0, -1.0, "16"},
+               {"atsc-a85", -24.0, -2.0, "0"},
+               {"-18.5", -18.5, -1.0, "24"}};
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT("--normalize " << c.arg << ", --bits " << c.bits) {
+      const auto out = dir.out("norm" + c.arg + ".wav");
+      const auto r = run_loophole(dir, {"render", session, "-o", out, "--bits", c.bits,
+                                        "--normalize", c.arg, "--progress", "none", "--json"});
+      BOOST_TEST_REQUIRE(r.code == 0, r);
+      const auto n = json::parse(r.out).at("normalization");
+      BOOST_TEST(!n.at("limited_by_ceiling").get<bool>(), r.out);
+      const auto measured = measure_file(out);
+      BOOST_TEST(std::abs(measured.lufs - c.lufs) < 0.1, "file measures " << measured.lufs);
+      BOOST_TEST(measured.true_peak_dbtp <= c.ceiling, "true peak " << measured.true_peak_dbtp);
+      // The engine's own reading of the second pass agrees with the file's.
+      BOOST_TEST(std::abs(n.at("output_lufs").get<double>() - measured.lufs) < 0.05, r.out);
+      // The gain is the distance from the first pass's reading to the target.
+      BOOST_TEST(std::abs(n.at("gain_db").get<double>() -
+                          (c.lufs - n.at("measured_lufs").get<double>())) < 1e-9, r.out);
+      BOOST_TEST(json::parse(r.out).at("meters").empty(), "the normalisation's meter is not listed");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_true_peak_ceiling_holds_the_gain_and_says_so) {
+  temp_dir dir;
+  const auto session = bursty_session(dir, "bursty.json");
+  for (const std::string ceiling : {"-1", "-6"}) {
+    BOOST_TEST_CONTEXT("ceiling " << ceiling) {
+      const auto out = dir.out("bursty" + ceiling + ".wav");
+      const auto r = run_loophole(dir, {"render", session, "-o", out, "--normalize", "streaming",
+                                        "--true-peak-ceiling", ceiling, "--progress", "none",
+                                        "--json"});
+      BOOST_TEST_REQUIRE(r.code == 0, r);
+      const auto n = json::parse(r.out).at("normalization");
+      BOOST_TEST(n.at("limited_by_ceiling").get<bool>(), r.out);
+      BOOST_TEST(contains(r.err, "true-peak ceiling"), r.err);
+      const auto measured = measure_file(out);
+      const double limit = std::stod(ceiling);
+      BOOST_TEST(measured.true_peak_dbtp <= limit, "true peak " << measured.true_peak_dbtp);
+      BOOST_TEST(measured.true_peak_dbtp > limit - 0.1, "true peak " << measured.true_peak_dbtp);
+      BOOST_TEST(measured.lufs < -14.0 - 1.0, "file measures " << measured.lufs);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(normalised_renders_are_byte_identical_across_worker_counts) {
+  temp_dir dir;
+  const auto session = bursty_session(dir, "bursty.json");
+  std::vector<std::vector<int32_t>> outputs;
+  for (const std::string workers : {"1", "2", "3"}) {
+    const auto out = dir.out("w" + workers + ".wav");
+    const auto r = run_loophole(dir, {"render", session, "-o", out, "--normalize", "-20",
+                                      "--workers", workers, "--progress", "none"});
+    BOOST_TEST_REQUIRE(r.code == 0, r);
+    BOOST_TEST(contains(r.out, "Normalised to -20.0 LUFS"), r.out);
+    loophole::test::sound_file f{out};
+    outputs.push_back(f.ints());
+  }
+  BOOST_TEST(outputs[0] == outputs[1]);
+  BOOST_TEST(outputs[0] == outputs[2]);
+}
+
+BOOST_AUTO_TEST_CASE(bad_normalisation_arguments_exit_64_naming_the_option_and_write_nothing) {
+  temp_dir dir;
+  const auto session = bursty_session(dir, "bursty.json");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+    {{"--normalize", "loud"}, "--normalize: 'loud' is neither a preset"},
+    {{"--normalize", "5"}, "--normalize: 5 LUFS is outside [-70, 0]"},
+    {{"--normalize", "-23x"}, "--normalize: '-23x'"},
+    {{"--true-peak-ceiling", "-2"}, "--true-peak-ceiling needs --normalize"},
+    {{"--normalize", "ebu-r128", "--true-peak-ceiling", "3"}, "--true-peak-ceiling: 3"},
+  };
+  for (const auto& [extra, message] : cases) {
+    BOOST_TEST_CONTEXT(join(extra)) {
+      std::vector<std::string> args{"render", session, "-o", dir.out("bad.wav"), "--progress",
+                                    "none"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const auto r = run_loophole(dir, args);
+      BOOST_TEST(r.code == 64, r);
+      BOOST_TEST(contains(r.err, message), r.err);
+      BOOST_TEST(!fs::exists(dir.out("bad.wav")));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_mix_is_rendered_without_gain_and_a_note) {
+  temp_dir dir;
+  write_media(dir, dc_media("silence.wav", rate, 0.0f));
+  const auto session = write_session(dir, "silent.json", single_clip_session("silence.wav", 1));
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("silent.wav"), "--normalize",
+                                    "ebu-r128", "--progress", "none", "--json"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  const auto n = json::parse(r.out).at("normalization");
+  BOOST_TEST(n.at("gain_db").get<double>() == 0.0);
+  BOOST_TEST(n.at("measured_lufs").is_null(), r.out);
+  BOOST_TEST(contains(r.err, "the mix is silent"), r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
