@@ -1072,6 +1072,14 @@ void start_job(job_ptr self) {
     spec.comment = st.plan.metadata.comment;
     spec.date = st.plan.metadata.date;
     spec.time_reference = g.first_frame;
+    // The session's markers inside the rendered span, from its first frame.
+    for (const auto& m : st.plan.markers)
+      if (m.frame >= g.first_frame && m.frame <= g.first_frame + g.frame_count)
+        spec.markers.push_back({m.name, m.frame - g.first_frame});
+    if (!spec.markers.empty() && !media::carries_markers(format) && !st.settings.measure_only)
+      st.notes.push_back(std::to_string(spec.markers.size()) + " marker" +
+                         (spec.markers.size() == 1 ? " is" : "s are") + " not in the " +
+                         st.settings.format + " file: markers are written to WAV and AIFF");
     // The output file's own checks, before claiming a folder beside it (a
     // measuring pass checks too, so a bad target fails before the render).
     media::check_target(spec);

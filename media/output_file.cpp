@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstddef>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -164,8 +166,16 @@ void copy_field(char* dest, size_t size, const std::string& value) {
 
 } // namespace
 
+bool carries_markers(output_format f) noexcept {
+  return f == output_format::wav || f == output_format::aiff;
+}
+
 void check_target(const output_spec& spec) {
   const fs::path target{spec.path};
+  if (spec.markers.size() > max_markers)
+    throw media_error(failure::unsupported, spec.path + ": " + std::to_string(spec.markers.size()) +
+                                              " markers, more than the " +
+                                              std::to_string(max_markers) + " a file may carry");
   if (auto why = check_encoding(spec.format, spec.bits, spec.sample_rate); !why.empty())
     throw media_error(failure::unsupported,
                       spec.path + ": " + std::string{to_string(spec.format)} + " " + why);
@@ -291,6 +301,7 @@ void output_file::open_encoder() {
     if (sf_command(f, SFC_SET_BROADCAST_INFO, &bext, sizeof bext) != SF_TRUE)
       fail_io("cannot add the BWF bext chunk");
   }
+  add_cue_points();
   auto tag = [&](int id, const std::string& value) {
     if (!value.empty())
       sf_set_string(f, id, value.c_str());
@@ -463,6 +474,72 @@ void output_file::write_float(const float* samples, int64_t frames) {
   start_writeback();
 }
 
+// The cue points, through libsndfile: it writes WAV's `cue ` chunk (without
+// names) and AIFF's `MARK` chunk (with them). SF_CUES holds 100 points; more
+// take a buffer of the same layout, longer (libsndfile reads cue_count).
+void output_file::add_cue_points() {
+  if (spec_.markers.empty() || !carries_markers(spec_.format))
+    return;
+  const size_t n = spec_.markers.size();
+  const size_t bytes = offsetof(SF_CUES, cue_points) + n * sizeof(SF_CUE_POINT);
+  std::vector<std::byte> buffer(std::max(bytes, sizeof(SF_CUES)));
+  auto* cues = new (buffer.data()) SF_CUES{};
+  cues->cue_count = static_cast<uint32_t>(n);
+  for (size_t i = 0; i < n; ++i) {
+    SF_CUE_POINT& p = cues->cue_points[i];
+    const auto& m = spec_.markers[i];
+    p.indx = static_cast<int32_t>(i + 1);
+    p.position = static_cast<uint32_t>(m.frame);
+    p.fcc_chunk = 0x61746164; // "data", little-endian
+    p.sample_offset = static_cast<uint32_t>(m.frame);
+    copy_field(p.name, sizeof p.name, m.name);
+  }
+  if (sf_command(static_cast<SNDFILE*>(file_), SFC_SET_CUE, cues, static_cast<int>(bytes)) !=
+      SF_TRUE)
+    fail_io("cannot add the markers' cue points");
+}
+
+// WAV cue points get their names from a `LIST` chunk of type `adtl` holding a
+// `labl` per point (RIFF MCI, 1991), which libsndfile does not write: it is
+// appended to the closed file, and the RIFF size grows by it.
+void output_file::append_wav_labels() {
+  if (spec_.markers.empty() || spec_.format != output_format::wav)
+    return;
+  std::string list = "adtl";
+  auto put32 = [](std::string& s, uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+      s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  };
+  for (size_t i = 0; i < spec_.markers.size(); ++i) {
+    const std::string& name = spec_.markers[i].name;
+    list += "labl";
+    put32(list, static_cast<uint32_t>(4 + name.size() + 1));
+    put32(list, static_cast<uint32_t>(i + 1));
+    list += name;
+    list.push_back('\0');
+    if (list.size() % 2 != 0)
+      list.push_back('\0'); // chunks start on even offsets
+  }
+  std::string chunk = "LIST";
+  put32(chunk, static_cast<uint32_t>(list.size()));
+  chunk += list;
+  struct stat st {};
+  if (fstat(fd_, &st) != 0)
+    fail_io(std::string{"cannot add the marker names: "} + std::strerror(errno));
+  auto end = static_cast<uint64_t>(st.st_size);
+  if (end % 2 != 0) // a last chunk of odd length has its pad byte
+    chunk.insert(chunk.begin(), '\0');
+  const uint64_t riff = end + chunk.size() - 8;
+  if (riff > 0xFFFFFFFFu)
+    fail_io("the marker names do not fit in a WAV under 4 GiB: use rf64 without markers");
+  std::string size;
+  put32(size, static_cast<uint32_t>(riff));
+  if (pwrite(fd_, chunk.data(), chunk.size(), static_cast<off_t>(end)) !=
+        static_cast<ssize_t>(chunk.size()) ||
+      pwrite(fd_, size.data(), 4, 4) != 4)
+    fail_io(std::string{"cannot add the marker names: "} + std::strerror(errno));
+}
+
 void output_file::start_writeback() noexcept {
   // Start writing what is on its way to disk now, without waiting, so the
   // fsync at commit finds little left to do.
@@ -482,6 +559,7 @@ void output_file::commit() {
   }
   if (sf_close(f) != 0)
     fail_io("closing the encoder failed");
+  append_wav_labels();
   if (spec_.format == output_format::ogg || spec_.format == output_format::opus)
     normalise_ogg_serial(temp_path_, 0x4C4F4F50u); // "LOOP"
   if (fsync(fd_) != 0)

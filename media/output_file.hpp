@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace loophole::media {
 
@@ -34,6 +35,16 @@ std::string check_bits(output_format format, uint16_t bits);
 /// Why `bits` (0 = float) at `rate` does not suit `format`, or empty.
 std::string check_encoding(output_format format, uint16_t bits, uint32_t rate);
 
+/// A named position in the output, written as a cue point (WAV: `cue ` with
+/// `LIST`/`adtl` labels; AIFF: `MARK`).
+struct file_marker {
+  std::string name;
+  int64_t frame = 0; ///< From the first frame of the file.
+};
+
+/// Whether `f` carries markers (WAV and AIFF; the others have no place for them).
+bool carries_markers(output_format f) noexcept;
+
 struct output_spec {
   std::string path;
   output_format format = output_format::wav;
@@ -51,7 +62,14 @@ struct output_spec {
   /// If set, every sample written is appended here too, raw, for formats
   /// whose output cannot be read back to resume (see can_read_back).
   std::string spool_path;
+  /// Cue points with names, for the formats that carry_markers (at most
+  /// max_markers, in [0, frames]).
+  std::vector<file_marker> markers;
 };
+
+/// More than this is refused by check_target (a WAV `cue ` chunk has room for
+/// billions, but a session with so many is a mistake).
+inline constexpr size_t max_markers = 10000;
 
 /// True for the PCM containers (WAV, RF64, AIFF), whose samples a resumed
 /// render can read back from the partial file itself.
@@ -102,6 +120,8 @@ private:
   void fail_io(const std::string& what);
   void open_encoder();
   void start_writeback() noexcept;
+  void add_cue_points();
+  void append_wav_labels();
 
   output_spec spec_;
   std::string temp_path_;

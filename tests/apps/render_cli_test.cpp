@@ -30,6 +30,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <optional>
@@ -1479,6 +1480,102 @@ BOOST_AUTO_TEST_CASE(every_format_reads_back_with_the_right_shape_and_tags) {
     }
   }
   BOOST_TEST(dir.out_partials().empty());
+}
+
+namespace {
+
+/// The cue points of a WAV file, read from its chunks here (RIFF MCI: `cue ` holds id and
+/// sample offset, `LIST`/`adtl`/`labl` the names), not through libsndfile.
+std::map<uint32_t, std::pair<uint32_t, std::string>> wav_cues(const std::vector<char>& bytes) {
+  auto u32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i)
+      v = v << 8 | static_cast<unsigned char>(bytes.at(at + static_cast<size_t>(i)));
+    return v;
+  };
+  std::map<uint32_t, std::pair<uint32_t, std::string>> cues;
+  BOOST_TEST_REQUIRE(std::string(bytes.data(), 4) == "RIFF");
+  BOOST_TEST_REQUIRE(u32(4) + 8 == bytes.size(), "the RIFF size covers the whole file");
+  for (size_t at = 12; at + 8 <= bytes.size();) {
+    const std::string id(bytes.data() + at, 4);
+    const uint32_t size = u32(at + 4);
+    const size_t body = at + 8;
+    if (id == "cue ")
+      for (uint32_t k = 0; k < u32(body); ++k)
+        cues[u32(body + 4 + 24 * k)].first = u32(body + 4 + 24 * k + 20); // dwSampleOffset
+    if (id == "LIST" && std::string(bytes.data() + body, 4) == "adtl")
+      for (size_t sub = body + 4; sub + 12 <= body + size;) {
+        const uint32_t length = u32(sub + 4);
+        if (std::string(bytes.data() + sub, 4) == "labl")
+          cues[u32(sub + 8)].second = std::string(bytes.data() + sub + 12);
+        sub += 8 + length + (length & 1);
+      }
+    at = body + size + (size & 1);
+  }
+  return cues;
+}
+
+} // namespace
+
+// Session markers become cue points: in a WAV with their names (read from the chunks here, and
+// by libsndfile), in an AIFF as MARK (read by libsndfile); a range moves them and leaves out
+// those outside it; a FLAC says in a note that it has none.
+BOOST_AUTO_TEST_CASE(markers_are_cue_points_with_names_in_wav_and_aiff) {
+  temp_dir dir;
+  write_media(dir, sine_media("tone.wav", 3.0, {440.0}, {0.3}));
+  auto doc = single_clip_session("tone.wav", 1);
+  doc["markers"] = json::array({{{"name", "Intro"}, {"at", {{"seconds", 0}}}},
+                                {{"name", "Verse \u00fc"}, {"at", {{"seconds", 0.5}}}},
+                                {{"name", "Chorus!"}, {"at", {{"beats", 4}}}}}); // 2 s at 120 bpm
+  const auto session = write_session(dir, "markers.json", doc);
+  const std::vector<std::pair<std::string, uint32_t>> all = {
+    {"Intro", 0}, {"Verse \u00fc", 24000}, {"Chorus!", 96000}};
+  const bool soxi = have("soxi");
+  for (const std::string ext : {"wav", "aiff"}) {
+    for (const bool ranged : {false, true}) {
+      BOOST_TEST_CONTEXT(ext << (ranged ? ", --range 0.25:3" : "")) {
+        const auto out = dir.out(std::string{"markers"} + (ranged ? "-range." : ".") + ext);
+        std::vector<std::string> args{"render", session, "-o", out, "--progress", "none"};
+        if (ranged)
+          args.insert(args.end(), {"--range", "0.25:3"});
+        const auto r = run_loophole(dir, args);
+        BOOST_TEST_REQUIRE(r.code == 0, r);
+        std::vector<std::pair<std::string, uint32_t>> expected;
+        for (const auto& [name, frame] : all)
+          if (!ranged)
+            expected.push_back({name, frame});
+          else if (frame >= 12000)
+            expected.push_back({name, frame - 12000});
+        if (ext == "wav") {
+          const auto cues = wav_cues(read_bytes(out));
+          BOOST_TEST_REQUIRE(cues.size() == expected.size());
+          size_t i = 0;
+          for (const auto& [id, cue] : cues) {
+            BOOST_TEST(cue.first == expected[i].second, "cue " << id);
+            BOOST_TEST(cue.second == expected[i].first, "cue " << id);
+            ++i;
+          }
+        }
+        loophole::test::sound_file f{out};
+        BOOST_TEST_REQUIRE(f.file != nullptr);
+        static SF_CUES cues;
+        cues = SF_CUES{};
+        BOOST_TEST_REQUIRE(sf_command(f.file, SFC_GET_CUE, &cues, sizeof cues) == SF_TRUE);
+        BOOST_TEST_REQUIRE(cues.cue_count == expected.size());
+        for (size_t i = 0; i < expected.size(); ++i) {
+          BOOST_TEST(cues.cue_points[i].sample_offset == expected[i].second);
+          BOOST_TEST(std::string{cues.cue_points[i].name} == expected[i].first);
+        }
+        BOOST_TEST(f.info.frames == (ranged ? 132000 : 144000));
+        if (soxi)
+          BOOST_TEST(shell("soxi '" + out + "'").first == 0, "soxi " << out);
+      }
+    }
+  }
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("markers.flac"),
+                                    "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  BOOST_TEST(contains(r.err, "3 markers are not in the flac file"), r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
