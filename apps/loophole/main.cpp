@@ -50,9 +50,10 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({0u, 8u, 16u, 24u, 32u}));
   render->add_option("--workers", r.workers, "Signal instances (default: one per core)")
     ->check(CLI::Range(1u, 256u));
-  render->add_option("--range", r.range,
+  render->add_option("--range", r.ranges,
                      "START:END to render: seconds (12.5 or 12.5s), beats (16b) or samples "
-                     "(48000smp)");
+                     "(48000smp); repeat it for several files, named by {index} or {range} in -o")
+    ->allow_extra_args(false);
   render->add_option("--dither", r.dither, "tpdf (default) or none");
   render->add_option("--dither-seed", r.dither_seed, "seed of the dither noise");
   render->add_option("--quality", r.quality, "lossy codecs: 0 (smallest) to 1 (best)")

@@ -117,6 +117,16 @@ json normalization_json(const std::optional<messages::normalization_report>& n) 
           {"output_true_peak_dbtp", level(n->output_true_peak_dbtp)}};
 }
 
+/// `pattern` with {index} replaced by `index` and {range} by `range`.
+std::string expand_output_template(std::string pattern, size_t index, const std::string& range) {
+  for (const auto& [key, value] :
+       {std::pair<std::string, std::string>{"{index}", std::to_string(index)},
+        std::pair<std::string, std::string>{"{range}", range}})
+    for (size_t at; (at = pattern.find(key)) != std::string::npos;)
+      pattern.replace(at, key.size(), value);
+  return pattern;
+}
+
 std::string dbfs(double peak) {
   if (peak <= 0)
     return "-inf dBFS";
@@ -313,6 +323,7 @@ int run_render(const render_options& o) {
     std::fprintf(stderr, "loophole: warning: %s\n", w.c_str());
 
   messages::render_settings settings;
+  std::vector<messages::render_settings> renders; // one per range
   try {
     settings.output_path = o.output;
     std::optional<media::output_format> format;
@@ -371,8 +382,7 @@ int run_render(const render_options& o) {
       settings.normalize->true_peak_dbtp = *o.true_peak_ceiling;
     }
     settings.workers = o.workers.value_or(cfg.workers);
-    if (o.range)
-      settings.range = parse_range(*o.range);
+
     settings.force = o.force;
     settings.vbr_quality = o.quality.value_or(cfg.vbr_quality);
     settings.segment_frames = cfg.segment_frames;
@@ -387,8 +397,34 @@ int run_render(const render_options& o) {
         throw usage_error("--diagnostics: the report cannot go where the render goes");
       settings.diagnostics_path = *o.diagnostics;
     }
-    if (!o.dry_run && !o.force && std::filesystem::exists(o.output))
-      return report_error(o, EX_CANTCREAT, o.output + ": exists (use --force to replace it)");
+    // One render per range, each to its own file when there are several.
+    const bool templated = o.output.find("{index}") != std::string::npos ||
+                           o.output.find("{range}") != std::string::npos;
+    if (o.ranges.size() > 1 && !templated)
+      throw usage_error("-o " + o.output + ": " + std::to_string(o.ranges.size()) +
+                        " ranges need {index} or {range} in the output's name, one file each");
+    if (o.ranges.size() > 1 && o.diagnostics)
+      throw usage_error("--diagnostics reports one render: give one --range");
+    if (o.ranges.size() > 1 && o.resume)
+      throw usage_error("--resume continues one render: give one --range");
+    const std::vector<std::string> ranges =
+      o.ranges.empty() ? std::vector<std::string>{""} : o.ranges;
+    for (size_t k = 0; k < ranges.size(); ++k) {
+      auto job = settings;
+      if (!ranges[k].empty())
+        job.range = parse_range(ranges[k]);
+      std::string range_name = ranges[k].empty() ? "all" : ranges[k];
+      std::replace(range_name.begin(), range_name.end(), ':', '-');
+      job.output_path = expand_output_template(o.output, k + 1, range_name);
+      for (const auto& earlier : renders)
+        if (earlier.output_path == job.output_path)
+          throw usage_error("-o " + o.output + ": ranges " + std::to_string(k + 1) +
+                            " and an earlier one both write " + job.output_path);
+      if (!o.dry_run && !o.force && std::filesystem::exists(job.output_path))
+        return report_error(o, EX_CANTCREAT,
+                            job.output_path + ": exists (use --force to replace it)");
+      renders.push_back(std::move(job));
+    }
   } catch (const usage_error& e) {
     return report_error(o, EX_USAGE, e.what());
   }
@@ -466,163 +502,170 @@ int run_render(const render_options& o) {
       auto renderer = caf::actor_cast<actors::render_orchestrator_actor>(
         kernel::lookup(sys, actors::names::orchestrator));
       std::optional<messages::session_document> doc;
-      std::optional<messages::render_plan> plan;
       caf::error failure;
       self->request(session, caf::infinite, atoms::load_atom::value, o.session)
         .receive([&](messages::session_document& d) { doc = std::move(d); },
                  [&](caf::error& e) { failure = std::move(e); });
-      if (doc)
-        self->request(resolver, caf::infinite, atoms::resolve_atom::value, *doc, settings)
-          .receive([&](messages::render_plan& p) { plan = std::move(p); },
-                   [&](caf::error& e) { failure = std::move(e); });
-      if (plan)
-        for (const auto& a : plan->analysis)
-          if (a.state == messages::analysis_state::stale)
-            std::fprintf(stderr,
-                         "loophole: warning: analysis region '%s' is stale: what track '%s' plays "
-                         "there changed since it was analysed (a comp or an edit), so it is "
-                         "invalidated and not used; `loophole analyse --update %s` analyses it "
-                         "again\n",
-                         a.id.c_str(), a.track.c_str(), o.session.c_str());
-      if (plan && !o.dry_run) {
-        const auto format = *media::parse_output_format(settings.format);
-        if (auto why = media::check_encoding(format, settings.bits, plan->graph.sample_rate);
-            !why.empty())
-          failure = kernel::make_error(kernel::errc::usage, o.output + ": " + settings.format +
-                                                              " " + why);
+      // One render job per range (several --range: an output each, from the template).
+      for (size_t r = 0; doc && r < renders.size() && !failure && code == EX_OK; ++r) {
+        const auto& job = renders[r];
+        std::optional<messages::render_plan> plan;
+        if (doc)
+          self->request(resolver, caf::infinite, atoms::resolve_atom::value, *doc, job)
+            .receive([&](messages::render_plan& p) { plan = std::move(p); },
+                     [&](caf::error& e) { failure = std::move(e); });
+        if (plan)
+          for (const auto& a : plan->analysis)
+            if (a.state == messages::analysis_state::stale)
+              std::fprintf(stderr,
+                           "loophole: warning: analysis region '%s' is stale: what track '%s' plays "
+                           "there changed since it was analysed (a comp or an edit), so it is "
+                           "invalidated and not used; `loophole analyse --update %s` analyses it "
+                           "again\n",
+                           a.id.c_str(), a.track.c_str(), o.session.c_str());
+        if (plan && !o.dry_run) {
+          const auto format = *media::parse_output_format(job.format);
+          if (auto why = media::check_encoding(format, job.bits, plan->graph.sample_rate);
+              !why.empty())
+            failure = kernel::make_error(kernel::errc::usage, job.output_path + ": " + job.format +
+                                                                " " + why);
+        }
+        if (failure) {
+          code = interrupts.interrupted() ? 128 + interrupts.interrupted()
+                                          : report_error(o, failure);
+        } else if (o.dry_run) {
+          print_plan(*plan, o.json);
+        } else {
+          caf::actor printer;
+          if (mode != progress_mode::none)
+            printer = spawn_progress_printer(sys, mode);
+          const auto started = std::chrono::steady_clock::now();
+          // Fault rehearsal: kill named actors on cue, whichever incarnation
+          // holds the name then.
+          std::vector<caf::actor> killers;
+          for (const auto& k : kills)
+            killers.push_back(sys.spawn([k, &sys](caf::event_based_actor* a) -> caf::behavior {
+              a->delayed_send(a, k.after, atoms::kill_atom::value);
+              return {[a, k, &sys](atoms::kill_atom) {
+                if (auto victim = kernel::lookup(sys, k.actor))
+                  caf::anon_send_exit(victim, caf::exit_reason::kill);
+                a->quit();
+              }};
+            }));
+          self->request(renderer, caf::infinite, atoms::render_atom::value, *plan, job, printer)
+            .receive(
+              [&](messages::render_summary& s) {
+                const double wall =
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                const double duration = static_cast<double>(s.frames) / s.sample_rate;
+                if (o.json) {
+                  std::printf("%s\n",
+                              json{{"file", s.output_path},
+                                   {"format", s.format},
+                                   {"bits", s.bits},
+                                   {"precision",
+                                    std::string{signal::to_string(plan->graph.precision)}},
+                                   {"channels", s.channels},
+                                   {"sample_rate", s.sample_rate},
+                                   {"frames", s.frames},
+                                   {"duration_seconds", duration},
+                                   {"peak", s.peak},
+                                   {"peak_dbfs", s.peak > 0 ? 20.0 * std::log10(s.peak) : -999.0},
+                                   {"time_taken_seconds", wall},
+                                   {"realtime_factor", wall > 0 ? duration / wall : 0.0},
+                                   {"workers", s.workers},
+                                   {"worker_restarts", s.worker_restarts},
+                                   {"checkpoints", s.checkpoints},
+                                   {"resumed_frames", s.resumed_frames},
+                                   {"quarantined", s.quarantined},
+                                   {"meters", meters_json(s.meters)},
+                                   {"normalization", normalization_json(s.normalization)}}
+                                .dump()
+                                .c_str());
+                } else {
+                  const auto format = *media::parse_output_format(s.format);
+                  const std::string encoding =
+                    format == media::output_format::ogg    ? "Ogg Vorbis"
+                    : format == media::output_format::opus ? "Opus"
+                    : format == media::output_format::mp3  ? "MP3"
+                    : s.bits == 0                          ? "32-bit float"
+                                                           : std::to_string(s.bits) + "-bit";
+                  const bool in_double = plan->graph.precision == signal::sample_precision::float64;
+                  std::printf("Wrote %s: %s, %u Hz, %s, %u channels, peak %s; "
+                              "rendered in %.2f s (%.0fx realtime) by %u Signal instances%s\n",
+                              s.output_path.c_str(), duration_text(duration).c_str(), s.sample_rate,
+                              encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
+                              wall > 0 ? duration / wall : 0.0, s.workers,
+                              in_double ? " in double precision" : "");
+                  if (const auto& n = s.normalization)
+                    std::printf("Normalised to %s%s%s, true peak at most %s: the mix measured %s "
+                                "(true peak %s); gain %+.2f dB; now %s, true peak %s\n",
+                                level_text(n->target.integrated_lufs, "LUFS").c_str(),
+                                n->target.preset.empty() ? "" : " (",
+                                n->target.preset.empty() ? "" : (n->target.preset + ")").c_str(),
+                                level_text(n->target.true_peak_dbtp, "dBTP").c_str(),
+                                level_text(n->measured_lufs, "LUFS").c_str(),
+                                level_text(n->measured_true_peak_dbtp, "dBTP").c_str(), n->gain_db,
+                                level_text(n->output_lufs, "LUFS").c_str(),
+                                level_text(n->output_true_peak_dbtp, "dBTP").c_str());
+                  for (const auto& m : s.meters)
+                    std::printf("Meter %s: %s integrated, range %.1f LU, peak %s, true peak %s, "
+                                "RMS %s\n",
+                                m.node.c_str(), level_text(m.integrated_lufs, "LUFS").c_str(),
+                                m.range_lu, level_text(m.sample_peak_dbfs, "dBFS").c_str(),
+                                level_text(m.true_peak_dbtp, "dBTP").c_str(),
+                                level_text(m.rms_dbfs, "dBFS").c_str());
+                }
+                std::fflush(stdout); // the summary first, then notes and warnings
+                for (const auto& note : plan->notes)
+                  std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
+                for (const auto& note : s.notes)
+                  std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
+                if (s.resumed_frames > 0)
+                  std::fprintf(stderr, "loophole: note: resumed after %s already rendered\n",
+                               duration_text(static_cast<double>(s.resumed_frames) / s.sample_rate)
+                                 .c_str());
+                if (s.worker_restarts > 0)
+                  std::fprintf(stderr,
+                               "loophole: note: %u Signal instance failure%s survived (restarted "
+                               "and resumed from checkpoints)%s\n",
+                               s.worker_restarts, s.worker_restarts == 1 ? "" : "s",
+                               s.quarantined.empty() ? "" : "; quarantined, ran in safe mode:");
+                for (const auto& q : s.quarantined)
+                  std::fprintf(stderr, "loophole: note:   %s\n", q.c_str());
+                // Integer samples clip at full scale; float ones go past it.
+                const double full_scale =
+                  s.bits == 0 ? 1.0 : 1.0 - std::ldexp(1.0, -(static_cast<int>(s.bits) - 1));
+                if (s.peak > 1.0 || (s.bits != 0 && s.peak >= full_scale))
+                  std::fprintf(stderr,
+                               "loophole: warning: the mix %s full scale (peak %s): lower the "
+                               "master gain_db\n",
+                               s.bits == 0 ? "goes past" : "reached (and was clipped at)",
+                               dbfs(s.peak).c_str());
+              },
+              [&](caf::error& e) {
+                code = interrupts.interrupted()
+                         ? report_error(o, 128 + interrupts.interrupted(), "interrupted; " +
+                                                                             job.output_path + " untouched")
+                         : report_error(o, e);
+              });
+          if (printer)
+            self->send_exit(printer, caf::exit_reason::user_shutdown);
+          for (auto& killer : killers) // cues the render did not reach must not hold the exit
+            self->send_exit(killer, caf::exit_reason::user_shutdown);
+          if (!kills.empty())
+            self->request(root, std::chrono::seconds{5}, atoms::status_atom::value)
+              .receive(
+                [&](uint32_t restarts) {
+                  std::fprintf(stderr, "loophole: note: Pulse's supervisor restarted %u actor%s\n",
+                               restarts, restarts == 1 ? "" : "s");
+                },
+                [](caf::error&) {});
+        }
       }
-      if (failure) {
+      if (!doc && failure)
         code = interrupts.interrupted() ? 128 + interrupts.interrupted()
                                         : report_error(o, failure);
-      } else if (o.dry_run) {
-        print_plan(*plan, o.json);
-      } else {
-        caf::actor printer;
-        if (mode != progress_mode::none)
-          printer = spawn_progress_printer(sys, mode);
-        const auto started = std::chrono::steady_clock::now();
-        // Fault rehearsal: kill named actors on cue, whichever incarnation
-        // holds the name then.
-        std::vector<caf::actor> killers;
-        for (const auto& k : kills)
-          killers.push_back(sys.spawn([k, &sys](caf::event_based_actor* a) -> caf::behavior {
-            a->delayed_send(a, k.after, atoms::kill_atom::value);
-            return {[a, k, &sys](atoms::kill_atom) {
-              if (auto victim = kernel::lookup(sys, k.actor))
-                caf::anon_send_exit(victim, caf::exit_reason::kill);
-              a->quit();
-            }};
-          }));
-        self->request(renderer, caf::infinite, atoms::render_atom::value, *plan, settings, printer)
-          .receive(
-            [&](messages::render_summary& s) {
-              const double wall =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-              const double duration = static_cast<double>(s.frames) / s.sample_rate;
-              if (o.json) {
-                std::printf("%s\n",
-                            json{{"file", s.output_path},
-                                 {"format", s.format},
-                                 {"bits", s.bits},
-                                 {"precision",
-                                  std::string{signal::to_string(plan->graph.precision)}},
-                                 {"channels", s.channels},
-                                 {"sample_rate", s.sample_rate},
-                                 {"frames", s.frames},
-                                 {"duration_seconds", duration},
-                                 {"peak", s.peak},
-                                 {"peak_dbfs", s.peak > 0 ? 20.0 * std::log10(s.peak) : -999.0},
-                                 {"time_taken_seconds", wall},
-                                 {"realtime_factor", wall > 0 ? duration / wall : 0.0},
-                                 {"workers", s.workers},
-                                 {"worker_restarts", s.worker_restarts},
-                                 {"checkpoints", s.checkpoints},
-                                 {"resumed_frames", s.resumed_frames},
-                                 {"quarantined", s.quarantined},
-                                 {"meters", meters_json(s.meters)},
-                                 {"normalization", normalization_json(s.normalization)}}
-                              .dump()
-                              .c_str());
-              } else {
-                const auto format = *media::parse_output_format(s.format);
-                const std::string encoding =
-                  format == media::output_format::ogg    ? "Ogg Vorbis"
-                  : format == media::output_format::opus ? "Opus"
-                  : format == media::output_format::mp3  ? "MP3"
-                  : s.bits == 0                          ? "32-bit float"
-                                                         : std::to_string(s.bits) + "-bit";
-                const bool in_double = plan->graph.precision == signal::sample_precision::float64;
-                std::printf("Wrote %s: %s, %u Hz, %s, %u channels, peak %s; "
-                            "rendered in %.2f s (%.0fx realtime) by %u Signal instances%s\n",
-                            s.output_path.c_str(), duration_text(duration).c_str(), s.sample_rate,
-                            encoding.c_str(), s.channels, dbfs(s.peak).c_str(), wall,
-                            wall > 0 ? duration / wall : 0.0, s.workers,
-                            in_double ? " in double precision" : "");
-                if (const auto& n = s.normalization)
-                  std::printf("Normalised to %s%s%s, true peak at most %s: the mix measured %s "
-                              "(true peak %s); gain %+.2f dB; now %s, true peak %s\n",
-                              level_text(n->target.integrated_lufs, "LUFS").c_str(),
-                              n->target.preset.empty() ? "" : " (",
-                              n->target.preset.empty() ? "" : (n->target.preset + ")").c_str(),
-                              level_text(n->target.true_peak_dbtp, "dBTP").c_str(),
-                              level_text(n->measured_lufs, "LUFS").c_str(),
-                              level_text(n->measured_true_peak_dbtp, "dBTP").c_str(), n->gain_db,
-                              level_text(n->output_lufs, "LUFS").c_str(),
-                              level_text(n->output_true_peak_dbtp, "dBTP").c_str());
-                for (const auto& m : s.meters)
-                  std::printf("Meter %s: %s integrated, range %.1f LU, peak %s, true peak %s, "
-                              "RMS %s\n",
-                              m.node.c_str(), level_text(m.integrated_lufs, "LUFS").c_str(),
-                              m.range_lu, level_text(m.sample_peak_dbfs, "dBFS").c_str(),
-                              level_text(m.true_peak_dbtp, "dBTP").c_str(),
-                              level_text(m.rms_dbfs, "dBFS").c_str());
-              }
-              std::fflush(stdout); // the summary first, then notes and warnings
-              for (const auto& note : plan->notes)
-                std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
-              for (const auto& note : s.notes)
-                std::fprintf(stderr, "loophole: note: %s\n", note.c_str());
-              if (s.resumed_frames > 0)
-                std::fprintf(stderr, "loophole: note: resumed after %s already rendered\n",
-                             duration_text(static_cast<double>(s.resumed_frames) / s.sample_rate)
-                               .c_str());
-              if (s.worker_restarts > 0)
-                std::fprintf(stderr,
-                             "loophole: note: %u Signal instance failure%s survived (restarted "
-                             "and resumed from checkpoints)%s\n",
-                             s.worker_restarts, s.worker_restarts == 1 ? "" : "s",
-                             s.quarantined.empty() ? "" : "; quarantined, ran in safe mode:");
-              for (const auto& q : s.quarantined)
-                std::fprintf(stderr, "loophole: note:   %s\n", q.c_str());
-              // Integer samples clip at full scale; float ones go past it.
-              const double full_scale =
-                s.bits == 0 ? 1.0 : 1.0 - std::ldexp(1.0, -(static_cast<int>(s.bits) - 1));
-              if (s.peak > 1.0 || (s.bits != 0 && s.peak >= full_scale))
-                std::fprintf(stderr,
-                             "loophole: warning: the mix %s full scale (peak %s): lower the "
-                             "master gain_db\n",
-                             s.bits == 0 ? "goes past" : "reached (and was clipped at)",
-                             dbfs(s.peak).c_str());
-            },
-            [&](caf::error& e) {
-              code = interrupts.interrupted()
-                       ? report_error(o, 128 + interrupts.interrupted(), "interrupted; " +
-                                                                           o.output + " untouched")
-                       : report_error(o, e);
-            });
-        if (printer)
-          self->send_exit(printer, caf::exit_reason::user_shutdown);
-        for (auto& killer : killers) // cues the render did not reach must not hold the exit
-          self->send_exit(killer, caf::exit_reason::user_shutdown);
-        if (!kills.empty())
-          self->request(root, std::chrono::seconds{5}, atoms::status_atom::value)
-            .receive(
-              [&](uint32_t restarts) {
-                std::fprintf(stderr, "loophole: note: Pulse's supervisor restarted %u actor%s\n",
-                             restarts, restarts == 1 ? "" : "s");
-              },
-              [](caf::error&) {});
-      }
     }
     caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
   }

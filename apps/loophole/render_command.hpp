@@ -17,7 +17,7 @@ struct render_options {
   std::optional<std::string> format;
   std::optional<unsigned> bits;
   std::optional<unsigned> workers;
-  std::optional<std::string> range;
+  std::vector<std::string> ranges; // several: one output each (-o has {index} or {range})
   std::optional<std::string> dither; // tpdf | none
   std::optional<uint64_t> dither_seed;
   std::optional<double> quality;

@@ -1173,16 +1173,25 @@ BOOST_AUTO_TEST_SUITE(determinism)
 
 // A range is the same samples as those frames of the whole render, dither
 // included (the dither is a function of the timeline frame), in every unit.
-BOOST_AUTO_TEST_CASE(a_range_render_equals_those_frames_of_the_full_render) {
-  temp_dir dir;
-  three_tracks material{dir};
-  const auto session = write_session(dir, "range.json", material.session.to_json());
+namespace {
+
+/// The 24-bit words of the whole render of `session` (to out/full.wav).
+std::vector<int32_t> full_render(const temp_dir& dir, const std::string& session) {
   const auto full = run_loophole(dir, {"render", session, "-o", dir.out("full.wav"), "--bits",
                                        "24", "--progress", "none"});
   BOOST_TEST_REQUIRE(full.code == 0, full);
   sound_file whole{dir.out("full.wav")};
   BOOST_TEST_REQUIRE(whole.file != nullptr);
-  const auto all = whole.ints();
+  return whole.ints();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_range_render_equals_those_frames_of_the_full_render) {
+  temp_dir dir;
+  three_tracks material{dir};
+  const auto session = write_session(dir, "range.json", material.session.to_json());
+  const auto all = full_render(dir, session);
   // 0.5 s to 1.5 s at 48 kHz and 120 bpm, written three ways.
   int n = 0;
   for (const auto& range : {"0.5:1.5", "1b:3b", "24000smp:72000smp"}) {
@@ -1197,6 +1206,56 @@ BOOST_AUTO_TEST_CASE(a_range_render_equals_those_frames_of_the_full_render) {
     const auto got = part.ints();
     const std::vector<int32_t> expected(all.begin() + 24000 * 2, all.begin() + 72000 * 2);
     BOOST_TEST((got == expected), "--range " << range << " differs from the full render");
+  }
+}
+
+// Several --range in one run: a file each, named from the template, each the same frames as
+// the full render's; a name without a placeholder, two ranges writing one file, or a file
+// that exists stop the run before anything is rendered.
+BOOST_AUTO_TEST_CASE(several_ranges_write_a_file_each_equal_to_the_full_renders_frames) {
+  temp_dir dir;
+  three_tracks material{dir};
+  const auto session = write_session(dir, "ranges.json", material.session.to_json());
+  const auto all = full_render(dir, session);
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("part-{index}-{range}.wav"),
+                                    "--bits", "24", "--range", "0.5:1.5", "--range", "0:0.25",
+                                    "--range", "2b:3b", "--progress", "none"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  const struct {
+    std::string name;
+    int64_t first, count;
+  } parts[] = {{"part-1-0.5-1.5.wav", 24000, 48000},
+               {"part-2-0-0.25.wav", 0, 12000},
+               {"part-3-2b-3b.wav", 48000, 24000}};
+  for (const auto& p : parts) {
+    BOOST_TEST_CONTEXT(p.name) {
+      sound_file part{dir.out(p.name)};
+      BOOST_TEST_REQUIRE(part.file != nullptr);
+      BOOST_TEST_REQUIRE(part.info.frames == p.count);
+      const std::vector<int32_t> expected(all.begin() + p.first * 2,
+                                          all.begin() + (p.first + p.count) * 2);
+      BOOST_TEST((part.ints() == expected), "differs from the full render");
+    }
+  }
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+    {{"-o", dir.out("one.wav"), "--range", "0:1", "--range", "1:2"},
+     "2 ranges need {index} or {range}"},
+    {{"-o", dir.out("same-{range}.wav"), "--range", "0:1", "--range", "0:1"}, "both write"},
+    {{"-o", dir.out("part-{index}-{range}.wav"), "--range", "0.5:1.5", "--range", "0:0.25"},
+     "exists"},
+  };
+  for (const auto& [extra, message] : refused) {
+    BOOST_TEST_CONTEXT(join(extra)) {
+      std::vector<std::string> args{"render", session, "--progress", "none"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const auto before = fs::directory_iterator(dir.path() / "out");
+      const auto files = std::distance(before, fs::directory_iterator{});
+      const auto bad = run_loophole(dir, args);
+      BOOST_TEST(bad.code != 0, bad);
+      BOOST_TEST(contains(bad.err, message), bad.err);
+      BOOST_TEST(std::distance(fs::directory_iterator(dir.path() / "out"),
+                               fs::directory_iterator{}) == files, "a file was written");
+    }
   }
 }
 
