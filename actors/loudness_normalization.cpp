@@ -9,6 +9,7 @@
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
 #include "kernel/error.hpp"
+#include "media/output_file.hpp"
 
 namespace loophole::actors {
 
@@ -39,18 +40,22 @@ std::optional<messages::loudness_target> parse_loudness_target(std::string_view 
   return messages::loudness_target{"", v, -1.0};
 }
 
-loudness_gain normalization_gain(const messages::loudness_target& target, double measured_lufs,
-                                 double measured_true_peak_dbtp) noexcept {
-  loudness_gain g;
-  if (!std::isfinite(measured_lufs)) {
-    g.silent = true;
+normalization_gain_db normalization_gain(const messages::loudness_target& target,
+                                         double measured_lufs,
+                                         double measured_true_peak_dbtp) noexcept {
+  normalization_gain_db g;
+  if (!std::isfinite(measured_lufs))
     return g;
-  }
   g.gain_db = target.integrated_lufs - measured_lufs;
   const double room = target.true_peak_dbtp - ceiling_margin_db;
   if (std::isfinite(measured_true_peak_dbtp) && measured_true_peak_dbtp + g.gain_db > room) {
     g.gain_db = room - measured_true_peak_dbtp;
     g.limited_by_ceiling = true;
+  }
+  if (g.gain_db > max_normalization_gain_db) {
+    g.gain_db = max_normalization_gain_db;
+    g.limited_by_ceiling = false;
+    g.limited_by_range = true;
   }
   return g;
 }
@@ -59,7 +64,8 @@ namespace {
 
 struct loudness_job_state {
   context_ptr ctx;
-  uint64_t measure_job = 0, render_job = 0;
+  uint64_t measure_job = 0, render_job_id = 0;
+  bool limited_by_range = false;
   messages::render_plan plan;
   messages::render_settings settings;
   caf::actor listener;
@@ -76,7 +82,8 @@ void finish(loudness_ptr self, caf::error err) {
     return;
   s.done = true;
   s.rp.deliver(std::move(err));
-  self->quit();
+  // Not a normal exit: the linked pass, if it still runs, stops with us.
+  self->quit(caf::exit_reason::user_shutdown);
 }
 
 /// The meter the resolver added, taken out of the summary's list (it is the
@@ -101,13 +108,17 @@ std::string db_text(double db, const char* unit) {
 
 void run_pass(loudness_ptr self, uint64_t job, messages::render_plan plan,
               messages::render_settings settings,
-              std::function<void(messages::render_summary&)> then) {
+              std::function<void(messages::render_summary&)> on_summary) {
   auto& s = self->state;
   s.pass = spawn_render_job(self->system(), s.ctx, job, std::move(plan), std::move(settings),
                             s.listener);
+  // Linked: a pass must not outlive a loudness job that dies (it would go on
+  // writing the file its requester was told failed); monitored: a pass that
+  // dies without answering ends the job.
+  self->link_to(s.pass);
   self->monitor(s.pass);
   self->request(s.pass, caf::infinite, atoms::render_atom::value)
-    .then([then = std::move(then)](messages::render_summary& sum) { then(sum); },
+    .then([on_summary = std::move(on_summary)](messages::render_summary& sum) { on_summary(sum); },
           [self](caf::error& err) { finish(self, std::move(err)); });
 }
 
@@ -126,7 +137,7 @@ void render_normalised(loudness_ptr self) {
   if (!placed)
     return finish(self, kernel::make_error(kernel::errc::internal,
                                            "the plan has no loudness gain on the master"));
-  run_pass(self, s.render_job, std::move(plan), s.settings,
+  run_pass(self, s.render_job_id, std::move(plan), s.settings,
            [self](messages::render_summary& sum) {
              auto& st = self->state;
              auto& r = st.report;
@@ -134,6 +145,23 @@ void render_normalised(loudness_ptr self) {
                r.output_lufs = m->integrated_lufs;
                r.output_true_peak_dbtp = m->true_peak_dbtp;
              }
+             if (sum.resumed_frames > 0) {
+               // The meter saw only this run's frames: the whole file's reading
+               // is the first pass's moved by the gain.
+               r.output_lufs = r.measured_lufs + r.gain_db;
+               r.output_true_peak_dbtp = r.measured_true_peak_dbtp + r.gain_db;
+               sum.notes.push_back("the render was resumed: the output's loudness and true peak "
+                                   "are the first pass's readings plus the gain");
+             }
+             const auto format = *media::parse_output_format(sum.format);
+             if (media::is_lossy(format) || (sum.bits != 0 && sum.bits < 16))
+               sum.notes.push_back(
+                 "the true-peak ceiling holds before the " +
+                 std::string{media::is_lossy(format) ? "encoder" : "8-bit quantisation"} +
+                 ", which can add more than its 0.01 dB margin: check the file's true peak");
+             if (st.limited_by_range)
+               sum.notes.push_back("the mix measured " + db_text(r.measured_lufs, "LUFS") +
+                                   ": the gain stops at +60 dB, short of the target");
              if (!std::isfinite(r.measured_lufs))
                sum.notes.push_back("the mix is silent (under the absolute gate of -70 LUFS): "
                                    "there is no loudness to normalise, so no gain was applied");
@@ -152,12 +180,12 @@ void render_normalised(loudness_ptr self) {
 }
 
 caf::behavior loudness_job(loudness_ptr self, context_ptr ctx, uint64_t measure_job,
-                           uint64_t render_job, messages::render_plan plan,
+                           uint64_t render_job_id, messages::render_plan plan,
                            messages::render_settings settings, caf::actor listener) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.measure_job = measure_job;
-  st.render_job = render_job;
+  st.render_job_id = render_job_id;
   st.plan = std::move(plan);
   st.settings = std::move(settings);
   st.listener = std::move(listener);
@@ -183,8 +211,9 @@ caf::behavior loudness_job(loudness_ptr self, context_ptr ctx, uint64_t measure_
       s.rp = self->make_response_promise();
       auto measuring = s.settings;
       measuring.measure_only = true;
-      measuring.resume = false;
-      measuring.diagnostics_path.clear();
+      measuring.resume = false; // it writes nothing to resume
+      // diagnostics_path stays: a measuring pass that fails reports too (the
+      // second pass's report replaces it).
       run_pass(self, s.measure_job, s.plan, std::move(measuring),
                [self](messages::render_summary& sum) {
                  auto& r = self->state.report;
@@ -198,6 +227,7 @@ caf::behavior loudness_job(loudness_ptr self, context_ptr ctx, uint64_t measure_
                                                    r.measured_true_peak_dbtp);
                  r.gain_db = g.gain_db;
                  r.limited_by_ceiling = g.limited_by_ceiling;
+                 self->state.limited_by_range = g.limited_by_range;
                  render_normalised(self);
                });
       return s.rp;
@@ -208,9 +238,9 @@ caf::behavior loudness_job(loudness_ptr self, context_ptr ctx, uint64_t measure_
 } // namespace
 
 caf::actor spawn_loudness_job(caf::actor_system& sys, context_ptr ctx, uint64_t measure_job,
-                              uint64_t render_job, messages::render_plan plan,
+                              uint64_t render_job_id, messages::render_plan plan,
                               messages::render_settings settings, caf::actor listener) {
-  return sys.spawn(loudness_job, std::move(ctx), measure_job, render_job, std::move(plan),
+  return sys.spawn(loudness_job, std::move(ctx), measure_job, render_job_id, std::move(plan),
                    std::move(settings), std::move(listener));
 }
 

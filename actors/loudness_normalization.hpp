@@ -38,22 +38,27 @@ std::optional<messages::loudness_target> parse_loudness_target(std::string_view 
 /// 0.0003 dB of a peak at -1 dBFS).
 inline constexpr double ceiling_margin_db = 0.01;
 
-/// The gain in dB the second pass applies, and whether the ceiling set it
-/// (then the true peak lands ceiling_margin_db under the ceiling).
-/// A silent mix (integrated loudness -inf) gets none.
-struct loudness_gain {
+/// The most the loudness gain gives: the `gain` node's range (x1000).
+inline constexpr double max_normalization_gain_db = 60.0;
+
+/// The gain in dB the second pass applies, and what set it: the target, the
+/// ceiling (then the true peak lands ceiling_margin_db under it) or the
+/// largest gain there is. A silent mix (integrated loudness -inf) gets none.
+struct normalization_gain_db {
   double gain_db = 0.0;
   bool limited_by_ceiling = false;
-  bool silent = false;
+  bool limited_by_range = false;
 };
-loudness_gain normalization_gain(const messages::loudness_target& target, double measured_lufs,
-                                 double measured_true_peak_dbtp) noexcept;
+normalization_gain_db normalization_gain(const messages::loudness_target& target,
+                                         double measured_lufs,
+                                         double measured_true_peak_dbtp) noexcept;
 
-/// Spawns the two-pass job (render jobs `measure_job` then `render_job`). It
+/// Spawns the two-pass job (render jobs number `measure_job` then
+/// `render_job_id`), linked to both passes in turn. It
 /// starts when sent render_atom and answers with the summary of the second
 /// pass or an error; an exit message cancels whichever pass is running.
 caf::actor spawn_loudness_job(caf::actor_system& sys, context_ptr ctx, uint64_t measure_job,
-                              uint64_t render_job, messages::render_plan plan,
+                              uint64_t render_job_id, messages::render_plan plan,
                               messages::render_settings settings, caf::actor listener);
 
 } // namespace loophole::actors

@@ -52,6 +52,7 @@
 #include "caf/stateful_actor.hpp"
 #include "kernel/actor_system.hpp"
 #include "kernel/error.hpp"
+#include "actors/loudness_normalization.hpp"
 #include "media/loudness_meter.hpp"
 #include "media/media_error.hpp"
 #include "media/output_file.hpp"
@@ -505,7 +506,10 @@ void commit(job_ptr self) {
           sum.meters.push_back({tap.label, r.integrated_lufs, r.range_lu, r.sample_peak_dbfs,
                                 r.true_peak_dbtp, r.rms_dbfs, r.frames});
         }
-        if (!s.meters->empty() && s.resumed_frames > 0)
+        const bool session_meters =
+          std::any_of(s.meters->begin(), s.meters->end(),
+                      [](const meter_tap& t) { return t.label != loudness_meter_label; });
+        if (session_meters && s.resumed_frames > 0)
           sum.notes.push_back("the meters cover the frames rendered in this run, not the " +
                               std::to_string(s.resumed_frames) + " resumed from the earlier one");
         report_progress(self, true);

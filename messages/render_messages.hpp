@@ -231,7 +231,7 @@ struct normalization_report {
   double measured_true_peak_dbtp = 0;
   double gain_db = 0;         ///< Applied on the master, before the output stage.
   bool limited_by_ceiling = false; ///< The gain stopped at the true-peak ceiling.
-  double output_lufs = 0;     ///< The second pass's, as written (before quantisation).
+  double output_lufs = 0;     ///< The second pass's reading, before the output stage quantises.
   double output_true_peak_dbtp = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <vector>
 
+#include "actors/loudness_normalization.hpp"
 #include "actors/media_pool.hpp"
 #include "actors/pulse.hpp"
 #include "actors/render_orchestrator.hpp"
@@ -165,5 +166,52 @@ BOOST_AUTO_TEST_CASE(the_media_pool_analyses_a_stretch_of_media_once) {
     BOOST_TEST(answers[1] == answers[0]);
     BOOST_TEST(state->transients.size() == 1u); // kept once, by content
     anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  }
+}
+
+// -- loudness normalisation's arithmetic ------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(the_loudness_gain_is_the_distance_to_the_target_held_by_ceiling_and_range) {
+  using actors::normalization_gain;
+  const messages::loudness_target r128{"ebu-r128", -23.0, -1.0};
+  // The target alone: -17 LUFS down to -23, the peak far under the ceiling.
+  auto g = normalization_gain(r128, -17.0, -8.0);
+  BOOST_TEST(g.gain_db == -6.0);
+  BOOST_TEST(!g.limited_by_ceiling);
+  BOOST_TEST(!g.limited_by_range);
+  // The ceiling: +10 dB would put a -5 dBTP peak at +5; it stops 0.01 dB under -1.
+  g = normalization_gain(r128, -33.0, -5.0);
+  BOOST_TEST(std::abs(g.gain_db - (4.0 - actors::ceiling_margin_db)) < 1e-12);
+  BOOST_TEST(g.limited_by_ceiling);
+  // Just under the ceiling's margin is not held: +7 dB puts -8.5 dBTP at -1.5.
+  g = normalization_gain(r128, -30.0, -8.5);
+  BOOST_TEST(g.gain_db == 7.0);
+  BOOST_TEST(!g.limited_by_ceiling);
+  // The range: a -100 LUFS mix would need +77 dB; the gain node gives +60 at most.
+  g = normalization_gain(r128, -100.0, -90.0);
+  BOOST_TEST(g.gain_db == actors::max_normalization_gain_db);
+  BOOST_TEST(g.limited_by_range);
+  // Silence: no gain.
+  g = normalization_gain(r128, -HUGE_VAL, -HUGE_VAL);
+  BOOST_TEST(g.gain_db == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(loudness_targets_are_presets_or_lufs_in_range) {
+  std::string why;
+  auto t = actors::parse_loudness_target("streaming", why);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->integrated_lufs == -14.0);
+  BOOST_TEST(t->true_peak_dbtp == -1.0);
+  t = actors::parse_loudness_target("atsc-a85", why);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->true_peak_dbtp == -2.0);
+  t = actors::parse_loudness_target("-16.5", why);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->integrated_lufs == -16.5);
+  BOOST_TEST(t->preset.empty());
+  for (const char* bad : {"", "loud", "-23x", "nan", "inf", "1", "-71"}) {
+    why.clear();
+    BOOST_TEST(!actors::parse_loudness_target(bad, why).has_value(), bad);
+    BOOST_TEST(!why.empty(), bad);
   }
 }

@@ -2516,6 +2516,20 @@ BOOST_AUTO_TEST_CASE(bad_normalisation_arguments_exit_64_naming_the_option_and_w
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_very_quiet_mix_gets_the_largest_gain_there_is_and_a_note) {
+  temp_dir dir;
+  write_media(dir, sine_media("faint.wav", 3.0, {997.0}, {0.0008})); // -62 dBFS
+  const auto session = write_session(dir, "faint.json", single_clip_session("faint.wav", 1));
+  const auto r = run_loophole(dir, {"render", session, "-o", dir.out("faint.wav"), "--normalize",
+                                    "0", "--bits", "0", "--progress", "none", "--json"});
+  BOOST_TEST_REQUIRE(r.code == 0, r);
+  const auto n = json::parse(r.out).at("normalization");
+  BOOST_TEST(n.at("gain_db").get<double>() == 60.0, r.out);
+  BOOST_TEST(contains(r.err, "the gain stops at +60 dB"), r.err);
+  const auto measured = measure_file(dir.out("faint.wav"));
+  BOOST_TEST(std::abs(measured.lufs - (n.at("measured_lufs").get<double>() + 60.0)) < 0.1);
+}
+
 BOOST_AUTO_TEST_CASE(a_silent_mix_is_rendered_without_gain_and_a_note) {
   temp_dir dir;
   write_media(dir, dc_media("silence.wav", rate, 0.0f));
