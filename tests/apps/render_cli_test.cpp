@@ -1867,15 +1867,21 @@ BOOST_AUTO_TEST_CASE(sigint_stops_a_render_cleanly_with_exit_130) {
   const auto session = write_session(dir, "long.json", s.to_json());
 
   int interrupted = 0;
-  for (int delay : {100, 300}) {
-    BOOST_TEST_CONTEXT("SIGINT after " << delay << " ms") {
-      const auto out = dir.out("long-" + std::to_string(delay) + ".wav");
+  // With --normalize, in either of its two passes too.
+  const std::vector<std::pair<int, bool>> cases = {
+    {100, false}, {300, false}, {300, true}, {1200, true}};
+  for (const auto& [delay, normalised] : cases) {
+    BOOST_TEST_CONTEXT("SIGINT after " << delay << " ms" << (normalised ? ", normalised" : "")) {
+      const auto out = dir.out("long-" + std::to_string(delay) + (normalised ? "-n" : "") + ".wav");
       run_options o;
       o.signal = SIGINT;
       o.signal_after = std::chrono::milliseconds{delay};
       o.time_limit = std::chrono::seconds{10};
       o.watch_signals = true;
-      const auto r = run_loophole(dir, {"render", session, "-o", out, "--progress", "none"}, o);
+      std::vector<std::string> args{"render", session, "-o", out, "--progress", "none"};
+      if (normalised)
+        args.insert(args.end(), {"--normalize", "ebu-r128"});
+      const auto r = run_loophole(dir, args, o);
       BOOST_TEST_MESSAGE("SIGINT after " << delay << " ms: exit " << r.code << " after "
                                          << r.seconds << " s"
                                          << (r.timed_out ? " (hung, killed)" : ""));
