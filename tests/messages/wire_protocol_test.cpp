@@ -18,6 +18,7 @@
 #include <msgpack.hpp>
 
 #include "messages/wire/signal_protocol.hpp"
+#include "tests/support/graph_nodes.hpp"
 #include "tests/support/render_graph_equality.hpp"
 
 using namespace loophole;
@@ -124,16 +125,10 @@ signal::render_graph full_graph() {
   g.partitions = {{"track 1 \xC3\xA9t\xC3\xA9"}, {"track 2"}, {"master"}};
   auto node = [&](node_kind kind, uint32_t partition, uint16_t channels,
                   std::vector<uint32_t> inputs, std::vector<parameter> params) {
-    render_node n;
-    n.id = static_cast<uint32_t>(g.nodes.size());
+    auto& n = loophole::test::append_node(g, kind, partition, channels, std::move(inputs),
+                                          std::move(params));
     n.label = "node " + std::to_string(n.id) + std::string{"\0 with a NUL", 12};
-    n.kind = kind;
-    n.partition = partition;
-    n.channels = channels;
-    n.inputs = std::move(inputs);
-    n.params = std::move(params);
-    g.nodes.push_back(std::move(n));
-    return g.nodes.back().id;
+    return n.id;
   };
   auto c0 = node(node_kind::clip_source, 0, 2, {},
                  {param("gain", 0.1), param("fade_in_frames", 4096), param("fade_in_shape", 2),

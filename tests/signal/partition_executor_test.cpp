@@ -25,6 +25,7 @@
 #include "signal/partition_executor.hpp"
 #include "signal/render_graph.hpp"
 #include "signal/tpdf_dither.hpp"
+#include "tests/support/graph_nodes.hpp"
 
 using namespace loophole::signal;
 
@@ -63,18 +64,12 @@ struct graph_builder {
 
   uint32_t node(node_kind kind, uint32_t partition, uint16_t channels, std::vector<uint32_t> inputs,
                 std::vector<parameter> params = {}) {
-    render_node n;
-    n.id = static_cast<uint32_t>(g.nodes.size());
-    n.label = std::string{to_string(kind)} + " " + std::to_string(n.id);
-    n.kind = kind;
-    n.partition = partition;
-    n.channels = channels;
-    n.inputs = std::move(inputs);
-    n.params = std::move(params);
+    const auto id =
+      loophole::test::append_node(g, kind, partition, channels, std::move(inputs), std::move(params))
+        .id;
     if (kind == node_kind::output)
-      g.output_node = n.id;
-    g.nodes.push_back(std::move(n));
-    return g.nodes.back().id;
+      g.output_node = id;
+    return id;
   }
 
   uint32_t clip(uint32_t partition, uint16_t channels, media_region region,

@@ -24,6 +24,7 @@
 #include "signal/node_processor.hpp"
 #include "signal/partition_executor.hpp"
 #include "signal/render_graph.hpp"
+#include "tests/support/graph_nodes.hpp"
 
 // -- counting allocation ------------------------------------------------------------------------
 
@@ -202,20 +203,6 @@ std::vector<node_row> node_table() {
   };
 }
 
-/// Appends a node of `kind` (labelled by kind and id) to `g`.
-render_node& add_node(render_graph& g, node_kind kind, uint32_t partition, uint16_t channels,
-                      std::vector<uint32_t> inputs) {
-  render_node n;
-  n.id = static_cast<uint32_t>(g.nodes.size());
-  n.label = std::string{to_string(kind)} + " " + std::to_string(n.id);
-  n.kind = kind;
-  n.partition = partition;
-  n.channels = channels;
-  n.inputs = std::move(inputs);
-  g.nodes.push_back(std::move(n));
-  return g.nodes.back();
-}
-
 /// Kinds that are not chained from the table: sources, sums and the sink, which the graph
 /// builds around it.
 constexpr node_kind structural[] = {node_kind::instrument, node_kind::sampler, node_kind::synth,
@@ -241,7 +228,7 @@ render_graph make_graph(uint32_t rate) {
   g.partitions = {{"key"}, {"track"}};
   auto add = [&](node_kind kind, uint32_t partition, uint16_t channels,
                  std::vector<uint32_t> inputs) -> render_node& {
-    return add_node(g, kind, partition, channels, std::move(inputs));
+    return loophole::test::append_node(g, kind, partition, channels, std::move(inputs));
   };
   auto& key = add(node_kind::instrument, 0, 1, {});
   key.events = melody();
@@ -465,7 +452,7 @@ render_graph cohort_graph(uint32_t tracks, sample_precision precision) {
   g.precision = precision;
   auto add = [&](node_kind kind, uint32_t partition, uint16_t channels,
                  std::vector<uint32_t> inputs, std::vector<parameter> params) {
-    auto& n = add_node(g, kind, partition, channels, std::move(inputs));
+    auto& n = loophole::test::append_node(g, kind, partition, channels, std::move(inputs));
     n.params = std::move(params);
     return n.id;
   };
